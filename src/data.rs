@@ -1,0 +1,1 @@
+//! The standard images: where they come from, where they live, how to fetch them.

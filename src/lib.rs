@@ -1,0 +1,37 @@
+//! # Deep Image Prior, in Rust on candle
+//!
+//! A reproduction of "Deep Image Prior" (Ulyanov, Vedaldi, Lempitsky, CVPR 2018).
+//! The structure of a randomly initialised convolutional network is used as the
+//! prior of an image restoration problem: fix a random input `z`, fit the
+//! parameters θ so that `E(f_θ(z); x0)` is small for the corrupted image `x0`,
+//! stop early, and read the restored image off `f_θ*(z)`.
+//!
+//! One module per idea:
+//! - [`net`]: the "skip" encoder-decoder network;
+//! - [`ops`]: the operations candle lacks (reflection padding, ×2 upsampling), with gradients;
+//! - [`input`]: the network input `z` and its per-iteration perturbation;
+//! - [`tasks`]: each restoration task as a corruption plus an energy;
+//! - [`downsampler`]: the Lanczos-2 downsampler of super-resolution;
+//! - [`optim`]: Adam, with PyTorch's defaults;
+//! - [`fit`]: the fitting loop (output averaging, rollback, history);
+//! - [`metrics`]: PSNR (and its super-resolution variant) and SSIM;
+//! - [`image_io`]: images in and out, written atomically;
+//! - [`data`]: the standard images, their manifest and download;
+//! - [`device`]: choosing CPU, CUDA or Metal.
+
+pub mod data;
+pub mod device;
+pub mod downsampler;
+pub mod error;
+pub mod fit;
+pub mod image_io;
+pub mod input;
+pub mod metrics;
+pub mod net;
+pub mod ops;
+pub mod optim;
+pub mod rng;
+pub mod tasks;
+
+pub use error::{DipError, Result};
+pub use image_io::Image;

@@ -1,0 +1,40 @@
+//! The operations the network needs, with gradients.
+//!
+//! candle has convolutions and batch statistics, but it lacks reflection padding,
+//! and its bilinear upsampling has no backward pass. Each operation here comes in
+//! two forms:
+//! - a *composed* form, built from candle's own differentiable ops (index
+//!   selection, weighted sums), which runs on every device;
+//! - a *CPU kernel*, a candle custom op with its own backward pass, used when the
+//!   tensor lives on the CPU.
+//!
+//! The public functions pick the form by the tensor's device; the tests check
+//! the two forms against each other, against finite differences and against
+//! values computed by PyTorch.
+
+pub mod batch_norm;
+pub mod conv;
+pub mod reflection_pad;
+pub mod upsample;
+
+pub use batch_norm::batch_norm;
+pub use conv::conv2d;
+pub use reflection_pad::reflection_pad2d;
+pub use upsample::{upsample_bilinear2x, upsample_nearest2x};
+
+/// Which implementation of the network's operations to use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Kernels {
+    /// Our own CPU kernels where the tensor is on the CPU (the default), candle's ops elsewhere.
+    #[default]
+    Fast,
+    /// candle's own ops everywhere (the reference the fast kernels are tested against).
+    Candle,
+}
+
+impl Kernels {
+    /// Whether our CPU kernels should run for a tensor on `device`.
+    pub fn use_cpu_kernels(self, device: &candle_core::Device) -> bool {
+        self == Kernels::Fast && device.is_cpu()
+    }
+}
