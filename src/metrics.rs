@@ -301,28 +301,3 @@ fn same_size(a: &Image, b: &Image) -> Result<()> {
     }
     Ok(())
 }
-
-/// PSNR of the luma channel with a `shave`-pixel border removed (super-resolution).
-pub fn psnr_y(reference: &Image, test: &Image, shave: usize) -> Result<f64> {
-    same_size(reference, test)?;
-    let luma = |img: &Image| -> Image {
-        let g = img.clipped().to_grey();
-        Image {
-            data: g
-                .data
-                .iter()
-                .map(|v| v * 219.0 / 255.0 + 16.0 / 255.0)
-                .collect(),
-            ..g
-        }
-    };
-    let (h, w) = (reference.height, reference.width);
-    if h <= 2 * shave || w <= 2 * shave {
-        return Err(DipError::invalid(format!(
-            "image {w}×{h} is too small to shave {shave} pixels"
-        )));
-    }
-    let a = luma(reference).crop(shave, shave, h - 2 * shave, w - 2 * shave)?;
-    let b = luma(test).crop(shave, shave, h - 2 * shave, w - 2 * shave)?;
-    psnr(&a, &b)
-}

@@ -9,11 +9,8 @@ use dip::rng::Rng;
 use dip::tasks::{denoising, inpainting};
 use dip::Image;
 
-fn data_dir() -> std::path::PathBuf {
-    std::env::var_os("DIP_DATA")
-        .map(Into::into)
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data").into())
-}
+mod common;
+use common::data_dir;
 
 /// A small net (4 scales of 32 channels) so that a test fit takes seconds.
 fn small_net(input: usize, output: usize, seed: u64) -> SkipNet {

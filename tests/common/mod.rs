@@ -4,9 +4,9 @@
 //! `../shared/data` beside the crate, or wherever the environment variable
 //! `DIP_DATA` points. Tests only read it, never write there.
 //!
-//! A test that needs a file which is missing is *skipped* (it prints why and
-//! passes), so that `cargo test` works on a machine without the data. Set
-//! `DIP_REQUIRE_DATA=1` (as CI should) to make a missing file a failure instead.
+//! A test that needs a file which is missing *fails*, naming the file and the
+//! command that fetches it. On a machine without the data, set
+//! `DIP_SKIP_MISSING_DATA=1` to skip those tests instead (they print why).
 
 #![allow(dead_code)]
 
@@ -22,9 +22,9 @@ pub fn data_dir() -> PathBuf {
     }
 }
 
-/// Whether a missing data file must fail the test (`DIP_REQUIRE_DATA` set and not `0`).
+/// Whether a missing data file must fail the test (yes, unless `DIP_SKIP_MISSING_DATA` is set and not `0`).
 pub fn data_required() -> bool {
-    std::env::var("DIP_REQUIRE_DATA").is_ok_and(|v| !v.is_empty() && v != "0")
+    !std::env::var("DIP_SKIP_MISSING_DATA").is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
 /// The path of `relative` in the data folder, or `None` (with a note on stderr)
@@ -36,7 +36,7 @@ pub fn data_file(relative: &str) -> Option<PathBuf> {
         return Some(path);
     }
     let message = format!(
-        "data file {} not found (set DIP_DATA to the data folder)",
+        "data file {} not found (set DIP_DATA to the data folder, or run `dip data fetch`)",
         path.display()
     );
     if data_required() {
