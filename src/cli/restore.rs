@@ -282,6 +282,7 @@ fn run_fit(
     config.seed = opts.seed;
     let device = problem.observed.device();
     let net = SkipNet::new(&net_config, config.seed, device)?;
+    handle_ctrl_c();
     let bar = if opts.quiet {
         ProgressBar::hidden()
     } else {
@@ -347,8 +348,19 @@ fn progress_message(s: &Step) -> String {
     m
 }
 
-/// No signal handling crate is needed for the CLI: Ctrl-C ends the process, and
-/// nothing is written until the end (atomically). Long runs checkpoint in `dip reproduce`.
+/// Set by Ctrl-C: the fit stops after the current iteration and its result is
+/// still written, so an interrupted run loses nothing it computed.
+static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 fn stop_requested() -> bool {
-    false
+    STOP.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Install the Ctrl-C handler (once per process; a second Ctrl-C ends the process at once).
+fn handle_ctrl_c() {
+    let _ = ctrlc::set_handler(|| {
+        if STOP.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            std::process::exit(130);
+        }
+    });
 }
