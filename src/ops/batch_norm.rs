@@ -4,8 +4,12 @@
 //! one image, the statistics are the mean and (biased) variance of each channel
 //! over the H × W pixels of the current forward pass, also for the final output.
 
-use candle_core::{Result, Tensor};
+use std::sync::Mutex;
 
+use candle_core::{bail, CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
+
+use super::cpu_util::{cpu_f32, sum, with_f32, SendPtr};
 use super::Kernels;
 
 /// PyTorch's default `eps` of `BatchNorm2d`.
@@ -23,9 +27,14 @@ pub fn batch_norm_with(
     gamma: &Tensor,
     beta: &Tensor,
     slope: Option<f64>,
-    _kernels: Kernels,
+    kernels: Kernels,
 ) -> Result<Tensor> {
-    batch_norm_candle(x, gamma, beta, slope)
+    let f32s = [x, gamma, beta].iter().all(|t| t.dtype() == DType::F32);
+    if kernels.use_cpu_kernels(x.device()) && f32s {
+        batch_norm_fast(x, gamma, beta, slope)
+    } else {
+        batch_norm_candle(x, gamma, beta, slope)
+    }
 }
 
 /// Batch normalisation composed of candle's ops (any device).
@@ -53,4 +62,267 @@ pub fn batch_norm_candle(
 pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
     // max(x, slope·x) holds for 0 < slope < 1.
     x.maximum(&(x * slope)?)
+}
+
+// ---------------------------------------------------------------------------
+// The CPU kernel
+// ---------------------------------------------------------------------------
+
+// ANCHOR: bn_math
+// Per channel, over the `M = N·H·W` values `x_i` of the batch:
+//
+//     μ = Σ x_i / M,   σ² = Σ (x_i − μ)² / M,   r = 1 / √(σ² + ε),
+//     x̂_i = (x_i − μ)·r,   u_i = γ·x̂_i + β,   y_i = act(u_i),
+//
+// with `act(u) = u` for `u > 0` and `slope·u` elsewhere (or the identity). With
+// `g_i = ∂L/∂u_i = ∂L/∂y_i · act′(u_i)`, the backward pass is
+//
+//     ∂L/∂β = Σ g_i,   ∂L/∂γ = Σ g_i·x̂_i,
+//     ∂L/∂x_i = γ·r·(g_i − (Σ g_j)/M − x̂_i·(Σ g_j·x̂_j)/M),
+//
+// the last line being the chain rule through μ and σ² as well as through x_i.
+// Each channel is one task (they run in parallel); the forward pass keeps μ and
+// r for the backward pass, which recomputes `u_i` and `x̂_i` from `x_i` instead
+// of storing them. Nothing of the size of `x` is allocated but the results.
+// ANCHOR_END: bn_math
+
+/// Batch norm (+ LeakyReLU) as a candle op with its own backward pass; its
+/// arguments are `(x, gamma, beta)`.
+struct BatchNormOp {
+    slope: Option<f32>,
+    /// `(μ, r)` of each channel, saved by the forward pass.
+    stats: Mutex<Vec<(f32, f32)>>,
+}
+
+/// The values of channel `c` of image `img` in `[N, C, H·W]` data.
+fn channel(data: &[f32], c: usize, channels: usize, hw: usize, img: usize) -> &[f32] {
+    &data[(img * channels + c) * hw..][..hw]
+}
+
+/// `(μ, 1/√(σ² + ε))` of one channel, the variance by a second pass (accurate).
+fn channel_stats(x: &[f32], c: usize, (n, ch, hw): (usize, usize, usize)) -> (f32, f32) {
+    let m = (n * hw) as f64;
+    let mean = (0..n)
+        .map(|img| {
+            let v = channel(x, c, ch, hw, img);
+            sum(hw, |i| v[i])
+        })
+        .sum::<f64>()
+        / m;
+    let mean32 = mean as f32;
+    let var = (0..n)
+        .map(|img| {
+            let v = channel(x, c, ch, hw, img);
+            sum(hw, |i| (v[i] - mean32) * (v[i] - mean32))
+        })
+        .sum::<f64>()
+        / m;
+    (mean32, (1.0 / (var + EPS).sqrt()) as f32)
+}
+
+/// LeakyReLU's `act(u)` and `act′(u)`.
+#[inline(always)]
+fn act(u: f32, slope: Option<f32>) -> f32 {
+    match slope {
+        Some(s) if u <= 0.0 => s * u,
+        _ => u,
+    }
+}
+
+#[inline(always)]
+fn act_grad(u: f32, slope: Option<f32>) -> f32 {
+    match slope {
+        Some(s) if u <= 0.0 => s,
+        _ => 1.0,
+    }
+}
+
+fn dims3(dims: &[usize]) -> Result<(usize, usize, usize)> {
+    match dims {
+        [n, c, rest @ ..] if !rest.is_empty() => Ok((*n, *c, rest.iter().product())),
+        _ => bail!("batch_norm: expected an input [N, C, H, W], got {dims:?}"),
+    }
+}
+
+// ANCHOR: bn_forward
+fn bn_forward(
+    x: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    slope: Option<f32>,
+    (n, ch, hw): (usize, usize, usize),
+) -> (Vec<f32>, Vec<(f32, f32)>) {
+    let mut y = vec![0f32; x.len()];
+    let out = SendPtr(y.as_mut_ptr());
+    let stats = (0..ch)
+        .into_par_iter()
+        .map(|c| {
+            let (mean, r) = channel_stats(x, c, (n, ch, hw));
+            // u = γ·(x − μ)·r + β = x·scale + shift
+            let scale = gamma[c] * r;
+            let shift = beta[c] - mean * scale;
+            for img in 0..n {
+                let src = channel(x, c, ch, hw, img);
+                // SAFETY: each task writes its own channel.
+                let dst = unsafe {
+                    std::slice::from_raw_parts_mut(out.get().add((img * ch + c) * hw), hw)
+                };
+                for (d, &v) in dst.iter_mut().zip(src) {
+                    *d = act(v * scale + shift, slope);
+                }
+            }
+            (mean, r)
+        })
+        .collect();
+    (y, stats)
+}
+// ANCHOR_END: bn_forward
+
+/// The gradients of one batch norm: `(dx, dγ, dβ)`.
+type BnGrads = (Option<Vec<f32>>, Vec<f32>, Vec<f32>);
+
+// ANCHOR: bn_backward
+#[allow(clippy::too_many_arguments)]
+fn bn_backward(
+    x: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    dy: &[f32],
+    stats: &[(f32, f32)],
+    slope: Option<f32>,
+    (n, ch, hw): (usize, usize, usize),
+    need_dx: bool,
+) -> BnGrads {
+    let m = (n * hw) as f64;
+    let mut dx = need_dx.then(|| vec![0f32; x.len()]);
+    let out = dx.as_mut().map(|d| SendPtr(d.as_mut_ptr()));
+    let (dgamma, dbeta): (Vec<f32>, Vec<f32>) = (0..ch)
+        .into_par_iter()
+        .map(|c| {
+            let (mean, r) = stats[c];
+            let scale = gamma[c] * r;
+            let shift = beta[c] - mean * scale;
+            // Σ g and Σ g·x̂, with g = dy·act′(u).
+            let (mut sum_g, mut sum_gx) = (0f64, 0f64);
+            for img in 0..n {
+                let (xv, dv) = (channel(x, c, ch, hw, img), channel(dy, c, ch, hw, img));
+                let g = |i: usize| dv[i] * act_grad(xv[i] * scale + shift, slope);
+                sum_g += sum(hw, g);
+                sum_gx += sum(hw, |i| g(i) * ((xv[i] - mean) * r));
+            }
+            if let Some(out) = out {
+                let k = scale;
+                let mean_g = (sum_g / m) as f32;
+                let mean_gx = (sum_gx / m) as f32;
+                for img in 0..n {
+                    let (xv, dv) = (channel(x, c, ch, hw, img), channel(dy, c, ch, hw, img));
+                    // SAFETY: each task writes its own channel.
+                    let dst = unsafe {
+                        std::slice::from_raw_parts_mut(out.get().add((img * ch + c) * hw), hw)
+                    };
+                    for ((d, &xi), &di) in dst.iter_mut().zip(xv).zip(dv) {
+                        let g = di * act_grad(xi * scale + shift, slope);
+                        let x_hat = (xi - mean) * r;
+                        *d = k * (g - mean_g - x_hat * mean_gx);
+                    }
+                }
+            }
+            (sum_gx as f32, sum_g as f32)
+        })
+        .unzip();
+    (dx, dgamma, dbeta)
+}
+// ANCHOR_END: bn_backward
+
+impl CustomOp3 for BatchNormOp {
+    fn name(&self) -> &'static str {
+        "dip-batch-norm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let dims = dims3(l1.dims())?;
+        if l2.dims() != [dims.1] || l3.dims() != [dims.1] {
+            bail!(
+                "batch_norm: gamma {:?} and beta {:?} for {} channels",
+                l2.dims(),
+                l3.dims(),
+                dims.1
+            )
+        }
+        let x = cpu_f32(s1, l1, "batch_norm input")?;
+        let gamma = cpu_f32(s2, l2, "batch_norm gamma")?;
+        let beta = cpu_f32(s3, l3, "batch_norm beta")?;
+        let (y, stats) = bn_forward(x, gamma, beta, self.slope, dims);
+        *self.stats.lock().unwrap_or_else(|e| e.into_inner()) = stats;
+        Ok((CpuStorage::F32(y), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        gamma: &Tensor,
+        beta: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let dims = dims3(x.dims())?;
+        let stats = self.stats.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let (dx, dgamma, dbeta) = with_f32(x, "batch_norm input", |xv| {
+            let stats = if stats.len() == dims.1 {
+                stats
+            } else {
+                (0..dims.1).map(|c| channel_stats(xv, c, dims)).collect()
+            };
+            with_f32(gamma, "batch_norm gamma", |gv| {
+                with_f32(beta, "batch_norm beta", |bv| {
+                    with_f32(grad, "batch_norm gradient", |dy| {
+                        Ok(bn_backward(
+                            xv,
+                            gv,
+                            bv,
+                            dy,
+                            &stats,
+                            self.slope,
+                            dims,
+                            x.track_op(),
+                        ))
+                    })
+                })
+            })
+        })?;
+        let dev = x.device();
+        let dx = dx
+            .map(|v| Tensor::from_vec(v, x.shape(), dev))
+            .transpose()?;
+        let dgamma = Tensor::from_vec(dgamma, gamma.shape(), dev)?;
+        let dbeta = Tensor::from_vec(dbeta, beta.shape(), dev)?;
+        Ok((
+            dx,
+            gamma.track_op().then_some(dgamma),
+            beta.track_op().then_some(dbeta),
+        ))
+    }
+}
+
+/// Batch norm (+ LeakyReLU) by our CPU kernel (`f32` tensors on the CPU).
+pub fn batch_norm_fast(
+    x: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    slope: Option<f64>,
+) -> Result<Tensor> {
+    let op = BatchNormOp {
+        slope: slope.map(|s| s as f32),
+        stats: Mutex::new(Vec::new()),
+    };
+    x.contiguous()?
+        .apply_op3(&gamma.contiguous()?, &beta.contiguous()?, op)
 }

@@ -14,6 +14,7 @@
 
 pub mod batch_norm;
 pub mod conv;
+pub mod cpu_util;
 pub mod reflection_pad;
 pub mod upsample;
 
