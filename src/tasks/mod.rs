@@ -1,1 +1,153 @@
-//! tasks
+//! The restoration tasks, each a corruption plus an energy.
+//!
+//! Every task of the paper minimises an energy of the same form,
+//! `E(x; x0) = ‖A(x) − x0‖²` (as a mean over pixels), where `x = f_θ(z)` is the
+//! network's output, `x0` the corrupted image and `A` the task's *degradation*:
+//! - denoising (and JPEG artefact removal): `A` is the identity;
+//! - inpainting: `A(x) = x ⊙ m`, `m` the mask of known pixels;
+//! - super-resolution: `A = d`, the Lanczos-2 downsampler.
+//!
+//! Each task module makes the corruption (to test on a clean image) and the
+//! [`Problem`] (the energy) from an image the user brings.
+
+pub mod denoising;
+pub mod inpainting;
+pub mod jpeg;
+pub mod super_resolution;
+
+use candle_core::{Device, Tensor};
+
+use crate::downsampler::Downsampler;
+use crate::error::{DipError, Result};
+use crate::image_io::Image;
+
+/// The degradation `A` of a task.
+pub enum Degradation {
+    /// Denoising: the network output is compared with the noisy image as it is.
+    Identity,
+    /// Inpainting: only the known pixels (mask 1) are compared; `[1, 1 or C, H, W]`.
+    Mask(Tensor),
+    /// Super-resolution: the output is downsampled first.
+    Downsample(Downsampler),
+}
+
+/// How a restored image is scored against the clean one.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum Score {
+    /// PSNR over all pixels and channels.
+    Psnr,
+    /// PSNR of the luma channel with `shave` border pixels removed (super-resolution).
+    PsnrY { shave: usize },
+}
+
+impl Score {
+    /// The score of `test` against `clean` in dB.
+    pub fn measure(self, clean: &Image, test: &Image) -> Result<f64> {
+        match self {
+            Score::Psnr => crate::metrics::psnr(clean, test),
+            Score::PsnrY { shave } => crate::metrics::psnr_y(clean, test, shave),
+        }
+    }
+}
+
+/// A restoration problem: minimise `‖A(f_θ(z)) − x0‖²`.
+pub struct Problem {
+    /// `x0`, the corrupted image, `[1, C, h, w]` on the device (for inpainting, already masked).
+    pub observed: Tensor,
+    pub degradation: Degradation,
+    /// The channels, height and width of the network's output `f_θ(z)` (padded to fit the net).
+    pub output_size: (usize, usize, usize),
+    /// Where the image sits in the padded output: `(top, left, height, width)`.
+    pub crop: (usize, usize, usize, usize),
+    /// The clean image, if known (the size of the crop), to report PSNR against.
+    pub clean: Option<Image>,
+    pub score: Score,
+}
+
+// ANCHOR: energy
+impl Problem {
+    /// `A(x)`: what the corruption would make of the image `x`.
+    pub fn degrade(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match &self.degradation {
+            Degradation::Identity => Ok(x.clone()),
+            Degradation::Mask(m) => x.broadcast_mul(m),
+            Degradation::Downsample(d) => d.forward(x),
+        }
+    }
+
+    /// The data term `E(x; x0) = mean((A(x) − x0)²)`.
+    pub fn energy(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        (self.degrade(x)? - &self.observed)?.sqr()?.mean_all()
+    }
+}
+// ANCHOR_END: energy
+
+impl Problem {
+    /// The user's image out of the padded network output.
+    pub fn crop_result(&self, padded: &Image) -> Result<Image> {
+        let (top, left, h, w) = self.crop;
+        padded.crop(top, left, h, w)
+    }
+
+    /// Score a (cropped) result against the clean image, if there is one.
+    pub fn score_against_clean(&self, result: &Image) -> Result<Option<f64>> {
+        match &self.clean {
+            Some(clean) => Ok(Some(self.score.measure(clean, result)?)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// The size to pad `n` up to: the next multiple of `multiple`.
+pub fn padded_size(n: usize, multiple: usize) -> usize {
+    n.div_ceil(multiple) * multiple
+}
+
+/// Reflection-pad an image so that its sides are multiples of `multiple`
+/// (the network halves them `depth` times). Returns the padded image and the
+/// crop `(top, left, height, width)` that gives the original back.
+pub fn pad_to_multiple(
+    image: &Image,
+    multiple: usize,
+) -> Result<(Image, (usize, usize, usize, usize))> {
+    let (h, w) = (
+        padded_size(image.height, multiple),
+        padded_size(image.width, multiple),
+    );
+    let (padded, (top, left)) = image.reflect_pad_to(h, w)?;
+    Ok((padded, (top, left, image.height, image.width)))
+}
+
+/// Check that a clean image, if given, has the size of the image to restore.
+pub fn check_clean(
+    clean: Option<&Image>,
+    channels: usize,
+    height: usize,
+    width: usize,
+) -> Result<()> {
+    if let Some(c) = clean {
+        if (c.channels, c.height, c.width) != (channels, height, width) {
+            return Err(DipError::invalid(format!(
+                "the clean image is {}×{} with {} channel(s), but the result will be {height}×{width} with {channels}",
+                c.width, c.height, c.channels
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The smallest side the tasks accept: one pixel at the bottom of a 5-scale net is 32 pixels.
+pub fn check_min_size(image: &Image, min_side: usize, what: &str) -> Result<()> {
+    if image.height < min_side || image.width < min_side {
+        return Err(DipError::invalid(format!(
+            "{what} is {}×{} pixels; the network needs at least {min_side}×{min_side}",
+            image.width, image.height
+        )));
+    }
+    Ok(())
+}
+
+/// Upload an image as `[1, C, H, W]`.
+pub(crate) fn upload(image: &Image, device: &Device) -> Result<Tensor> {
+    image.to_tensor(device)
+}

@@ -1,0 +1,111 @@
+//! The command line: one subcommand per task, and the tools.
+
+mod data;
+mod restore;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use dip::image_io::Image;
+use dip::metrics;
+use dip::net::{SkipConfig, SkipNet};
+
+/// Deep Image Prior (Ulyanov, Vedaldi, Lempitsky, CVPR 2018) on candle.
+#[derive(Parser, Debug)]
+#[command(name = "dip", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Remove noise from a photo (or from a clean image with added noise, --sigma).
+    Denoise(restore::DenoiseArgs),
+    /// Fill in missing pixels given by a mask image, a random mask, or the zeros of the image.
+    Inpaint(restore::InpaintArgs),
+    /// Enlarge a small photo by a factor (or a large image made small first, --downscale).
+    SuperResolve(restore::SuperResolveArgs),
+    /// The PSNR of B against A, in dB.
+    Psnr(PsnrArgs),
+    /// Print the network, layer by layer, and its parameter count.
+    Net(NetArgs),
+    /// The standard images: fetch or verify.
+    #[command(subcommand)]
+    Data(data::DataCommand),
+}
+
+/// Options of `dip psnr`.
+#[derive(Args, Debug)]
+pub struct PsnrArgs {
+    /// The reference image.
+    pub a: PathBuf,
+    /// The image to score.
+    pub b: PathBuf,
+    /// Score the luma (Y) channel only, as the super-resolution papers do.
+    #[arg(long)]
+    pub y_channel: bool,
+    /// Pixels to shave off each border (with --y-channel).
+    #[arg(long, default_value_t = 0)]
+    pub shave: usize,
+}
+
+/// Options of `dip net`.
+#[derive(Args, Debug)]
+pub struct NetArgs {
+    /// Channels of the input z.
+    #[arg(long, default_value_t = 32)]
+    pub in_channels: usize,
+    /// Channels of the image (3 colour, 1 grey).
+    #[arg(long, default_value_t = 3)]
+    pub out_channels: usize,
+}
+
+/// Run a parsed command.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Denoise(a) => restore::denoise(a),
+        Command::Inpaint(a) => restore::inpaint(a),
+        Command::SuperResolve(a) => restore::super_resolve(a),
+        Command::Psnr(a) => psnr(a),
+        Command::Net(a) => net(a),
+        Command::Data(c) => data::run(c),
+    }
+}
+
+fn psnr(args: PsnrArgs) -> Result<()> {
+    let a = Image::load(&args.a)?;
+    let b = Image::load(&args.b)?;
+    let value = if args.y_channel {
+        metrics::psnr_y(&a, &b, args.shave)?
+    } else {
+        if args.shave > 0 {
+            anyhow::bail!("--shave needs --y-channel");
+        }
+        metrics::psnr(&a, &b)?
+    };
+    println!("{value:.2} dB");
+    Ok(())
+}
+
+fn net(args: NetArgs) -> Result<()> {
+    let config = SkipConfig::standard(args.in_channels, args.out_channels);
+    let net =
+        SkipNet::new(&config, 0, &candle_core::Device::Cpu).context("cannot build the network")?;
+    println!(
+        "skip network: {} scales, down {:?}, up {:?}, skip {:?}, {:?} upsampling, {:?} padding",
+        config.depth(),
+        config.channels_down,
+        config.channels_up,
+        config.channels_skip,
+        config.upsample[0],
+        config.padding
+    );
+    for line in net.describe() {
+        println!("{line}");
+    }
+    println!("parameters: {}", net.parameter_count());
+    Ok(())
+}

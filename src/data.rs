@@ -1,1 +1,0 @@
-//! The standard images: where they come from, where they live, how to fetch them.

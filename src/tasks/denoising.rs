@@ -1,0 +1,64 @@
+//! Denoising: `E(x; x0) = ‖x − x0‖²`. Fitted long enough the network reproduces
+//! the noise too; stopped early (and averaged over iterations) it gives the
+//! clean image first, because natural images are what it fits fastest.
+
+use candle_core::Device;
+
+use super::{check_clean, check_min_size, pad_to_multiple, upload, Degradation, Problem, Score};
+use crate::error::Result;
+use crate::image_io::Image;
+use crate::rng::Rng;
+
+// ANCHOR: corrupt
+/// Add white Gaussian noise of standard deviation `sigma` (on the `[0, 1]` scale,
+/// so σ = 25 on the 8-bit scale is `25/255`) and clip to `[0, 1]`, as the reference does.
+pub fn add_noise(clean: &Image, sigma: f32, rng: &mut Rng) -> Image {
+    let noise = rng.normal(clean.data.len(), sigma);
+    let data = clean
+        .data
+        .iter()
+        .zip(noise)
+        .map(|(x, n)| (x + n).clamp(0.0, 1.0))
+        .collect();
+    Image {
+        data,
+        ..clean.clone()
+    }
+}
+// ANCHOR_END: corrupt
+
+/// The denoising problem for a noisy image (padded by reflection to a multiple
+/// of `multiple`); `clean`, if known, is used to report PSNR.
+pub fn problem(
+    noisy: &Image,
+    clean: Option<&Image>,
+    multiple: usize,
+    device: &Device,
+) -> Result<Problem> {
+    check_min_size(noisy, 1, "the noisy image")?;
+    check_clean(clean, noisy.channels, noisy.height, noisy.width)?;
+    let (padded, crop) = pad_to_multiple(noisy, multiple)?;
+    Ok(Problem {
+        observed: upload(&padded, device)?,
+        degradation: Degradation::Identity,
+        output_size: (padded.channels, padded.height, padded.width),
+        crop,
+        clean: clean.cloned(),
+        score: Score::Psnr,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn noise_has_the_asked_level_and_is_clipped() {
+        let clean = Image::filled(3, 64, 64, 0.5);
+        let noisy = add_noise(&clean, 25.0 / 255.0, &mut Rng::new(0));
+        assert!(noisy.data.iter().all(|v| (0.0..=1.0).contains(v)));
+        let psnr = crate::metrics::psnr(&clean, &noisy).unwrap();
+        // σ = 25/255 gives 20·log10(255/25) = 20.17 dB.
+        assert!((psnr - 20.17).abs() < 0.15, "{psnr}");
+    }
+}

@@ -1,0 +1,76 @@
+//! Super-resolution ×f: `E(x; x0) = ‖d(x) − x0‖²`, `d` the Lanczos-2
+//! downsampler. Many high-resolution images downsample to the same `x0`; the
+//! network picks one with the structure of a natural image.
+
+use candle_core::Device;
+use image::imageops::FilterType;
+
+use super::{check_clean, check_min_size, pad_to_multiple, upload, Degradation, Problem, Score};
+use crate::downsampler::Downsampler;
+use crate::error::{DipError, Result};
+use crate::image_io::Image;
+
+/// The border the paper's super-resolution PSNR leaves out, in pixels.
+pub const SHAVE: usize = 4;
+
+// ANCHOR: low_resolution
+/// The low-resolution image the paper starts from: the clean image resized
+/// down by `factor` with an antialiasing Lanczos-3 filter (PIL's `ANTIALIAS`).
+/// The sides of `clean` must be multiples of `factor`.
+pub fn low_resolution(clean: &Image, factor: usize) -> Result<Image> {
+    if clean.height % factor != 0 || clean.width % factor != 0 {
+        return Err(DipError::invalid(format!(
+            "the image is {}×{}: its sides must be multiples of the factor {factor}",
+            clean.width, clean.height
+        )));
+    }
+    Ok(clean.resize(
+        clean.height / factor,
+        clean.width / factor,
+        FilterType::Lanczos3,
+    ))
+}
+// ANCHOR_END: low_resolution
+
+/// The bicubic baseline: the low-resolution image resized up by `factor`.
+pub fn bicubic(low: &Image, factor: usize) -> Image {
+    low.resize(
+        low.height * factor,
+        low.width * factor,
+        FilterType::CatmullRom,
+    )
+    .clipped()
+}
+
+/// The super-resolution problem for a low-resolution image: the network output
+/// is `factor` times larger, padded so that its sides are multiples of `multiple`.
+pub fn problem(
+    low: &Image,
+    factor: usize,
+    clean: Option<&Image>,
+    multiple: usize,
+    device: &Device,
+) -> Result<Problem> {
+    if factor < 2 {
+        return Err(DipError::invalid(format!(
+            "the super-resolution factor must be at least 2, got {factor}"
+        )));
+    }
+    check_min_size(low, 2, "the low-resolution image")?;
+    check_clean(clean, low.channels, low.height * factor, low.width * factor)?;
+    // The low-resolution side must be a multiple of multiple / factor for the output to fit the net.
+    let low_multiple = multiple.div_ceil(factor).max(1);
+    let (padded, (top, left, h, w)) = pad_to_multiple(low, low_multiple)?;
+    Ok(Problem {
+        observed: upload(&padded, device)?,
+        degradation: Degradation::Downsample(Downsampler::lanczos2(factor, device)?),
+        output_size: (
+            padded.channels,
+            padded.height * factor,
+            padded.width * factor,
+        ),
+        crop: (top * factor, left * factor, h * factor, w * factor),
+        clean: clean.cloned(),
+        score: Score::PsnrY { shave: SHAVE },
+    })
+}

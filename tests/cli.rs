@@ -1,0 +1,235 @@
+//! The `dip` command: what it prints, and how it refuses bad input
+//! (a one-line error naming the problem, a non-zero exit, no panic, no half-written output).
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::data_dir;
+
+fn dip(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dip"))
+        .args(args)
+        .env("DIP_DATA", data_dir())
+        .output()
+        .expect("dip runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// A failure: non-zero exit, an `error:` line that contains `needle`, no panic.
+fn assert_clean_failure(o: &Output, needle: &str) {
+    let err = stderr(o);
+    assert!(!o.status.success(), "expected failure, got success: {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "panic trace: {err}"
+    );
+    assert!(
+        err.contains("error:") && err.contains(needle),
+        "expected '{needle}' in: {err}"
+    );
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn net_prints_the_parameter_count_last() {
+    let o = dip(&["net"]);
+    assert!(o.status.success());
+    assert_eq!(stdout(&o).lines().last().unwrap(), "parameters: 2217831");
+    let o = dip(&["net", "--out-channels", "1"]);
+    assert_eq!(stdout(&o).lines().last().unwrap(), "parameters: 2217573");
+}
+
+#[test]
+fn psnr_of_the_authors_table1_barbara() {
+    let d = data_dir();
+    let o = dip(&[
+        "psnr",
+        path_str(&d.join("inpainting-table1/barbara.png")),
+        path_str(&d.join("reference-outputs/inpainting-table1/barbara.png")),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let last = stdout(&o).lines().last().unwrap().to_string();
+    let value: f64 = last.split_whitespace().next().unwrap().parse().unwrap();
+    assert!((value - 32.18).abs() < 0.05, "{last}");
+    assert!(last.ends_with(" dB"), "{last}");
+}
+
+#[test]
+fn a_missing_image_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.png");
+    let o = dip(&[
+        "denoise",
+        "/no/such/image.png",
+        "-o",
+        path_str(&out),
+        "--iterations",
+        "1",
+    ]);
+    assert_clean_failure(&o, "image not found: /no/such/image.png");
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_corrupt_image_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.png");
+    std::fs::write(&bad, b"\x89PNG\r\n\x1a\nthis is not a png").unwrap();
+    let out = dir.path().join("out.png");
+    let o = dip(&[
+        "denoise",
+        path_str(&bad),
+        "-o",
+        path_str(&out),
+        "--iterations",
+        "1",
+    ]);
+    assert_clean_failure(&o, "cannot read image");
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_mask_of_another_size_is_refused() {
+    let d = data_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.png");
+    let o = dip(&[
+        "inpaint",
+        path_str(&d.join("dip-repo/inpainting/vase.png")),
+        "--mask",
+        path_str(&d.join("dip-repo/inpainting/kate_mask.png")),
+        "-o",
+        path_str(&out),
+        "--iterations",
+        "1",
+    ]);
+    assert_clean_failure(&o, "the mask is 512×512 but the image is 320×320");
+    assert!(!out.exists());
+}
+
+#[test]
+fn zero_iterations_unknown_device_and_unwritable_output_are_refused() {
+    let d = data_dir();
+    let img = d.join("set5/butterfly.png");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.png");
+    let o = dip(&[
+        "denoise",
+        path_str(&img),
+        "-o",
+        path_str(&out),
+        "--iterations",
+        "0",
+    ]);
+    assert_clean_failure(&o, "iterations must be at least 1");
+    let o = dip(&[
+        "denoise",
+        path_str(&img),
+        "-o",
+        path_str(&out),
+        "--device",
+        "tpu",
+    ]);
+    assert_clean_failure(&o, "unknown device 'tpu'");
+    #[cfg(not(feature = "cuda"))]
+    {
+        let o = dip(&[
+            "denoise",
+            path_str(&img),
+            "-o",
+            path_str(&out),
+            "--device",
+            "cuda",
+        ]);
+        assert_clean_failure(&o, "--features cuda");
+    }
+    let o = dip(&[
+        "denoise",
+        path_str(&img),
+        "-o",
+        "/no/such/folder/out.png",
+        "--iterations",
+        "1",
+    ]);
+    assert_clean_failure(&o, "cannot write /no/such/folder/out.png");
+    assert!(!out.exists());
+}
+
+#[test]
+fn an_image_too_small_for_the_net_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = dir.path().join("tiny.png");
+    dip::Image::filled(3, 1, 1, 0.5).save(&tiny).unwrap();
+    let out = dir.path().join("out.png");
+    let o = dip(&[
+        "denoise",
+        path_str(&tiny),
+        "-o",
+        path_str(&out),
+        "--iterations",
+        "1",
+    ]);
+    assert_clean_failure(&o, "too small");
+    assert!(!out.exists());
+}
+
+/// A real run on a small image of odd size: the output has the input's size.
+#[test]
+fn denoise_keeps_the_size_of_an_odd_sized_image_and_writes_history() {
+    let d = data_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("crop.png");
+    dip::Image::load(d.join("set5/butterfly.png"))
+        .unwrap()
+        .crop(10, 20, 37, 45)
+        .unwrap()
+        .save(&input)
+        .unwrap();
+    let out = dir.path().join("out.png");
+    let history = dir.path().join("history.json");
+    let o = dip(&[
+        "denoise",
+        path_str(&input),
+        "--sigma",
+        "25",
+        "-o",
+        path_str(&out),
+        "--iterations",
+        "2",
+        "--history",
+        path_str(&history),
+        "--quiet",
+        "--device",
+        "cpu",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let result = dip::Image::load(&out).unwrap();
+    assert_eq!((result.channels, result.height, result.width), (3, 37, 45));
+    let steps: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(&history).unwrap()).unwrap();
+    assert_eq!(steps.len(), 2);
+    assert!(steps[0]["psnr_clean"].as_f64().is_some());
+    assert!(stdout(&o).contains("PSNR against the clean image"));
+}
+
+#[test]
+fn missing_standard_data_names_the_fetch_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_dip"))
+        .args(["data", "verify", "set5", "--data", path_str(dir.path())])
+        .output()
+        .unwrap();
+    assert_clean_failure(&o, "dip data fetch set5");
+}
