@@ -152,15 +152,21 @@ impl PlaneKernel for ReflectionPad2dOp {
 // ANCHOR_END: reflection_pad_kernel
 
 // ANCHOR: reflection_pad_adjoint_kernel
-/// One row of the adjoint: add `src` (length `w + 2p`) folded onto `dst` (length `w`).
-fn fold_row_add<T: WithDType>(src: &[T], dst: &mut [T], p: usize) {
+/// One row of the adjoint: `src` (length `w + 2p`) folded onto `dst` (length `w`),
+/// overwriting `dst` (`add = false`) or adding to it (`add = true`).
+fn fold_row<T: WithDType>(src: &[T], dst: &mut [T], p: usize, add: bool) {
     let w = dst.len();
-    for (d, &s) in dst.iter_mut().zip(&src[p..p + w]) {
-        *d += s;
+    let centre = &src[p..p + w];
+    if add {
+        for (d, &s) in dst.iter_mut().zip(centre) {
+            *d += s;
+        }
+    } else {
+        dst.copy_from_slice(centre);
     }
     for k in 0..p {
-        dst[k + 1] += src[p - 1 - k];
-        dst[w - 2 - k] += src[p + w + k];
+        dst[k + 1] += src[p - 1 - k]; // the left border goes back where it came from
+        dst[w - 2 - k] += src[p + w + k]; // and so does the right one
     }
 }
 
@@ -185,12 +191,12 @@ impl PlaneKernel for ReflectionPad2dAdjointOp {
         let h = hp - 2 * p;
         let row = |r: usize| &src[r * wp..(r + 1) * wp];
         for (i, dst_row) in dst.chunks_exact_mut(wp - 2 * p).enumerate() {
-            fold_row_add(row(p + i), dst_row, p); // the row itself
+            fold_row(row(p + i), dst_row, p, false); // the row itself
             if (1..=p).contains(&i) {
-                fold_row_add(row(p - i), dst_row, p); // its mirror image above
+                fold_row(row(p - i), dst_row, p, true); // its mirror image above
             }
             if i + 1 + p >= h && i + 2 <= h {
-                fold_row_add(row(p + 2 * (h - 1) - i), dst_row, p); // and below
+                fold_row(row(p + 2 * (h - 1) - i), dst_row, p, true); // and below
             }
         }
     }
@@ -261,7 +267,7 @@ mod tests {
                 let mut e = vec![0.0; w + 2 * p];
                 e[k] = 1.0;
                 let mut folded = vec![0.0; w];
-                fold_row_add(&e, &mut folded, p);
+                fold_row(&e, &mut folded, p, true);
                 assert_eq!(pk, folded[j]);
             }
         }
