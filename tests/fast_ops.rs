@@ -4,7 +4,8 @@
 use candle_core::{Device, Module, Tensor, Var};
 use dip::net::{Padding, SkipConfig, SkipNet, Upsample};
 use dip::ops::batch_norm::{batch_norm_candle, batch_norm_fast};
-use dip::ops::conv::{conv2d_candle, conv2d_fast};
+use dip::ops::conv::{conv2d_candle, conv2d_fast, conv2d_reflect_fast};
+use dip::ops::reflection_pad::reflection_pad2d_composed;
 use dip::ops::Kernels;
 use dip::rng::Rng;
 
@@ -101,6 +102,51 @@ fn conv_matches_candle_forward_and_gradients() {
             for (i, name) in ["dx", "dw", "db"].iter().enumerate() {
                 assert_close(&format!("{what} n{n} {name}"), &fast.1[i], &slow.1[i], 1e-5);
             }
+        }
+    }
+}
+
+#[test]
+fn reflection_padded_conv_matches_pad_then_candle_conv() {
+    let mut rng = Rng::new(11);
+    // (cin, cout, k, stride, padding, h, w)
+    let cases = [
+        (3, 5, 3, 1, 1, 9, 11),
+        (3, 5, 3, 2, 1, 9, 11),
+        (4, 6, 3, 2, 1, 16, 16),
+        (2, 3, 5, 1, 2, 7, 6),
+        (2, 3, 5, 2, 2, 8, 8),
+        (3, 2, 3, 1, 1, 2, 3), // tiny: both borders mirror the same pixels
+        (5, 7, 3, 1, 1, 70, 40),
+        (5, 7, 3, 2, 1, 64, 64),
+    ];
+    for (cin, cout, k, stride, pad, h, w) in cases {
+        let what = format!("reflect conv {cin}→{cout} k{k} s{stride} p{pad} {h}×{w}");
+        let x = Var::from_tensor(&random(&mut rng, &[1, cin, h, w], 1.0)).unwrap();
+        let wt = Var::from_tensor(&random(&mut rng, &[cout, cin, k, k], 0.5)).unwrap();
+        let b = Var::from_tensor(&random(&mut rng, &[cout], 0.5)).unwrap();
+        let (ho, wo) = (
+            (h + 2 * pad - k) / stride + 1,
+            (w + 2 * pad - k) / stride + 1,
+        );
+        let r = random(&mut rng, &[1, cout, ho, wo], 1.0);
+        let fast = value_and_grads(
+            |x, w, b| conv2d_reflect_fast(x, w, b, stride, pad),
+            &x,
+            &wt,
+            &b,
+            &r,
+        );
+        let slow = value_and_grads(
+            |x, w, b| conv2d_candle(&reflection_pad2d_composed(x, pad)?, w, b, stride, 0),
+            &x,
+            &wt,
+            &b,
+            &r,
+        );
+        assert_close(&format!("{what} output"), &fast.0, &slow.0, 1e-5);
+        for (i, name) in ["dx", "dw", "db"].iter().enumerate() {
+            assert_close(&format!("{what} {name}"), &fast.1[i], &slow.1[i], 1e-5);
         }
     }
 }

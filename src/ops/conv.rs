@@ -39,6 +39,26 @@ pub fn conv2d_with(
     }
 }
 
+/// Reflection padding by `padding` (PyTorch's `ReflectionPad2d`), then [`conv2d`]
+/// without padding. Our CPU kernel does both in one op; elsewhere it is
+/// [`reflection_pad2d_with`](super::reflection_pad::reflection_pad2d_with) then candle's `conv2d`.
+pub fn conv2d_reflect_with(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    stride: usize,
+    padding: usize,
+    kernels: Kernels,
+) -> Result<Tensor> {
+    let f32s = [x, weight, bias].iter().all(|t| t.dtype() == DType::F32);
+    if kernels.use_cpu_kernels(x.device()) && f32s {
+        conv2d_reflect_fast(x, weight, bias, stride, padding)
+    } else {
+        let x = super::reflection_pad::reflection_pad2d_with(x, padding, kernels)?;
+        conv2d_with(&x, weight, bias, stride, 0, kernels)
+    }
+}
+
 /// The convolution by candle's own `conv2d` (any device).
 pub fn conv2d_candle(
     x: &Tensor,
@@ -98,12 +118,14 @@ struct Geom {
     kw: usize,
     stride: usize,
     pad: usize,
+    /// Pad by mirroring the border (PyTorch's `ReflectionPad2d`) instead of with zeros.
+    reflect: bool,
     ho: usize,
     wo: usize,
 }
 
 impl Geom {
-    fn new(x: &[usize], w: &[usize], stride: usize, pad: usize) -> Result<Self> {
+    fn new(x: &[usize], w: &[usize], stride: usize, pad: usize, reflect: bool) -> Result<Self> {
         let (&[n, cin, h, wd], &[cout, cin2, kh, kw]) = (x, w) else {
             bail!("conv2d: expected 4-d input and weight, got {x:?} and {w:?}")
         };
@@ -112,6 +134,9 @@ impl Geom {
         }
         if stride == 0 || h + 2 * pad < kh || wd + 2 * pad < kw {
             bail!("conv2d: kernel {kh}×{kw} does not fit input {h}×{wd} with padding {pad}")
+        }
+        if reflect && pad >= h.min(wd) {
+            bail!("conv2d: reflection padding {pad} needs an input larger than {h}×{wd}")
         }
         Ok(Self {
             n,
@@ -123,6 +148,7 @@ impl Geom {
             kw,
             stride,
             pad,
+            reflect,
             ho: (h + 2 * pad - kh) / stride + 1,
             wo: (wd + 2 * pad - kw) / stride + 1,
         })
@@ -146,6 +172,21 @@ impl Geom {
         self.kh == 1 && self.kw == 1 && self.stride == 1 && self.pad == 0
     }
 
+    /// Index `q` of the padded axis of length `n` in the unpadded one: mirrored at
+    /// the border (`−1 → 1`, `n → n − 2`) for reflection padding, `None` (a zero) otherwise.
+    fn unpad(&self, q: usize, n: usize) -> Option<usize> {
+        let p = self.pad;
+        if q >= p && q - p < n {
+            Some(q - p)
+        } else if !self.reflect {
+            None
+        } else if q < p {
+            Some(p - q)
+        } else {
+            Some(2 * (n - 1) + p - q)
+        }
+    }
+
     /// The output rows of each tile.
     fn tile_rows(&self) -> usize {
         (TILE_PIXELS / self.wo).max(1)
@@ -163,17 +204,20 @@ impl Geom {
         (lo.min(hi), hi)
     }
 
-    /// The input row under kernel row `i` at output row `r`, if inside the image.
+    /// The input row under kernel row `i` at output row `r` (`None`: a zero of the padding).
     fn in_row(&self, r: usize, i: usize) -> Option<usize> {
-        (r * self.stride + i)
-            .checked_sub(self.pad)
-            .filter(|&ih| ih < self.h)
+        self.unpad(r * self.stride + i, self.h)
+    }
+
+    /// The input column under kernel column `j` at output column `ow`.
+    fn in_col(&self, ow: usize, j: usize) -> Option<usize> {
+        self.unpad(ow * self.stride + j, self.w)
     }
 }
 
 /// Unfold output rows `r0..r1` of one image `x (Cin × H × W)` into `col (K × T)`,
 /// `T = (r1 − r0)·Wo`: `col[(c, i, j)][(r, ow)] = x[c][r·s + i − p][ow·s + j − p]`
-/// (zero outside the image).
+/// (zero outside the image, or the mirrored pixel with reflection padding).
 fn im2col(g: &Geom, x: &[f32], r0: usize, r1: usize, col: &mut [f32]) {
     let (wo, s) = (g.wo, g.stride);
     let t = (r1 - r0) * wo;
@@ -187,8 +231,10 @@ fn im2col(g: &Geom, x: &[f32], r0: usize, r1: usize, col: &mut [f32]) {
                 continue;
             };
             let src = &x_c[ih * g.w..][..g.w];
-            dst[..lo].fill(0.0);
-            dst[hi..].fill(0.0);
+            // The borders: zeros, or mirrored pixels.
+            for ow in (0..lo).chain(hi..wo) {
+                dst[ow] = g.in_col(ow, j).map_or(0.0, |iw| src[iw]);
+            }
             // Input column of output column `lo`.
             let start = lo * s + j - g.pad;
             if s == 1 {
@@ -218,6 +264,11 @@ unsafe fn col2im(g: &Geom, col: &[f32], r0: usize, r1: usize, dx: SendPtr) {
             let Some(ih) = g.in_row(r, i) else { continue };
             let dst =
                 std::slice::from_raw_parts_mut(dx.get().add(c * g.in_pixels() + ih * g.w), g.w);
+            for ow in (0..lo).chain(hi..wo) {
+                if let Some(iw) = g.in_col(ow, j) {
+                    dst[iw] += src[ow];
+                }
+            }
             let start = lo * s + j - g.pad;
             if s == 1 {
                 for (d, v) in dst[start..start + (hi - lo)].iter_mut().zip(&src[lo..hi]) {
@@ -504,6 +555,7 @@ fn conv_backward(
 struct Conv2dOp {
     stride: usize,
     padding: usize,
+    reflect: bool,
 }
 
 impl CustomOp3 for Conv2dOp {
@@ -520,7 +572,13 @@ impl CustomOp3 for Conv2dOp {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let g = Geom::new(l1.dims(), l2.dims(), self.stride, self.padding)?;
+        let g = Geom::new(
+            l1.dims(),
+            l2.dims(),
+            self.stride,
+            self.padding,
+            self.reflect,
+        )?;
         if l3.dims() != [g.cout] {
             bail!(
                 "conv2d: bias of shape {:?} for {} output channels",
@@ -543,7 +601,13 @@ impl CustomOp3 for Conv2dOp {
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let g = Geom::new(x.dims(), weight.dims(), self.stride, self.padding)?;
+        let g = Geom::new(
+            x.dims(),
+            weight.dims(),
+            self.stride,
+            self.padding,
+            self.reflect,
+        )?;
         // Only what something upstream needs: the network's input `z` (a plain
         // tensor) gets no gradient, which saves the first conv's input gradient.
         let need = (x.track_op(), weight.track_op(), bias.track_op());
@@ -582,6 +646,30 @@ pub fn conv2d_fast(
     x.contiguous()?.apply_op3(
         &weight.contiguous()?,
         &bias.contiguous()?,
-        Conv2dOp { stride, padding },
+        Conv2dOp {
+            stride,
+            padding,
+            reflect: false,
+        },
+    )
+}
+
+/// Reflection padding by `padding` then the convolution, fused in our CPU kernel:
+/// the padded input is never built (`f32` tensors on the CPU).
+pub fn conv2d_reflect_fast(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    stride: usize,
+    padding: usize,
+) -> Result<Tensor> {
+    x.contiguous()?.apply_op3(
+        &weight.contiguous()?,
+        &bias.contiguous()?,
+        Conv2dOp {
+            stride,
+            padding,
+            reflect: true,
+        },
     )
 }

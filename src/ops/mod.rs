@@ -14,8 +14,8 @@
 
 pub mod batch_norm;
 pub mod conv;
-pub mod cpu_util;
 mod cpu;
+pub mod cpu_util;
 pub mod reflection_pad;
 pub mod upsample;
 
