@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use candle_core::{bail, CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::cpu_util::{cpu_f32, sum, with_f32, SendPtr};
+use super::cpu_util::{cpu_f32, lanes_total, simd_fn, sum, with_f32, SendPtr, BLOCK, LANES};
 use super::Kernels;
 
 /// PyTorch's default `eps` of `BatchNorm2d`.
@@ -102,38 +102,115 @@ fn channel(data: &[f32], c: usize, channels: usize, hw: usize, img: usize) -> &[
 /// `(μ, 1/√(σ² + ε))` of one channel, the variance by a second pass (accurate).
 fn channel_stats(x: &[f32], c: usize, (n, ch, hw): (usize, usize, usize)) -> (f32, f32) {
     let m = (n * hw) as f64;
-    let mean = (0..n)
-        .map(|img| {
-            let v = channel(x, c, ch, hw, img);
-            sum(hw, |i| v[i])
-        })
-        .sum::<f64>()
-        / m;
-    let mean32 = mean as f32;
-    let var = (0..n)
-        .map(|img| {
-            let v = channel(x, c, ch, hw, img);
-            sum(hw, |i| (v[i] - mean32) * (v[i] - mean32))
-        })
-        .sum::<f64>()
-        / m;
-    (mean32, (1.0 / (var + EPS).sqrt()) as f32)
+    let planes = || (0..n).map(|img| channel(x, c, ch, hw, img));
+    let mean = (planes().map(sum).sum::<f64>() / m) as f32;
+    let var = planes().map(|v| squared_deviations(v, mean)).sum::<f64>() / m;
+    (mean, (1.0 / (var + EPS).sqrt()) as f32)
 }
 
-/// LeakyReLU's `act(u)` and `act′(u)`.
+simd_fn! {
+    /// `Σ (x − μ)²`, summed as [`sum`] does.
+    fn squared_deviations(x: &[f32], mean: f32) -> f64 {
+        let mut total = 0f64;
+        for block in x.chunks(BLOCK) {
+            let mut acc = [0f32; LANES];
+            let chunks = block.chunks_exact(LANES);
+            let rest = chunks.remainder();
+            for c in chunks {
+                for (a, v) in acc.iter_mut().zip(c) {
+                    *a += (v - mean) * (v - mean);
+                }
+            }
+            total += lanes_total(&acc)
+                + rest.iter().map(|&v| ((v - mean) * (v - mean)) as f64).sum::<f64>();
+        }
+        total
+    }
+}
+
+/// LeakyReLU with `slope` (1: the identity) and its derivative, without branches.
 #[inline(always)]
-fn act(u: f32, slope: Option<f32>) -> f32 {
-    match slope {
-        Some(s) if u <= 0.0 => s * u,
-        _ => u,
+fn act(u: f32, slope: f32) -> f32 {
+    if u > 0.0 {
+        u
+    } else {
+        u * slope
     }
 }
 
 #[inline(always)]
-fn act_grad(u: f32, slope: Option<f32>) -> f32 {
-    match slope {
-        Some(s) if u <= 0.0 => s,
-        _ => 1.0,
+fn act_grad(u: f32, slope: f32) -> f32 {
+    if u > 0.0 {
+        1.0
+    } else {
+        slope
+    }
+}
+
+simd_fn! {
+    /// `y = act(x·scale + shift)` over one plane.
+    fn plane_forward(x: &[f32], y: &mut [f32], scale: f32, shift: f32, slope: f32) {
+        for (d, &v) in y.iter_mut().zip(x) {
+            *d = act(v * scale + shift, slope);
+        }
+    }
+}
+
+simd_fn! {
+    /// `(Σ g, Σ g·x̂)` over one plane, `g = dy·act′(x·scale + shift)`, `x̂ = (x − μ)·r`.
+    fn plane_grad_sums(
+        x: &[f32],
+        dy: &[f32],
+        scale: f32,
+        shift: f32,
+        slope: f32,
+        mean: f32,
+        r: f32,
+    ) -> (f64, f64) {
+        let (mut total_g, mut total_gx) = (0f64, 0f64);
+        for (xb, db) in x.chunks(BLOCK).zip(dy.chunks(BLOCK)) {
+            let (mut acc_g, mut acc_gx) = ([0f32; LANES], [0f32; LANES]);
+            let (xc, dc) = (xb.chunks_exact(LANES), db.chunks_exact(LANES));
+            let (xr, dr) = (xc.remainder(), dc.remainder());
+            for (xl, dl) in xc.zip(dc) {
+                for l in 0..LANES {
+                    let g = dl[l] * act_grad(xl[l] * scale + shift, slope);
+                    acc_g[l] += g;
+                    acc_gx[l] += g * ((xl[l] - mean) * r);
+                }
+            }
+            let (mut block_g, mut block_gx) = (lanes_total(&acc_g), lanes_total(&acc_gx));
+            for (&xv, &dv) in xr.iter().zip(dr) {
+                let g = dv * act_grad(xv * scale + shift, slope);
+                block_g += g as f64;
+                block_gx += (g * ((xv - mean) * r)) as f64;
+            }
+            total_g += block_g;
+            total_gx += block_gx;
+        }
+        (total_g, total_gx)
+    }
+}
+
+simd_fn! {
+    /// `dx = k·(g − mean_g − x̂·mean_gx)` over one plane.
+    fn plane_input_grad(
+        x: &[f32],
+        dy: &[f32],
+        dx: &mut [f32],
+        scale: f32,
+        shift: f32,
+        slope: f32,
+        mean: f32,
+        r: f32,
+        k: f32,
+        mean_g: f32,
+        mean_gx: f32,
+    ) {
+        for ((d, &xv), &dv) in dx.iter_mut().zip(x).zip(dy) {
+            let g = dv * act_grad(xv * scale + shift, slope);
+            *d = k * (g - mean_g - (xv - mean) * r * mean_gx);
+        }
     }
 }
 
@@ -152,6 +229,7 @@ fn bn_forward(
     slope: Option<f32>,
     (n, ch, hw): (usize, usize, usize),
 ) -> (Vec<f32>, Vec<(f32, f32)>) {
+    let slope = slope.unwrap_or(1.0);
     let mut y = vec![0f32; x.len()];
     let out = SendPtr(y.as_mut_ptr());
     let stats = (0..ch)
@@ -162,14 +240,11 @@ fn bn_forward(
             let scale = gamma[c] * r;
             let shift = beta[c] - mean * scale;
             for img in 0..n {
-                let src = channel(x, c, ch, hw, img);
                 // SAFETY: each task writes its own channel.
                 let dst = unsafe {
                     std::slice::from_raw_parts_mut(out.get().add((img * ch + c) * hw), hw)
                 };
-                for (d, &v) in dst.iter_mut().zip(src) {
-                    *d = act(v * scale + shift, slope);
-                }
+                plane_forward(channel(x, c, ch, hw, img), dst, scale, shift, slope);
             }
             (mean, r)
         })
@@ -193,6 +268,7 @@ fn bn_backward(
     (n, ch, hw): (usize, usize, usize),
     need_dx: bool,
 ) -> BnGrads {
+    let slope = slope.unwrap_or(1.0);
     let m = (n * hw) as f64;
     let mut dx = need_dx.then(|| vec![0f32; x.len()]);
     let out = dx.as_mut().map(|d| SendPtr(d.as_mut_ptr()));
@@ -206,25 +282,22 @@ fn bn_backward(
             let (mut sum_g, mut sum_gx) = (0f64, 0f64);
             for img in 0..n {
                 let (xv, dv) = (channel(x, c, ch, hw, img), channel(dy, c, ch, hw, img));
-                let g = |i: usize| dv[i] * act_grad(xv[i] * scale + shift, slope);
-                sum_g += sum(hw, g);
-                sum_gx += sum(hw, |i| g(i) * ((xv[i] - mean) * r));
+                let (g, gx) = plane_grad_sums(xv, dv, scale, shift, slope, mean, r);
+                sum_g += g;
+                sum_gx += gx;
             }
             if let Some(out) = out {
-                let k = scale;
-                let mean_g = (sum_g / m) as f32;
-                let mean_gx = (sum_gx / m) as f32;
+                let (mean_g, mean_gx) = ((sum_g / m) as f32, (sum_gx / m) as f32);
                 for img in 0..n {
                     let (xv, dv) = (channel(x, c, ch, hw, img), channel(dy, c, ch, hw, img));
                     // SAFETY: each task writes its own channel.
                     let dst = unsafe {
                         std::slice::from_raw_parts_mut(out.get().add((img * ch + c) * hw), hw)
                     };
-                    for ((d, &xi), &di) in dst.iter_mut().zip(xv).zip(dv) {
-                        let g = di * act_grad(xi * scale + shift, slope);
-                        let x_hat = (xi - mean) * r;
-                        *d = k * (g - mean_g - x_hat * mean_gx);
-                    }
+                    let k = scale;
+                    plane_input_grad(
+                        xv, dv, dst, scale, shift, slope, mean, r, k, mean_g, mean_gx,
+                    );
                 }
             }
             (sum_gx as f32, sum_g as f32)

@@ -382,10 +382,7 @@ fn conv_backward(
             .into_par_iter()
             .map(|co| {
                 (0..g.n)
-                    .map(|img| {
-                        let d = &dy[(img * g.cout + co) * pout..][..pout];
-                        sum(pout, |i| d[i])
-                    })
+                    .map(|img| sum(&dy[(img * g.cout + co) * pout..][..pout]))
                     .sum::<f64>() as f32
             })
             .collect()
