@@ -4,12 +4,15 @@
 //! one image, the statistics are the mean and (biased) variance of each channel
 //! over the H × W pixels of the current forward pass, also for the final output.
 
+use std::mem::MaybeUninit;
 use std::sync::Mutex;
 
 use candle_core::{bail, CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::cpu_util::{cpu_f32, lanes_total, simd_fn, sum, with_f32, SendPtr, BLOCK, LANES};
+use super::cpu_util::{
+    cpu_f32, lanes_total, simd_fn, sum, with_f32, write_new, SendPtr, BLOCK, LANES,
+};
 use super::Kernels;
 
 /// PyTorch's default `eps` of `BatchNorm2d`.
@@ -149,9 +152,9 @@ fn act_grad(u: f32, slope: f32) -> f32 {
 
 simd_fn! {
     /// `y = act(x·scale + shift)` over one plane.
-    fn plane_forward(x: &[f32], y: &mut [f32], scale: f32, shift: f32, slope: f32) {
+    fn plane_forward(x: &[f32], y: &mut [MaybeUninit<f32>], scale: f32, shift: f32, slope: f32) {
         for (d, &v) in y.iter_mut().zip(x) {
-            *d = act(v * scale + shift, slope);
+            d.write(act(v * scale + shift, slope));
         }
     }
 }
@@ -197,7 +200,7 @@ simd_fn! {
     fn plane_input_grad(
         x: &[f32],
         dy: &[f32],
-        dx: &mut [f32],
+        dx: &mut [MaybeUninit<f32>],
         scale: f32,
         shift: f32,
         slope: f32,
@@ -209,7 +212,7 @@ simd_fn! {
     ) {
         for ((d, &xv), &dv) in dx.iter_mut().zip(x).zip(dy) {
             let g = dv * act_grad(xv * scale + shift, slope);
-            *d = k * (g - mean_g - (xv - mean) * r * mean_gx);
+            d.write(k * (g - mean_g - (xv - mean) * r * mean_gx));
         }
     }
 }
@@ -230,26 +233,31 @@ fn bn_forward(
     (n, ch, hw): (usize, usize, usize),
 ) -> (Vec<f32>, Vec<(f32, f32)>) {
     let slope = slope.unwrap_or(1.0);
-    let mut y = vec![0f32; x.len()];
-    let out = SendPtr(y.as_mut_ptr());
-    let stats = (0..ch)
-        .into_par_iter()
-        .map(|c| {
-            let (mean, r) = channel_stats(x, c, (n, ch, hw));
-            // u = γ·(x − μ)·r + β = x·scale + shift
-            let scale = gamma[c] * r;
-            let shift = beta[c] - mean * scale;
-            for img in 0..n {
-                // SAFETY: each task writes its own channel.
-                let dst = unsafe {
-                    std::slice::from_raw_parts_mut(out.get().add((img * ch + c) * hw), hw)
-                };
-                plane_forward(channel(x, c, ch, hw, img), dst, scale, shift, slope);
-            }
-            (mean, r)
+    // SAFETY: the channels together write every element of `y`.
+    unsafe {
+        write_new(x.len(), |out| {
+            (0..ch)
+                .into_par_iter()
+                .map(|c| {
+                    let (mean, r) = channel_stats(x, c, (n, ch, hw));
+                    // u = γ·(x − μ)·r + β = x·scale + shift
+                    let scale = gamma[c] * r;
+                    let shift = beta[c] - mean * scale;
+                    for img in 0..n {
+                        // SAFETY: each task writes its own channel.
+                        let dst = std::slice::from_raw_parts_mut(
+                            out.get()
+                                .add((img * ch + c) * hw)
+                                .cast::<MaybeUninit<f32>>(),
+                            hw,
+                        );
+                        plane_forward(channel(x, c, ch, hw, img), dst, scale, shift, slope);
+                    }
+                    (mean, r)
+                })
+                .collect()
         })
-        .collect();
-    (y, stats)
+    }
 }
 // ANCHOR_END: bn_forward
 
@@ -270,7 +278,8 @@ fn bn_backward(
 ) -> BnGrads {
     let slope = slope.unwrap_or(1.0);
     let m = (n * hw) as f64;
-    let mut dx = need_dx.then(|| vec![0f32; x.len()]);
+    // Written in full below when asked for (every channel of every image).
+    let mut dx = need_dx.then(|| Vec::<f32>::with_capacity(x.len()));
     let out = dx.as_mut().map(|d| SendPtr(d.as_mut_ptr()));
     let (dgamma, dbeta): (Vec<f32>, Vec<f32>) = (0..ch)
         .into_par_iter()
@@ -292,7 +301,12 @@ fn bn_backward(
                     let (xv, dv) = (channel(x, c, ch, hw, img), channel(dy, c, ch, hw, img));
                     // SAFETY: each task writes its own channel.
                     let dst = unsafe {
-                        std::slice::from_raw_parts_mut(out.get().add((img * ch + c) * hw), hw)
+                        std::slice::from_raw_parts_mut(
+                            out.get()
+                                .add((img * ch + c) * hw)
+                                .cast::<MaybeUninit<f32>>(),
+                            hw,
+                        )
                     };
                     let k = scale;
                     plane_input_grad(
@@ -303,6 +317,10 @@ fn bn_backward(
             (sum_gx as f32, sum_g as f32)
         })
         .unzip();
+    if let Some(d) = dx.as_mut() {
+        // SAFETY: every channel of every image was written above.
+        unsafe { d.set_len(x.len()) }
+    }
     (dx, dgamma, dbeta)
 }
 // ANCHOR_END: bn_backward

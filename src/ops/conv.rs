@@ -1,11 +1,13 @@
 //! 2-d convolution with a bias, as the network uses it (no padding here: the
 //! network pads first, by reflection or with zeros).
 
+use std::mem::MaybeUninit;
+
 use candle_core::{bail, CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::cpu_util::{
-    cpu_f32, gemm_parallelism, matmul, sum, threads, with_f32, with_scratch, SendPtr,
+    cpu_f32, gemm_parallelism, matmul, sum, threads, with_f32, with_scratch, write_new, SendPtr,
 };
 
 use super::Kernels;
@@ -291,20 +293,29 @@ fn row_ranges(n: usize, len: usize) -> Vec<(usize, usize)> {
 // ANCHOR: conv_forward
 /// `y = W · col(x) + b`, tile by tile, the tiles in parallel.
 fn conv_forward(g: &Geom, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
+    let pout = g.out_pixels();
+    // SAFETY: every tile of every image writes its columns in full (bias, then the product).
+    let (y, ()) = unsafe { write_new(g.n * g.cout * pout, |y| conv_forward_into(g, x, w, b, y)) };
+    y
+}
+
+/// [`conv_forward`] into `y`, which it writes in full.
+fn conv_forward_into(g: &Geom, x: &[f32], w: &[f32], b: &[f32], y_all: SendPtr) {
     let (k, pin, pout) = (g.k(), g.in_pixels(), g.out_pixels());
-    let mut y = vec![0f32; g.n * g.cout * pout];
     let tiles = row_ranges(g.ho, g.tile_rows());
     let parallel_tiles = threads() > 1 && tiles.len() >= 2 * threads();
     for img in 0..g.n {
         let x = &x[img * g.cin * pin..][..g.cin * pin];
-        let y = SendPtr(y[img * g.cout * pout..].as_mut_ptr());
+        // SAFETY: image `img`'s output lies inside `y_all`.
+        let y = SendPtr(unsafe { y_all.get().add(img * g.cout * pout) });
         let tile = |&(r0, r1): &(usize, usize), par: gemm::Parallelism| {
             let t = (r1 - r0) * g.wo;
             // SAFETY: tiles write disjoint columns of `y (Cout × P)`.
             unsafe {
                 let y_tile = y.get().add(r0 * g.wo);
                 for (co, &bias) in b.iter().enumerate() {
-                    std::slice::from_raw_parts_mut(y_tile.add(co * pout), t).fill(bias);
+                    let row = y_tile.add(co * pout).cast::<MaybeUninit<f32>>();
+                    std::slice::from_raw_parts_mut(row, t).fill(MaybeUninit::new(bias));
                 }
                 if g.pointwise() {
                     let x_tile = x.as_ptr().add(r0 * g.wo);
@@ -355,7 +366,6 @@ fn conv_forward(g: &Geom, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
             tiles.iter().for_each(|r| tile(r, gemm_parallelism()));
         }
     }
-    y
 }
 // ANCHOR_END: conv_forward
 

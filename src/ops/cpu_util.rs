@@ -45,6 +45,18 @@ impl SendPtr {
     }
 }
 
+/// A new vector of `len` floats written by `fill` through the pointer it gets, without
+/// zeroing the memory first (a full pass over a large result saved).
+///
+/// # Safety
+/// `fill` must write every one of the `len` elements, and read none before writing it.
+pub unsafe fn write_new<R>(len: usize, fill: impl FnOnce(SendPtr) -> R) -> (Vec<f32>, R) {
+    let mut v = Vec::<f32>::with_capacity(len);
+    let r = fill(SendPtr(v.as_mut_ptr()));
+    v.set_len(len);
+    (v, r)
+}
+
 thread_local! {
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
