@@ -288,8 +288,9 @@ mod tests {
 
     #[test]
     fn a_tiny_benchmark_runs() {
+        // 64: the smallest side whose deepest scale (2×2) can be reflection-padded.
         let options = BenchOptions {
-            size: 32,
+            size: 64,
             channels: 1,
             iterations: 2,
             warmup: 0,
