@@ -19,6 +19,7 @@
 //! - [`data`]: the standard images, their manifest and download;
 //! - [`device`]: choosing CPU, CUDA or Metal.
 
+pub mod bench;
 pub mod data;
 pub mod device;
 pub mod downsampler;

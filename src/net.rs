@@ -176,10 +176,15 @@ impl Conv {
     fn forward(&self, x: &Tensor, kernels: Kernels) -> Result<Tensor> {
         let pad = (self.kernel_size() - 1) / 2;
         match self.padding {
-            Padding::Reflection => {
-                let x = ops::reflection_pad::reflection_pad2d_with(x, pad, kernels)?;
-                ops::conv::conv2d_with(&x, &self.weight, &self.bias, self.stride, 0, kernels)
-            }
+            // Pad then convolve (one fused op with the CPU kernels).
+            Padding::Reflection => ops::conv::conv2d_reflect_with(
+                x,
+                &self.weight,
+                &self.bias,
+                self.stride,
+                pad,
+                kernels,
+            ),
             Padding::Zero => {
                 ops::conv::conv2d_with(x, &self.weight, &self.bias, self.stride, pad, kernels)
             }

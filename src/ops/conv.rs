@@ -1,11 +1,18 @@
 //! 2-d convolution with a bias, as the network uses it (no padding here: the
 //! network pads first, by reflection or with zeros).
 
-use candle_core::{Result, Tensor};
+use std::mem::MaybeUninit;
+
+use candle_core::{bail, CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
+
+use super::cpu_util::{
+    cpu_f32, gemm_parallelism, matmul, sum, threads, with_f32, with_scratch, write_new, SendPtr,
+};
 
 use super::Kernels;
 
-/// `x ⋆ weight + bias` with the given stride, no padding.
+/// `x ⋆ weight + bias` with the given stride and zero padding.
 /// `x: [N, Cin, H, W]`, `weight: [Cout, Cin, k, k]`, `bias: [Cout]`.
 pub fn conv2d(
     x: &Tensor,
@@ -24,9 +31,34 @@ pub fn conv2d_with(
     bias: &Tensor,
     stride: usize,
     padding: usize,
-    _kernels: Kernels,
+    kernels: Kernels,
 ) -> Result<Tensor> {
-    conv2d_candle(x, weight, bias, stride, padding)
+    let f32s = [x, weight, bias].iter().all(|t| t.dtype() == DType::F32);
+    if kernels.use_cpu_kernels(x.device()) && f32s {
+        conv2d_fast(x, weight, bias, stride, padding)
+    } else {
+        conv2d_candle(x, weight, bias, stride, padding)
+    }
+}
+
+/// Reflection padding by `padding` (PyTorch's `ReflectionPad2d`), then [`conv2d`]
+/// without padding. Our CPU kernel does both in one op; elsewhere it is
+/// [`reflection_pad2d_with`](super::reflection_pad::reflection_pad2d_with) then candle's `conv2d`.
+pub fn conv2d_reflect_with(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    stride: usize,
+    padding: usize,
+    kernels: Kernels,
+) -> Result<Tensor> {
+    let f32s = [x, weight, bias].iter().all(|t| t.dtype() == DType::F32);
+    if kernels.use_cpu_kernels(x.device()) && f32s {
+        conv2d_reflect_fast(x, weight, bias, stride, padding)
+    } else {
+        let x = super::reflection_pad::reflection_pad2d_with(x, padding, kernels)?;
+        conv2d_with(&x, weight, bias, stride, 0, kernels)
+    }
 }
 
 /// The convolution by candle's own `conv2d` (any device).
@@ -39,4 +71,612 @@ pub fn conv2d_candle(
 ) -> Result<Tensor> {
     let y = x.conv2d(weight, padding, stride, 1, 1)?;
     y.broadcast_add(&bias.reshape((1, bias.dim(0)?, 1, 1))?)
+}
+
+// ---------------------------------------------------------------------------
+// The CPU kernel
+// ---------------------------------------------------------------------------
+
+// ANCHOR: conv_math
+// A convolution is a matrix product. Write `K = Cin·kh·kw` and `P = Ho·Wo`, and
+// unfold the input into the "column" matrix `col (K × P)` whose column `p` holds
+// the `K` input values under the kernel at output pixel `p` (im2col). Then, per image,
+//
+//     y  (Cout × P) = W (Cout × K) · col + b          (forward)
+//     dW (Cout × K) = Σ_images dy · colᵀ               (weight gradient)
+//     db (Cout)     = Σ_images Σ_p dy                  (bias gradient)
+//     dcol (K × P)  = Wᵀ · dy,  dx = fold(dcol)        (input gradient)
+//
+// where `fold` (col2im) adds every entry of `dcol` back onto the input pixel it
+// was copied from. A 1×1 conv with stride 1 needs no unfolding: `col` is `x` itself.
+//
+// The full `col` of a large layer is big (the 3×3 conv of 132 channels at
+// 256×256 would need 311 MB), so the products run over *tiles* of a few output
+// rows, each unfolded into a small per-thread buffer, in parallel. The weight
+// gradient sums over tiles: each of a fixed number of *groups* of rows keeps its
+// own partial sum, and the partial sums are added in a fixed order, so that the
+// result does not depend on the number of threads or on their timing. The input
+// gradients of neighbouring groups overlap by `k − stride` input rows: the even
+// groups run first, then the odd ones, so no two threads add to the same pixel.
+// ANCHOR_END: conv_math
+
+/// Output pixels per tile: the tile's unfolded input is `K × TILE_PIXELS` floats
+/// (4.9 MB for the 3×3 conv of 132 channels).
+const TILE_PIXELS: usize = 1024;
+
+/// At most this many groups (partial weight gradients) per layer; a constant, so
+/// that results do not depend on the number of threads.
+const MAX_GROUPS: usize = 8;
+
+/// The shapes of one convolution.
+#[derive(Clone, Copy, Debug)]
+struct Geom {
+    n: usize,
+    cin: usize,
+    h: usize,
+    w: usize,
+    cout: usize,
+    kh: usize,
+    kw: usize,
+    stride: usize,
+    pad: usize,
+    /// Pad by mirroring the border (PyTorch's `ReflectionPad2d`) instead of with zeros.
+    reflect: bool,
+    ho: usize,
+    wo: usize,
+}
+
+impl Geom {
+    fn new(x: &[usize], w: &[usize], stride: usize, pad: usize, reflect: bool) -> Result<Self> {
+        let (&[n, cin, h, wd], &[cout, cin2, kh, kw]) = (x, w) else {
+            bail!("conv2d: expected 4-d input and weight, got {x:?} and {w:?}")
+        };
+        if cin != cin2 {
+            bail!("conv2d: input has {cin} channels, weight expects {cin2}")
+        }
+        if stride == 0 || h + 2 * pad < kh || wd + 2 * pad < kw {
+            bail!("conv2d: kernel {kh}×{kw} does not fit input {h}×{wd} with padding {pad}")
+        }
+        if reflect && pad >= h.min(wd) {
+            bail!("conv2d: reflection padding {pad} needs an input larger than {h}×{wd}")
+        }
+        Ok(Self {
+            n,
+            cin,
+            h,
+            w: wd,
+            cout,
+            kh,
+            kw,
+            stride,
+            pad,
+            reflect,
+            ho: (h + 2 * pad - kh) / stride + 1,
+            wo: (wd + 2 * pad - kw) / stride + 1,
+        })
+    }
+
+    /// Rows of the unfolded matrix: `Cin·kh·kw`.
+    fn k(&self) -> usize {
+        self.cin * self.kh * self.kw
+    }
+
+    fn in_pixels(&self) -> usize {
+        self.h * self.w
+    }
+
+    fn out_pixels(&self) -> usize {
+        self.ho * self.wo
+    }
+
+    /// A 1×1 conv with stride 1 and no padding: `col` is the input itself.
+    fn pointwise(&self) -> bool {
+        self.kh == 1 && self.kw == 1 && self.stride == 1 && self.pad == 0
+    }
+
+    /// Index `q` of the padded axis of length `n` in the unpadded one: mirrored at
+    /// the border (`−1 → 1`, `n → n − 2`) for reflection padding, `None` (a zero) otherwise.
+    fn unpad(&self, q: usize, n: usize) -> Option<usize> {
+        let p = self.pad;
+        if q >= p && q - p < n {
+            Some(q - p)
+        } else if !self.reflect {
+            None
+        } else if q < p {
+            Some(p - q)
+        } else {
+            Some(2 * (n - 1) + p - q)
+        }
+    }
+
+    /// The output rows of each tile.
+    fn tile_rows(&self) -> usize {
+        (TILE_PIXELS / self.wo).max(1)
+    }
+
+    /// The output columns `ow` whose input column `ow·stride + j − pad` lies inside the image.
+    fn valid_cols(&self, j: usize) -> (usize, usize) {
+        let s = self.stride;
+        let lo = if j >= self.pad {
+            0
+        } else {
+            (self.pad - j).div_ceil(s)
+        };
+        let hi = (self.w + self.pad - j).div_ceil(s).min(self.wo);
+        (lo.min(hi), hi)
+    }
+
+    /// The input row under kernel row `i` at output row `r` (`None`: a zero of the padding).
+    fn in_row(&self, r: usize, i: usize) -> Option<usize> {
+        self.unpad(r * self.stride + i, self.h)
+    }
+
+    /// The input column under kernel column `j` at output column `ow`.
+    fn in_col(&self, ow: usize, j: usize) -> Option<usize> {
+        self.unpad(ow * self.stride + j, self.w)
+    }
+}
+
+/// Unfold output rows `r0..r1` of one image `x (Cin × H × W)` into `col (K × T)`,
+/// `T = (r1 − r0)·Wo`: `col[(c, i, j)][(r, ow)] = x[c][r·s + i − p][ow·s + j − p]`
+/// (zero outside the image, or the mirrored pixel with reflection padding).
+fn im2col(g: &Geom, x: &[f32], r0: usize, r1: usize, col: &mut [f32]) {
+    let (wo, s) = (g.wo, g.stride);
+    let t = (r1 - r0) * wo;
+    for (row, dst_row) in col.chunks_exact_mut(t).enumerate() {
+        let (c, i, j) = (row / (g.kh * g.kw), row / g.kw % g.kh, row % g.kw);
+        let (lo, hi) = g.valid_cols(j);
+        let x_c = &x[c * g.in_pixels()..][..g.in_pixels()];
+        for (r, dst) in (r0..r1).zip(dst_row.chunks_exact_mut(wo)) {
+            let Some(ih) = g.in_row(r, i) else {
+                dst.fill(0.0);
+                continue;
+            };
+            let src = &x_c[ih * g.w..][..g.w];
+            // The borders: zeros, or mirrored pixels.
+            for ow in (0..lo).chain(hi..wo) {
+                dst[ow] = g.in_col(ow, j).map_or(0.0, |iw| src[iw]);
+            }
+            // Input column of output column `lo`.
+            let start = lo * s + j - g.pad;
+            if s == 1 {
+                dst[lo..hi].copy_from_slice(&src[start..start + (hi - lo)]);
+            } else {
+                for (d, v) in dst[lo..hi].iter_mut().zip(src[start..].iter().step_by(s)) {
+                    *d = *v;
+                }
+            }
+        }
+    }
+}
+
+/// Fold `col (K × T)` of output rows `r0..r1` back onto the image `dx (Cin × H × W)`,
+/// adding each entry to the pixel [`im2col`] copied it from.
+///
+/// # Safety
+/// `dx` must point at the image's `Cin·H·W` floats, and no other thread may touch
+/// the input rows under output rows `r0..r1` meanwhile.
+unsafe fn col2im(g: &Geom, col: &[f32], r0: usize, r1: usize, dx: SendPtr) {
+    let (wo, s) = (g.wo, g.stride);
+    let t = (r1 - r0) * wo;
+    for (row, src_row) in col.chunks_exact(t).enumerate() {
+        let (c, i, j) = (row / (g.kh * g.kw), row / g.kw % g.kh, row % g.kw);
+        let (lo, hi) = g.valid_cols(j);
+        for (r, src) in (r0..r1).zip(src_row.chunks_exact(wo)) {
+            let Some(ih) = g.in_row(r, i) else { continue };
+            let dst =
+                std::slice::from_raw_parts_mut(dx.get().add(c * g.in_pixels() + ih * g.w), g.w);
+            for ow in (0..lo).chain(hi..wo) {
+                if let Some(iw) = g.in_col(ow, j) {
+                    dst[iw] += src[ow];
+                }
+            }
+            let start = lo * s + j - g.pad;
+            if s == 1 {
+                for (d, v) in dst[start..start + (hi - lo)].iter_mut().zip(&src[lo..hi]) {
+                    *d += *v;
+                }
+            } else {
+                for (d, v) in dst[start..].iter_mut().step_by(s).zip(&src[lo..hi]) {
+                    *d += *v;
+                }
+            }
+        }
+    }
+}
+
+/// Split output rows `0..n` into pieces of `len` rows.
+fn row_ranges(n: usize, len: usize) -> Vec<(usize, usize)> {
+    (0..n).step_by(len).map(|r| (r, (r + len).min(n))).collect()
+}
+
+// ANCHOR: conv_forward
+/// `y = W · col(x) + b`, tile by tile, the tiles in parallel.
+fn conv_forward(g: &Geom, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
+    let pout = g.out_pixels();
+    // SAFETY: every tile of every image writes its columns in full (bias, then the product).
+    let (y, ()) = unsafe { write_new(g.n * g.cout * pout, |y| conv_forward_into(g, x, w, b, y)) };
+    y
+}
+
+/// [`conv_forward`] into `y`, which it writes in full.
+fn conv_forward_into(g: &Geom, x: &[f32], w: &[f32], b: &[f32], y_all: SendPtr) {
+    let (k, pin, pout) = (g.k(), g.in_pixels(), g.out_pixels());
+    let tiles = row_ranges(g.ho, g.tile_rows());
+    let parallel_tiles = threads() > 1 && tiles.len() >= 2 * threads();
+    for img in 0..g.n {
+        let x = &x[img * g.cin * pin..][..g.cin * pin];
+        // SAFETY: image `img`'s output lies inside `y_all`.
+        let y = SendPtr(unsafe { y_all.get().add(img * g.cout * pout) });
+        let tile = |&(r0, r1): &(usize, usize), par: gemm::Parallelism| {
+            let t = (r1 - r0) * g.wo;
+            // SAFETY: tiles write disjoint columns of `y (Cout × P)`.
+            unsafe {
+                let y_tile = y.get().add(r0 * g.wo);
+                for (co, &bias) in b.iter().enumerate() {
+                    let row = y_tile.add(co * pout).cast::<MaybeUninit<f32>>();
+                    std::slice::from_raw_parts_mut(row, t).fill(MaybeUninit::new(bias));
+                }
+                if g.pointwise() {
+                    let x_tile = x.as_ptr().add(r0 * g.wo);
+                    matmul(
+                        g.cout,
+                        t,
+                        k,
+                        y_tile,
+                        pout,
+                        1,
+                        true,
+                        w.as_ptr(),
+                        k,
+                        1,
+                        x_tile,
+                        pin,
+                        1,
+                        par,
+                    );
+                } else {
+                    with_scratch(k * t, |col| {
+                        im2col(g, x, r0, r1, col);
+                        matmul(
+                            g.cout,
+                            t,
+                            k,
+                            y_tile,
+                            pout,
+                            1,
+                            true,
+                            w.as_ptr(),
+                            k,
+                            1,
+                            col.as_ptr(),
+                            t,
+                            1,
+                            par,
+                        );
+                    });
+                }
+            }
+        };
+        if parallel_tiles {
+            tiles
+                .par_iter()
+                .for_each(|r| tile(r, gemm::Parallelism::None));
+        } else {
+            tiles.iter().for_each(|r| tile(r, gemm_parallelism()));
+        }
+    }
+}
+// ANCHOR_END: conv_forward
+
+/// The gradients of one convolution (each `None` when not asked for).
+struct ConvGrads {
+    dx: Option<Vec<f32>>,
+    dw: Option<Vec<f32>>,
+    db: Option<Vec<f32>>,
+}
+
+// ANCHOR: conv_backward
+/// `dW = Σ dy · col(x)ᵀ`, `dx = fold(Wᵀ · dy)`, `db = Σ dy`, by groups of rows.
+fn conv_backward(
+    g: &Geom,
+    x: &[f32],
+    w: &[f32],
+    dy: &[f32],
+    (need_dx, need_dw, need_db): (bool, bool, bool),
+) -> ConvGrads {
+    let (k, pin, pout) = (g.k(), g.in_pixels(), g.out_pixels());
+
+    let db = need_db.then(|| {
+        (0..g.cout)
+            .into_par_iter()
+            .map(|co| {
+                (0..g.n)
+                    .map(|img| sum(&dy[(img * g.cout + co) * pout..][..pout]))
+                    .sum::<f64>() as f32
+            })
+            .collect()
+    });
+    if !need_dx && !need_dw {
+        return ConvGrads {
+            dx: None,
+            dw: None,
+            db,
+        };
+    }
+
+    // Groups of output rows. A group between two others must cover all the input
+    // rows where they could meet: at least ⌈kh / s⌉ output rows.
+    let min_rows = if g.pointwise() {
+        1
+    } else {
+        g.kh.div_ceil(g.stride)
+    };
+    let group_rows = g.ho.div_ceil(MAX_GROUPS).max(min_rows);
+    let groups = row_ranges(g.ho, group_rows);
+    let mut partials: Vec<Vec<f32>> = if need_dw {
+        groups.iter().map(|_| vec![0f32; g.cout * k]).collect()
+    } else {
+        groups.iter().map(|_| Vec::new()).collect()
+    };
+    let mut dx = need_dx.then(|| vec![0f32; g.n * g.cin * pin]);
+    // Overlapping input gradients: even groups, then odd groups.
+    let phases = if need_dx && !g.pointwise() && groups.len() > 1 {
+        2
+    } else {
+        1
+    };
+    let tile_rows = g.tile_rows();
+
+    for img in 0..g.n {
+        let x = &x[img * g.cin * pin..][..g.cin * pin];
+        let dy = &dy[img * g.cout * pout..][..pout * g.cout];
+        let dx = dx
+            .as_mut()
+            .map(|d| SendPtr(d[img * g.cin * pin..].as_mut_ptr()));
+        let group = |(r0, r1): (usize, usize), dw: &mut [f32], par: gemm::Parallelism| {
+            for (t0, t1) in row_ranges(r1 - r0, tile_rows) {
+                let (t0, t1) = (r0 + t0, r0 + t1);
+                let t = (t1 - t0) * g.wo;
+                // SAFETY: the matrices lie inside their buffers; the phases keep
+                // threads off each other's input rows.
+                unsafe {
+                    let dy_tile = dy.as_ptr().add(t0 * g.wo);
+                    if g.pointwise() {
+                        let x_tile = x.as_ptr().add(t0 * g.wo);
+                        if need_dw {
+                            matmul(
+                                g.cout,
+                                k,
+                                t,
+                                dw.as_mut_ptr(),
+                                k,
+                                1,
+                                true,
+                                dy_tile,
+                                pout,
+                                1,
+                                x_tile,
+                                1,
+                                pin,
+                                par,
+                            );
+                        }
+                        if let Some(dx) = dx {
+                            let dx_tile = dx.get().add(t0 * g.wo);
+                            matmul(
+                                k,
+                                t,
+                                g.cout,
+                                dx_tile,
+                                pin,
+                                1,
+                                false,
+                                w.as_ptr(),
+                                1,
+                                k,
+                                dy_tile,
+                                pout,
+                                1,
+                                par,
+                            );
+                        }
+                    } else {
+                        with_scratch(k * t, |col| {
+                            if need_dw {
+                                im2col(g, x, t0, t1, col);
+                                matmul(
+                                    g.cout,
+                                    k,
+                                    t,
+                                    dw.as_mut_ptr(),
+                                    k,
+                                    1,
+                                    true,
+                                    dy_tile,
+                                    pout,
+                                    1,
+                                    col.as_ptr(),
+                                    1,
+                                    t,
+                                    par,
+                                );
+                            }
+                            if let Some(dx) = dx {
+                                matmul(
+                                    k,
+                                    t,
+                                    g.cout,
+                                    col.as_mut_ptr(),
+                                    t,
+                                    1,
+                                    false,
+                                    w.as_ptr(),
+                                    1,
+                                    k,
+                                    dy_tile,
+                                    pout,
+                                    1,
+                                    par,
+                                );
+                                col2im(g, col, t0, t1, dx);
+                            }
+                        });
+                    }
+                }
+            }
+        };
+        if groups.len() == 1 || threads() == 1 {
+            for (&r, dw) in groups.iter().zip(partials.iter_mut()) {
+                group(r, dw, gemm_parallelism());
+            }
+        } else {
+            for phase in 0..phases {
+                groups
+                    .par_iter()
+                    .zip(partials.par_iter_mut())
+                    .enumerate()
+                    .filter(|(i, _)| i % phases == phase)
+                    .for_each(|(_, (&r, dw))| group(r, dw, gemm::Parallelism::None));
+            }
+        }
+    }
+
+    // The partial weight gradients, added in a fixed order.
+    let dw = need_dw.then(|| {
+        let mut parts = partials.into_iter();
+        let mut total = parts.next().unwrap_or_default();
+        for part in parts {
+            for (t, p) in total.iter_mut().zip(&part) {
+                *t += *p;
+            }
+        }
+        total
+    });
+    ConvGrads { dx, dw, db }
+}
+// ANCHOR_END: conv_backward
+
+/// The convolution as a candle op with its own backward pass; its arguments
+/// are `(x, weight, bias)`.
+struct Conv2dOp {
+    stride: usize,
+    padding: usize,
+    reflect: bool,
+}
+
+impl CustomOp3 for Conv2dOp {
+    fn name(&self) -> &'static str {
+        "dip-conv2d"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let g = Geom::new(
+            l1.dims(),
+            l2.dims(),
+            self.stride,
+            self.padding,
+            self.reflect,
+        )?;
+        if l3.dims() != [g.cout] {
+            bail!(
+                "conv2d: bias of shape {:?} for {} output channels",
+                l3.dims(),
+                g.cout
+            )
+        }
+        let x = cpu_f32(s1, l1, "conv2d input")?;
+        let w = cpu_f32(s2, l2, "conv2d weight")?;
+        let b = cpu_f32(s3, l3, "conv2d bias")?;
+        let y = conv_forward(&g, x, w, b);
+        Ok((CpuStorage::F32(y), Shape::from((g.n, g.cout, g.ho, g.wo))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        weight: &Tensor,
+        bias: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let g = Geom::new(
+            x.dims(),
+            weight.dims(),
+            self.stride,
+            self.padding,
+            self.reflect,
+        )?;
+        // Only what something upstream needs: the network's input `z` (a plain
+        // tensor) gets no gradient, which saves the first conv's input gradient.
+        let need = (x.track_op(), weight.track_op(), bias.track_op());
+        let grads = with_f32(x, "conv2d input", |xv| {
+            with_f32(weight, "conv2d weight", |wv| {
+                with_f32(grad, "conv2d gradient", |dy| {
+                    Ok(conv_backward(&g, xv, wv, dy, need))
+                })
+            })
+        })?;
+        let dev = x.device();
+        let dx = grads
+            .dx
+            .map(|v| Tensor::from_vec(v, x.shape(), dev))
+            .transpose()?;
+        let dw = grads
+            .dw
+            .map(|v| Tensor::from_vec(v, weight.shape(), dev))
+            .transpose()?;
+        let db = grads
+            .db
+            .map(|v| Tensor::from_vec(v, bias.shape(), dev))
+            .transpose()?;
+        Ok((dx, dw, db))
+    }
+}
+
+/// The convolution by our CPU kernel (`f32` tensors on the CPU).
+pub fn conv2d_fast(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    stride: usize,
+    padding: usize,
+) -> Result<Tensor> {
+    x.contiguous()?.apply_op3(
+        &weight.contiguous()?,
+        &bias.contiguous()?,
+        Conv2dOp {
+            stride,
+            padding,
+            reflect: false,
+        },
+    )
+}
+
+/// Reflection padding by `padding` then the convolution, fused in our CPU kernel:
+/// the padded input is never built (`f32` tensors on the CPU).
+pub fn conv2d_reflect_fast(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    stride: usize,
+    padding: usize,
+) -> Result<Tensor> {
+    x.contiguous()?.apply_op3(
+        &weight.contiguous()?,
+        &bias.contiguous()?,
+        Conv2dOp {
+            stride,
+            padding,
+            reflect: true,
+        },
+    )
 }

@@ -14,13 +14,18 @@
 
 pub mod batch_norm;
 pub mod conv;
+mod cpu;
+pub mod cpu_util;
 pub mod reflection_pad;
 pub mod upsample;
 
 pub use batch_norm::batch_norm;
 pub use conv::conv2d;
-pub use reflection_pad::reflection_pad2d;
-pub use upsample::{upsample_bilinear2x, upsample_nearest2x};
+pub use reflection_pad::{reflection_pad2d, reflection_pad2d_composed, reflection_pad2d_cpu};
+pub use upsample::{
+    upsample_bilinear2x, upsample_bilinear2x_composed, upsample_bilinear2x_cpu, upsample_nearest2x,
+    upsample_nearest2x_composed, upsample_nearest2x_cpu,
+};
 
 /// Which implementation of the network's operations to use.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

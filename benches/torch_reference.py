@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""The standard Deep Image Prior network and training iteration in PyTorch, to
+compare with `dip bench` (src/bench.rs) on the same machine.
+
+Our own implementation of the paper's "skip" net: 5 scales of 128 channels down
+and up, 4 skip channels, reflection padding, bilinear upsampling, BatchNorm in
+training mode, LeakyReLU(0.2), a 1x1 head and a sigmoid (2,217,831 parameters
+for 3 output channels, 2,217,573 for 1). One iteration: forward on z (32
+channels, uniform in [0, 0.1)), MSE to a target image, backward, Adam step.
+
+    python benches/torch_reference.py --size 256 --channels 3 --iterations 5
+    python benches/torch_reference.py --count-params --channels 1
+    python benches/torch_reference.py --size 256 --flops
+
+The last line is `median seconds per iteration: X`, as for `dip bench`.
+"""
+
+import argparse
+import os
+import resource
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+
+INPUT_CHANNELS = 32
+
+
+def conv(cin, cout, k, stride=1):
+    """Reflection-pad (k - 1) / 2, then an unpadded conv with bias."""
+    pad = (k - 1) // 2
+    layers = [nn.ReflectionPad2d(pad)] if pad > 0 else []
+    return nn.Sequential(*layers, nn.Conv2d(cin, cout, k, stride, padding=0, bias=True))
+
+
+def bn(c):
+    return nn.BatchNorm2d(c)
+
+
+def act():
+    return nn.LeakyReLU(0.2, inplace=True)
+
+
+class Level(nn.Module):
+    """One scale: a skip branch and a deeper branch (holding the next scale), merged."""
+
+    def __init__(self, cin, down, up, skip, below, deeper):
+        super().__init__()
+        self.skip = nn.Sequential(conv(cin, skip, 1), bn(skip), act()) if skip else None
+        self.deep = nn.Sequential(
+            conv(cin, down, 3, 2), bn(down), act(),
+            conv(down, down, 3), bn(down), act(),
+            *([deeper] if deeper is not None else []),
+            nn.Upsample(scale_factor=2, mode="bilinear"),
+        )
+        merged = skip + below
+        self.merge = nn.Sequential(
+            bn(merged),
+            conv(merged, up, 3), bn(up), act(),
+            conv(up, up, 1), bn(up), act(),
+        )
+
+    def forward(self, x):
+        deep = self.deep(x)
+        if self.skip is not None:
+            deep = torch.cat([self.skip(x), deep], dim=1)
+        return self.merge(deep)
+
+
+def skip_net(cin=INPUT_CHANNELS, cout=3, channels=128, skip=4, depth=5):
+    level = None
+    for i in reversed(range(depth)):
+        below = channels  # the next scale's decoder, or this scale's encoder at the bottom
+        level = Level(cin if i == 0 else channels, channels, channels, skip, below, level)
+    return nn.Sequential(level, conv(channels, cout, 1), nn.Sigmoid())
+
+
+def iteration(net, opt, z, target):
+    opt.zero_grad(set_to_none=True)
+    loss = nn.functional.mse_loss(net(z), target)
+    loss.backward()
+    opt.step()
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--channels", type=int, default=3)
+    p.add_argument("--iterations", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--count-params", action="store_true", help="print the parameter count and exit")
+    p.add_argument("--flops", action="store_true", help="count the FLOPs of one iteration and exit")
+    a = p.parse_args()
+
+    torch.manual_seed(a.seed)
+    torch.set_num_threads(a.threads)
+    net = skip_net(cout=a.channels)
+    params = sum(p.numel() for p in net.parameters())
+    if a.count_params:
+        print(f"parameters: {params}")
+        return
+    z = torch.rand(1, INPUT_CHANNELS, a.size, a.size) * 0.1
+    target = torch.rand(1, a.channels, a.size, a.size)
+    opt = torch.optim.Adam(net.parameters(), lr=0.01)
+    if a.flops:
+        from torch.utils.flop_counter import FlopCounterMode
+
+        with FlopCounterMode(display=False) as counter:
+            iteration(net, opt, z, target)
+        print(f"parameters: {params}")
+        print(f"GFLOP per iteration (FlopCounterMode): {counter.get_total_flops() / 1e9:.2f}")
+        return
+
+    print(f"PyTorch {torch.__version__} standard skip net, {INPUT_CHANNELS} -> {a.channels} channels, "
+          f"{a.size}x{a.size}, {torch.get_num_threads()} threads, cpu")
+    seconds = []
+    for i in range(a.warmup + a.iterations):
+        start = time.perf_counter()
+        iteration(net, opt, z, target)
+        dt = time.perf_counter() - start
+        if i >= a.warmup:
+            seconds.append(dt)
+            print(f"iteration {i - a.warmup + 1}: {dt:.3f} s", flush=True)
+    print(f"parameters: {params}")
+    print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    print(f"median seconds per iteration: {statistics.median(seconds):.4f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,304 @@
+//! The training-iteration benchmark: how long one step of the paper's standard
+//! network takes, and how much memory it needs.
+//!
+//! One iteration is what every experiment repeats thousands of times: the
+//! standard skip net (5 scales of 128 channels, 4 skip channels, bilinear
+//! upsampling, reflection padding) on an input `z` of 32 channels (uniform in
+//! `[0, 0.1)`), forward, the mean squared error to a target image, backward, and
+//! an Adam step. `benches/torch_reference.py` runs the same network and iteration
+//! in PyTorch, with the same options and the same last line, so the two can be
+//! compared on one machine.
+
+use std::time::Instant;
+
+use candle_core::{Device, Module, Tensor};
+
+use crate::input;
+use crate::net::{SkipConfig, SkipNet};
+use crate::ops::Kernels;
+use crate::optim::{Adam, AdamConfig};
+use crate::rng::Rng;
+use crate::{DipError, Result};
+
+/// What to benchmark.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BenchOptions {
+    /// Height and width of the image.
+    pub size: usize,
+    /// Channels of the output image (3: colour, 1: grey).
+    pub channels: usize,
+    /// Timed iterations.
+    pub iterations: usize,
+    /// Untimed iterations first (allocations, caches, thread pools).
+    pub warmup: usize,
+    pub kernels: Kernels,
+    pub seed: u64,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        Self {
+            size: 256,
+            channels: 3,
+            iterations: 5,
+            warmup: 1,
+            kernels: Kernels::Fast,
+            seed: 0,
+        }
+    }
+}
+
+/// What one benchmark measured.
+#[derive(Clone, Debug)]
+pub struct BenchReport {
+    pub options: BenchOptions,
+    pub parameters: usize,
+    /// Floating-point operations of the convolutions of one iteration (forward and backward).
+    pub conv_flops: f64,
+    /// Seconds of each timed iteration.
+    pub seconds: Vec<f64>,
+    /// The median of `seconds`.
+    pub median: f64,
+    /// The process's peak resident memory (`VmHWM`), if the system reports it.
+    pub peak_rss_bytes: Option<u64>,
+    /// Threads of the CPU kernels and of candle's CPU ops.
+    pub threads: usize,
+}
+
+/// The number of input channels of `z` in the benchmark (the paper's default).
+pub const INPUT_CHANNELS: usize = 32;
+
+/// Time `iterations` training iterations of the standard net on a `size × size` image.
+pub fn bench(
+    size: usize,
+    channels: usize,
+    iterations: usize,
+    kernels: Kernels,
+    device: &Device,
+) -> Result<BenchReport> {
+    let options = BenchOptions {
+        size,
+        channels,
+        iterations,
+        kernels,
+        ..BenchOptions::default()
+    };
+    bench_with(&options, device, |_, _| {})
+}
+
+// ANCHOR: bench_iteration
+/// [`bench`] with every option, calling `on_iteration(i, seconds)` after each timed iteration.
+pub fn bench_with(
+    options: &BenchOptions,
+    device: &Device,
+    mut on_iteration: impl FnMut(usize, f64),
+) -> Result<BenchReport> {
+    let config = SkipConfig::standard(INPUT_CHANNELS, options.channels);
+    let mut net = SkipNet::new(&config, options.seed, device)?;
+    net.check_input_size(options.size, options.size)?;
+    net.kernels = options.kernels;
+    let mut rng = Rng::new(options.seed.wrapping_add(1));
+    let (s, c) = (options.size, options.channels);
+    let z = input::noise(INPUT_CHANNELS, s, s, &mut rng, device)?;
+    let target = Tensor::from_vec(rng.uniform(c * s * s, 0.0, 1.0), (1, c, s, s), device)?;
+    let mut adam = Adam::new(net.parameters(), AdamConfig::with_lr(0.01))?;
+
+    let mut seconds = Vec::with_capacity(options.iterations);
+    for i in 0..options.warmup + options.iterations {
+        let start = Instant::now();
+        let out = net.forward(&z)?;
+        let loss = (out - &target)?.sqr()?.mean_all()?;
+        let grads = loss.backward()?;
+        adam.step(&grads)?;
+        // Wait for the device (a no-op on the CPU) so the time covers the whole step.
+        device.synchronize()?;
+        let dt = start.elapsed().as_secs_f64();
+        if i >= options.warmup {
+            seconds.push(dt);
+            on_iteration(i - options.warmup, dt);
+        }
+    }
+    // ANCHOR_END: bench_iteration
+    Ok(BenchReport {
+        options: options.clone(),
+        parameters: net.parameter_count(),
+        conv_flops: training_conv_flops(&config, s, s),
+        median: median(&seconds),
+        seconds,
+        peak_rss_bytes: peak_rss_bytes(),
+        threads: candle_core::utils::get_num_threads(),
+    })
+}
+
+/// Keep freed memory in the process for reuse instead of giving it back to the
+/// system at once (glibc's `malloc` otherwise maps and unmaps every block above
+/// 32 MiB: each iteration of a training loop then zero-fills its large
+/// tensors page by page, some 15 % of the time at 256×256). Call it once at the
+/// start of a program that fits a network; elsewhere than Linux with glibc it does nothing.
+pub fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `mallopt` only changes two thresholds of the allocator.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 30);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+    }
+}
+
+/// The median (the mean of the two middle values for an even count; NaN if empty).
+pub fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// The peak resident memory of this process (`VmHWM` of `/proc/self/status`, Linux only).
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// FLOPs (2 per multiply-add) of the convolutions of one training iteration of
+/// `config` on a `height × width` input: the forward pass, the weight gradients
+/// and the input gradients, except those of the convs that read `z` itself
+/// (nothing needs them). This is what PyTorch's `FlopCounterMode` counts.
+pub fn training_conv_flops(config: &SkipConfig, height: usize, width: usize) -> f64 {
+    // (cin, cout, k, stride, input is z, input side h, w) of every conv.
+    let mut total = 0.0;
+    let mut conv =
+        |cin: usize, cout: usize, k: usize, stride: usize, h: usize, w: usize, z: bool| {
+            let (ho, wo) = (h.div_ceil(stride), w.div_ceil(stride));
+            let macs = (cin * cout * k * k * ho * wo) as f64;
+            total += 2.0 * macs * if z { 2.0 } else { 3.0 };
+        };
+    let (mut h, mut w, mut cin) = (height, width, config.input_channels);
+    for i in 0..config.depth() {
+        let top = i == 0;
+        let skip = config.channels_skip[i];
+        if skip > 0 {
+            conv(cin, skip, config.filter_skip, 1, h, w, top);
+        }
+        let down = config.channels_down[i];
+        conv(cin, down, config.filter_down[i], 2, h, w, top);
+        let (h2, w2) = (h.div_ceil(2), w.div_ceil(2));
+        conv(down, down, config.filter_down[i], 1, h2, w2, false);
+        let below = if i + 1 == config.depth() {
+            down
+        } else {
+            config.channels_up[i + 1]
+        };
+        let up = config.channels_up[i];
+        conv(skip + below, up, config.filter_up[i], 1, h, w, false);
+        if config.need_1x1_up {
+            conv(up, up, 1, 1, h, w, false);
+        }
+        (h, w, cin) = (h2, w2, down);
+    }
+    conv(
+        config.channels_up[0],
+        config.output_channels,
+        1,
+        1,
+        height,
+        width,
+        false,
+    );
+    total
+}
+
+/// The command line of the benchmark: `--size S --channels C --iterations N
+/// [--warmup W] [--kernels fast|candle] [--seed S] [--device cpu|cuda|metal|auto]`.
+/// Prints the setting, each iteration's time, the peak memory and, as the last
+/// line, `median seconds per iteration: X` (the same as `benches/torch_reference.py`).
+pub fn run_cli<I: IntoIterator<Item = String>>(args: I) -> Result<BenchReport> {
+    let mut options = BenchOptions::default();
+    let mut device_name = "cpu".to_string();
+    let mut args = args.into_iter();
+    while let Some(flag) = args.next() {
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| DipError::invalid(format!("{flag} needs a value")))
+        };
+        let number = |v: String| {
+            v.parse::<usize>()
+                .map_err(|_| DipError::invalid(format!("{flag}: not a number: {v}")))
+        };
+        match flag.as_str() {
+            "--size" => options.size = number(value()?)?,
+            "--channels" => options.channels = number(value()?)?,
+            "--iterations" => options.iterations = number(value()?)?,
+            "--warmup" => options.warmup = number(value()?)?,
+            "--seed" => options.seed = number(value()?)? as u64,
+            "--device" => device_name = value()?,
+            "--kernels" => {
+                options.kernels = match value()?.as_str() {
+                    "fast" => Kernels::Fast,
+                    "candle" => Kernels::Candle,
+                    other => {
+                        return Err(DipError::invalid(format!(
+                            "--kernels: expected fast or candle, got {other}"
+                        )))
+                    }
+                }
+            }
+            other => return Err(DipError::invalid(format!("unknown option {other}"))),
+        }
+    }
+    tune_allocator();
+    let device = crate::device::select(&device_name)?;
+    let config = SkipConfig::standard(INPUT_CHANNELS, options.channels);
+    println!(
+        "standard skip net, {INPUT_CHANNELS} → {} channels, {}×{}, kernels {:?}, {} threads, {}",
+        options.channels,
+        options.size,
+        options.size,
+        options.kernels,
+        candle_core::utils::get_num_threads(),
+        crate::device::describe(&device),
+    );
+    println!(
+        "conv GFLOP per iteration: {:.2}",
+        training_conv_flops(&config, options.size, options.size) / 1e9
+    );
+    let report = bench_with(&options, &device, |i, dt| {
+        println!("iteration {}: {dt:.3} s", i + 1)
+    })?;
+    println!("parameters: {}", report.parameters);
+    if let Some(bytes) = report.peak_rss_bytes {
+        println!("peak RSS: {:.0} MiB", bytes as f64 / (1024.0 * 1024.0));
+    }
+    println!("median seconds per iteration: {:.4}", report.median);
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+
+    #[test]
+    fn a_tiny_benchmark_runs() {
+        // 64: the smallest side whose deepest scale (2×2) can be reflection-padded.
+        let options = BenchOptions {
+            size: 64,
+            channels: 1,
+            iterations: 2,
+            warmup: 0,
+            ..BenchOptions::default()
+        };
+        let report = bench_with(&options, &Device::Cpu, |_, _| {}).unwrap();
+        assert_eq!(report.seconds.len(), 2);
+        assert_eq!(report.parameters, 2_217_573);
+        assert!(report.median > 0.0);
+    }
+}

@@ -1,0 +1,274 @@
+//! The CPU kernels (`Kernels::Fast`) against candle's composed ops (`Kernels::Candle`):
+//! forward values and every gradient, op by op and for whole networks.
+
+use candle_core::{Device, Module, Tensor, Var};
+use dip::net::{Padding, SkipConfig, SkipNet, Upsample};
+use dip::ops::batch_norm::{batch_norm_candle, batch_norm_fast};
+use dip::ops::conv::{conv2d_candle, conv2d_fast, conv2d_reflect_fast};
+use dip::ops::reflection_pad::reflection_pad2d_composed;
+use dip::ops::Kernels;
+use dip::rng::Rng;
+
+fn random(rng: &mut Rng, dims: &[usize], scale: f32) -> Tensor {
+    let n = dims.iter().product();
+    Tensor::from_vec(rng.uniform(n, -scale, scale), dims, &Device::Cpu).unwrap()
+}
+
+fn values(t: &Tensor) -> Vec<f32> {
+    t.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+}
+
+fn max_abs(t: &Tensor) -> f32 {
+    values(t).iter().fold(0f32, |m, v| m.max(v.abs()))
+}
+
+/// `max |a − b| ≤ tol · max(max |b|, 1e-3)`: agreement relative to the size of the values.
+fn assert_close(what: &str, a: &Tensor, b: &Tensor, tol: f32) {
+    assert_close_to_scale(what, a, b, tol, max_abs(b).max(1e-3));
+}
+
+/// `max |a − b| ≤ tol · scale`.
+fn assert_close_to_scale(what: &str, a: &Tensor, b: &Tensor, tol: f32, scale: f32) {
+    assert_eq!(a.dims(), b.dims(), "{what}: shapes differ");
+    let (a, b) = (values(a), values(b));
+    let err = a
+        .iter()
+        .zip(&b)
+        .fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+    assert!(
+        err <= tol * scale,
+        "{what}: max difference {err} against values up to {scale}"
+    );
+}
+
+/// Forward value and gradients of `x`, `p`, `q` of `op(x, p, q)` under the loss `Σ op · r`.
+fn value_and_grads(
+    op: impl Fn(&Tensor, &Tensor, &Tensor) -> candle_core::Result<Tensor>,
+    x: &Var,
+    p: &Var,
+    q: &Var,
+    r: &Tensor,
+) -> (Tensor, [Tensor; 3]) {
+    let y = op(x, p, q).unwrap();
+    let grads = (&y * r).unwrap().sum_all().unwrap().backward().unwrap();
+    let g = |v: &Var| grads.get(v).expect("no gradient").clone();
+    (y, [g(x), g(p), g(q)])
+}
+
+#[test]
+fn conv_matches_candle_forward_and_gradients() {
+    let mut rng = Rng::new(1);
+    // (cin, cout, k, stride, padding, h, w)
+    let cases = [
+        (3, 5, 3, 1, 0, 9, 11),
+        (3, 5, 3, 2, 0, 9, 11),
+        (4, 6, 3, 2, 0, 16, 16),
+        (2, 3, 1, 1, 0, 7, 5),
+        (2, 3, 1, 2, 0, 7, 5),
+        (3, 4, 5, 1, 0, 12, 9),
+        (3, 4, 5, 2, 0, 13, 11),
+        (3, 4, 5, 2, 0, 14, 12), // candle's own backward needs equal leftovers in h and w
+        (3, 4, 3, 1, 1, 10, 7),
+        (3, 4, 3, 2, 1, 11, 9),
+        (3, 4, 3, 2, 1, 10, 8),
+        (2, 3, 5, 1, 2, 9, 9),
+        (2, 3, 5, 2, 2, 9, 11),
+        (5, 7, 3, 1, 0, 70, 40), // several tiles and groups
+        (5, 7, 3, 2, 1, 75, 33),
+        (5, 7, 3, 2, 0, 64, 64),
+        (6, 4, 1, 1, 0, 50, 47),
+    ];
+    for (cin, cout, k, stride, pad, h, w) in cases {
+        let what = format!("conv {cin}→{cout} k{k} s{stride} p{pad} {h}×{w}");
+        for n in [1, 2] {
+            let x = Var::from_tensor(&random(&mut rng, &[n, cin, h, w], 1.0)).unwrap();
+            let wt = Var::from_tensor(&random(&mut rng, &[cout, cin, k, k], 0.5)).unwrap();
+            let b = Var::from_tensor(&random(&mut rng, &[cout], 0.5)).unwrap();
+            let (ho, wo) = (
+                (h + 2 * pad - k) / stride + 1,
+                (w + 2 * pad - k) / stride + 1,
+            );
+            let r = random(&mut rng, &[n, cout, ho, wo], 1.0);
+            let fast =
+                value_and_grads(|x, w, b| conv2d_fast(x, w, b, stride, pad), &x, &wt, &b, &r);
+            let slow = value_and_grads(
+                |x, w, b| conv2d_candle(x, w, b, stride, pad),
+                &x,
+                &wt,
+                &b,
+                &r,
+            );
+            assert_close(&format!("{what} n{n} output"), &fast.0, &slow.0, 1e-5);
+            for (i, name) in ["dx", "dw", "db"].iter().enumerate() {
+                assert_close(&format!("{what} n{n} {name}"), &fast.1[i], &slow.1[i], 1e-5);
+            }
+        }
+    }
+}
+
+#[test]
+fn reflection_padded_conv_matches_pad_then_candle_conv() {
+    let mut rng = Rng::new(11);
+    // (cin, cout, k, stride, padding, h, w)
+    let cases = [
+        (3, 5, 3, 1, 1, 9, 11),
+        (3, 5, 3, 2, 1, 9, 11),
+        (4, 6, 3, 2, 1, 16, 16),
+        (2, 3, 5, 1, 2, 7, 6),
+        (2, 3, 5, 2, 2, 8, 8),
+        (3, 2, 3, 1, 1, 2, 3), // tiny: both borders mirror the same pixels
+        (5, 7, 3, 1, 1, 70, 40),
+        (5, 7, 3, 2, 1, 64, 64),
+    ];
+    for (cin, cout, k, stride, pad, h, w) in cases {
+        let what = format!("reflect conv {cin}→{cout} k{k} s{stride} p{pad} {h}×{w}");
+        let x = Var::from_tensor(&random(&mut rng, &[1, cin, h, w], 1.0)).unwrap();
+        let wt = Var::from_tensor(&random(&mut rng, &[cout, cin, k, k], 0.5)).unwrap();
+        let b = Var::from_tensor(&random(&mut rng, &[cout], 0.5)).unwrap();
+        let (ho, wo) = (
+            (h + 2 * pad - k) / stride + 1,
+            (w + 2 * pad - k) / stride + 1,
+        );
+        let r = random(&mut rng, &[1, cout, ho, wo], 1.0);
+        let fast = value_and_grads(
+            |x, w, b| conv2d_reflect_fast(x, w, b, stride, pad),
+            &x,
+            &wt,
+            &b,
+            &r,
+        );
+        let slow = value_and_grads(
+            |x, w, b| conv2d_candle(&reflection_pad2d_composed(x, pad)?, w, b, stride, 0),
+            &x,
+            &wt,
+            &b,
+            &r,
+        );
+        assert_close(&format!("{what} output"), &fast.0, &slow.0, 1e-5);
+        for (i, name) in ["dx", "dw", "db"].iter().enumerate() {
+            assert_close(&format!("{what} {name}"), &fast.1[i], &slow.1[i], 1e-5);
+        }
+    }
+}
+
+#[test]
+fn conv_skips_the_gradient_of_a_constant_input() {
+    let mut rng = Rng::new(2);
+    let x = random(&mut rng, &[1, 3, 8, 8], 1.0);
+    let w = Var::from_tensor(&random(&mut rng, &[4, 3, 3, 3], 0.5)).unwrap();
+    let b = Var::from_tensor(&random(&mut rng, &[4], 0.5)).unwrap();
+    let y = conv2d_fast(&x, &w, &b, 1, 1).unwrap();
+    let grads = y.sum_all().unwrap().backward().unwrap();
+    assert!(grads.get(&x).is_none());
+    assert!(grads.get(&w).is_some() && grads.get(&b).is_some());
+}
+
+#[test]
+fn batch_norm_matches_candle_forward_and_gradients() {
+    let mut rng = Rng::new(3);
+    for (n, c, h, w) in [(1, 3, 5, 7), (2, 4, 9, 6), (1, 6, 64, 48), (1, 2, 1, 3)] {
+        for slope in [None, Some(0.2)] {
+            let what = format!("batch norm {n}×{c}×{h}×{w} slope {slope:?}");
+            // An offset mean and a spread that is not 1, as conv outputs have.
+            let x = (random(&mut rng, &[n, c, h, w], 2.0) + 0.7).unwrap();
+            let x = Var::from_tensor(&x).unwrap();
+            let gamma = Var::from_tensor(&(random(&mut rng, &[c], 0.5) + 1.0).unwrap()).unwrap();
+            let beta = Var::from_tensor(&random(&mut rng, &[c], 0.5)).unwrap();
+            let r = random(&mut rng, &[n, c, h, w], 1.0);
+            let fast = value_and_grads(
+                |x, g, b| batch_norm_fast(x, g, b, slope),
+                &x,
+                &gamma,
+                &beta,
+                &r,
+            );
+            let slow = value_and_grads(
+                |x, g, b| batch_norm_candle(x, g, b, slope),
+                &x,
+                &gamma,
+                &beta,
+                &r,
+            );
+            assert_close(&format!("{what} output"), &fast.0, &slow.0, 1e-5);
+            for (i, name) in ["dx", "dgamma", "dbeta"].iter().enumerate() {
+                assert_close(&format!("{what} {name}"), &fast.1[i], &slow.1[i], 1e-4);
+            }
+        }
+    }
+}
+
+/// Output and every parameter gradient of `net` on `z` under the loss `Σ f(z) · r`.
+fn net_value_and_grads(net: &SkipNet, z: &Tensor, r: &Tensor) -> (Tensor, Vec<(String, Tensor)>) {
+    let y = net.forward(z).unwrap();
+    let grads = (&y * r).unwrap().sum_all().unwrap().backward().unwrap();
+    let g = net
+        .named_parameters()
+        .into_iter()
+        .map(|(name, v)| {
+            let g = grads
+                .get(&v)
+                .unwrap_or_else(|| panic!("no gradient for {name}"));
+            (name, g.clone())
+        })
+        .collect();
+    (y, g)
+}
+
+fn check_net(config: &SkipConfig, (h, w): (usize, usize)) {
+    let mut net = SkipNet::new(config, 5, &Device::Cpu).unwrap();
+    let mut rng = Rng::new(6);
+    let z = (random(&mut rng, &[1, config.input_channels, h, w], 0.05) + 0.05).unwrap();
+    let r = random(&mut rng, &[1, config.output_channels, h, w], 1.0);
+    net.kernels = Kernels::Fast;
+    let (y_fast, g_fast) = net_value_and_grads(&net, &z, &r);
+    net.kernels = Kernels::Candle;
+    let (y_slow, g_slow) = net_value_and_grads(&net, &z, &r);
+    assert_close("net output", &y_fast, &y_slow, 1e-4);
+    let largest = g_slow.iter().fold(0f32, |m, (_, g)| m.max(max_abs(g)));
+    for (i, ((name, a), (_, b))) in g_fast.iter().zip(&g_slow).enumerate() {
+        if name.ends_with(".conv.bias") && !name.starts_with("head") {
+            // A bias just before a batch norm has no effect: its gradient is 0 up to
+            // rounding, so compare it on the scale of its conv's weight gradient.
+            let scale = max_abs(&g_slow[i - 1].1);
+            assert_close_to_scale(&format!("gradient of {name}"), a, b, 1e-3, scale);
+        } else {
+            // Relative to the parameter's own gradient, or to 1 % of the largest
+            // gradient of the net where the parameter's own is tiny.
+            let scale = max_abs(b).max(0.01 * largest);
+            assert_close_to_scale(&format!("gradient of {name}"), a, b, 2e-3, scale);
+        }
+    }
+}
+
+#[test]
+fn skip_net_is_the_same_with_fast_and_candle_kernels() {
+    check_net(&SkipConfig::uniform(8, 3, 16, 16, 4, 3), (32, 40));
+}
+
+#[test]
+fn skip_net_with_zero_padding_nearest_and_5x5_is_the_same() {
+    let mut cfg = SkipConfig::uniform(4, 1, 8, 12, 2, 3).with_upsample(Upsample::Nearest);
+    cfg.padding = Padding::Zero;
+    cfg.filter_down = vec![5, 3, 5];
+    cfg.channels_skip = vec![0, 2, 3];
+    check_net(&cfg, (24, 16));
+}
+
+#[test]
+fn fast_kernels_repeat_bit_for_bit() {
+    let cfg = SkipConfig::uniform(8, 3, 16, 16, 4, 3);
+    let net = SkipNet::new(&cfg, 9, &Device::Cpu).unwrap();
+    let mut rng = Rng::new(10);
+    let z = random(&mut rng, &[1, 8, 64, 64], 0.1);
+    let r = random(&mut rng, &[1, 3, 64, 64], 1.0);
+    let (y1, g1) = net_value_and_grads(&net, &z, &r);
+    let (y2, g2) = net_value_and_grads(&net, &z, &r);
+    assert_eq!(values(&y1), values(&y2));
+    for ((name, a), (_, b)) in g1.iter().zip(&g2) {
+        assert_eq!(
+            values(a),
+            values(b),
+            "gradient of {name} differs between runs"
+        );
+    }
+}
