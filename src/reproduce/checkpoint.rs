@@ -100,7 +100,8 @@ pub fn load_meta(path: &Path) -> Result<CheckpointMeta> {
 }
 
 fn meta_of(t: &HashMap<String, Tensor>, path: &Path) -> Result<CheckpointMeta> {
-    let bad = |what: &str| DipError::invalid(format!("{} is not a checkpoint: {what}", path.display()));
+    let bad =
+        |what: &str| DipError::invalid(format!("{} is not a checkpoint: {what}", path.display()));
     let bytes = t
         .get("meta")
         .ok_or_else(|| bad("no metadata"))?
@@ -112,7 +113,8 @@ fn meta_of(t: &HashMap<String, Tensor>, path: &Path) -> Result<CheckpointMeta> {
 pub fn load(path: &Path, device: &Device) -> Result<(CheckpointMeta, FitState)> {
     let t = candle_core::safetensors::load(path, &Device::Cpu)?;
     let meta = meta_of(&t, path)?;
-    let bad = |what: String| DipError::invalid(format!("{} is not a checkpoint: {what}", path.display()));
+    let bad =
+        |what: String| DipError::invalid(format!("{} is not a checkpoint: {what}", path.display()));
     let get = |name: &str| -> Result<Tensor> {
         Ok(t.get(name)
             .ok_or_else(|| bad(format!("no tensor {name}")))?
@@ -151,7 +153,10 @@ pub fn load(path: &Path, device: &Device) -> Result<(CheckpointMeta, FitState)> 
         adam_m: list("adam_m")?,
         adam_v: list("adam_v")?,
         adam_steps: scalars[0] as usize,
-        average: t.contains_key("average").then(|| get("average")).transpose()?,
+        average: t
+            .contains_key("average")
+            .then(|| get("average"))
+            .transpose()?,
         last_good: if scalars[6] != 0.0 {
             Some(list("last_good")?)
         } else {

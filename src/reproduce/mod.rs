@@ -95,7 +95,10 @@ pub enum Outcome {
     /// Already finished (its record exists with the same settings) and not forced.
     Skipped(PathBuf),
     /// Stopped (Ctrl-C or `stop_after`) at this iteration; its checkpoint is kept.
-    Interrupted { checkpoint: PathBuf, iteration: usize },
+    Interrupted {
+        checkpoint: PathBuf,
+        iteration: usize,
+    },
 }
 
 /// What [`run`] tells its caller as it goes.
@@ -107,8 +110,14 @@ pub enum Event<'a> {
         total: usize,
         resumed_from: Option<usize>,
     },
-    Step { job: &'a Job, step: &'a Step },
-    Done { job: &'a Job, outcome: &'a Outcome },
+    Step {
+        job: &'a Job,
+        step: &'a Step,
+    },
+    Done {
+        job: &'a Job,
+        outcome: &'a Outcome,
+    },
 }
 
 /// Run the jobs of `options` on `device`, one after the other. Stops at the first
@@ -206,7 +215,9 @@ fn run_job(
                 iteration: done,
             });
         }
-        if options.checkpoint_every > 0 && done % options.checkpoint_every == 0 && !fitter.finished()
+        if options.checkpoint_every > 0
+            && done % options.checkpoint_every == 0
+            && !fitter.finished()
         {
             checkpoint::save(&ckpt_path, &meta, &fitter.checkpoint()?)?;
         }

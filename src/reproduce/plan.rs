@@ -330,17 +330,18 @@ fn fit_config(iterations: usize, lr: f64, reg_noise_std: f64, input: InputKind) 
 const NOISE32: InputKind = InputKind::Noise { channels: 32 };
 
 fn experiment_jobs(p: Preset, experiment: Experiment) -> Vec<Job> {
-    let job = |image: &str, name: &str, net: SkipConfig, fit: FitConfig, task: Task, cut: Cut| Job {
-        experiment,
-        image: image.to_string(),
-        name: name.to_string(),
-        preset: p.name().to_string(),
-        seed: 0,
-        net: p.net(net),
-        fit,
-        task,
-        cut,
-    };
+    let job =
+        |image: &str, name: &str, net: SkipConfig, fit: FitConfig, task: Task, cut: Cut| Job {
+            experiment,
+            image: image.to_string(),
+            name: name.to_string(),
+            preset: p.name().to_string(),
+            seed: 0,
+            net: p.net(net),
+            fit,
+            task,
+            cut,
+        };
     match experiment {
         Experiment::Table1 => paper::TABLE1_IMAGES
             .iter()
@@ -568,8 +569,7 @@ impl Job {
                         (masked, mask)
                     }
                 };
-                let problem =
-                    inpainting::problem(&input, &mask, Some(&clean), multiple, device)?;
+                let problem = inpainting::problem(&input, &mask, Some(&clean), multiple, device)?;
                 let masked = inpainting::apply_mask(&clean, &mask)?;
                 Ok(Prepared {
                     baseline: Some(Baseline {
@@ -614,8 +614,7 @@ impl Job {
                     region.width - region.width % f,
                 )?;
                 let low = super_resolution::low_resolution(&region, f)?;
-                let problem =
-                    super_resolution::problem(&low, f, Some(&region), multiple, device)?;
+                let problem = super_resolution::problem(&low, f, Some(&region), multiple, device)?;
                 let bicubic = super_resolution::bicubic(&low, f);
                 Ok(Prepared {
                     baseline: Some(Baseline {

@@ -165,9 +165,8 @@ pub fn checkpoint_path(results: &Path, job: &Job) -> PathBuf {
 /// Read one record.
 pub fn load_record(path: &Path) -> Result<Record> {
     let bytes = std::fs::read(path)?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        DipError::invalid(format!("{} is not a run record: {e}", path.display()))
-    })
+    serde_json::from_slice(&bytes)
+        .map_err(|e| DipError::invalid(format!("{} is not a run record: {e}", path.display())))
 }
 
 /// Every record under `results` (the `<preset>/<experiment>/*.json` files), sorted by
@@ -190,7 +189,12 @@ pub fn load_records(results: &Path) -> Result<Vec<Record>> {
         }
     }
     records.sort_by(|a, b| {
-        (&a.preset, a.experiment, &a.image, a.seed).cmp(&(&b.preset, b.experiment, &b.image, b.seed))
+        (&a.preset, a.experiment, &a.image, a.seed).cmp(&(
+            &b.preset,
+            b.experiment,
+            &b.image,
+            b.seed,
+        ))
     });
     Ok(records)
 }

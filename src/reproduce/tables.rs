@@ -204,7 +204,10 @@ pub fn table1(records: &[Record], data: Option<&DataDir>) -> Table {
             .iter()
             .map(|n| {
                 let clean = load(data, &format!("inpainting-table1/{n}.png"))?;
-                let out = load(data, &format!("reference-outputs/inpainting-table1/{n}.png"))?;
+                let out = load(
+                    data,
+                    &format!("reference-outputs/inpainting-table1/{n}.png"),
+                )?;
                 metrics::psnr(&clean, &out).ok().map(Cell::quoted)
             })
             .collect();
@@ -226,8 +229,9 @@ pub fn table1(records: &[Record], data: Option<&DataDir>) -> Table {
     }
     Table {
         title: "Inpainting, 50 % of the pixels missing (PSNR, dB)".into(),
-        note: "Ours: the final output, mean ± sd over seeds. Quick and tiny runs are on centre crops."
-            .into(),
+        note:
+            "Ours: the final output, mean ± sd over seeds. Quick and tiny runs are on centre crops."
+                .into(),
         columns,
         rows,
     }
@@ -330,7 +334,10 @@ fn sr_authors(data: &DataDir, set: &str, factor: usize) -> Vec<Option<f64>> {
         .iter()
         .map(|n| {
             let hr = load(data, &format!("{set}/{n}.png"))?;
-            let out = load(data, &format!("reference-outputs/sr/{set}/x{factor}/{n}.png"))?;
+            let out = load(
+                data,
+                &format!("reference-outputs/sr/{set}/x{factor}/{n}.png"),
+            )?;
             let gt = hr
                 .crop(
                     0,
@@ -464,7 +471,9 @@ pub fn demos(records: &[Record]) -> Table {
             r.baseline.as_ref().and_then(|b| b.psnr)
         });
         base.pop();
-        let mut dip = ours(records, Experiment::Demos, &preset, &names, |r| r.final_psnr);
+        let mut dip = ours(records, Experiment::Demos, &preset, &names, |r| {
+            r.final_psnr
+        });
         dip.pop();
         rows.push(Row {
             label: format!("masked input (ours, {preset})"),
