@@ -51,6 +51,9 @@ pub struct ReproduceArgs {
     /// Stop as if interrupted once a run has done N iterations (for tests).
     #[arg(long, hide = true)]
     pub stop_after: Option<usize>,
+    /// Only list the runs these options select, with their settings; run nothing.
+    #[arg(long)]
+    pub list: bool,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
@@ -94,6 +97,27 @@ pub fn reproduce(args: ReproduceArgs) -> Result<()> {
         checkpoint_every: args.checkpoint_every,
         stop_after: args.stop_after,
     };
+
+    if args.list {
+        for job in options.jobs() {
+            let f = &job.fit;
+            println!(
+                "{} {}/{} seed {}: {} it, lr {}, reg {:.4}, {:?}, net down {:?} skip {:?}, cut {:?}",
+                job.preset,
+                job.experiment.name(),
+                job.image,
+                job.seed,
+                f.iterations,
+                f.lr,
+                f.reg_noise_std,
+                f.input,
+                job.net.channels_down,
+                job.net.channels_skip,
+                job.cut
+            );
+        }
+        return Ok(());
+    }
 
     // Ctrl-C: stop after the current iteration and keep a checkpoint; a second one ends at once.
     let stop = Arc::new(AtomicBool::new(false));
