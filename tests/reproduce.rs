@@ -275,6 +275,7 @@ fn tables_regenerate_from_records() {
         "reference-outputs/inpainting-table1/house.png",
         "set5/baby.png",
         "reference-outputs/sr/set5/x4/baby.png",
+        "denoising-cbm3d9/image_F16_512rgb.png",
     ]) {
         return;
     }
@@ -321,7 +322,19 @@ fn tables_regenerate_from_records() {
     let authors = sr.row("DIP, authors' outputs (measured here)").unwrap();
     assert!((authors.cells[0].as_ref().unwrap().mean - 31.49).abs() < 0.1);
 
+    let mut o = tiny(
+        dir.path(),
+        Experiment::Demos,
+        &["curve-noise", "curve-image"],
+    );
+    o.iterations = Some(3);
+    run(&o);
+    let records = reproduce::load_records(dir.path()).unwrap();
+    let curves = tables::learning_curves(&records, "tiny");
+    assert_eq!(curves.len(), 2);
+    assert!(curves.iter().all(|c| c.points.len() == 3));
+
     let timing = tables::timing(&records);
-    assert_eq!(timing.rows.len(), 2);
+    assert_eq!(timing.rows.len(), 3);
     assert_eq!(tables::all(&records, Some(&data)).len(), 6);
 }

@@ -687,3 +687,67 @@ pub fn curve_target(image: &Image, target: CurveTarget, rng: &mut Rng) -> Image 
 pub fn finite(v: f64) -> Option<f64> {
     v.is_finite().then_some(v)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_and_experiments_parse_by_name() {
+        for p in Preset::ALL {
+            assert_eq!(Preset::parse(p.name()).unwrap(), p);
+        }
+        for e in Experiment::ALL {
+            assert_eq!(Experiment::parse(e.name()).unwrap(), e);
+        }
+        assert!(Preset::parse("fast")
+            .unwrap_err()
+            .to_string()
+            .contains("'fast'"));
+    }
+
+    #[test]
+    fn the_paper_preset_keeps_the_reference_settings() {
+        let jobs = jobs(Preset::Paper, &[], &[], None, 1);
+        assert_eq!(jobs.len(), 11 + 9 + 38 + 8);
+        let t1 = jobs.iter().find(|j| j.image == "barbara").unwrap();
+        assert_eq!(
+            (t1.fit.iterations, t1.fit.lr, t1.fit.rollback_every),
+            (11000, 0.001, 50)
+        );
+        assert_eq!(t1.net, SkipConfig::standard(32, 1));
+        assert_eq!(t1.cut, Cut::Whole);
+        let x8 = jobs.iter().find(|j| j.image == "set14-x8-zebra").unwrap();
+        assert_eq!((x8.fit.iterations, x8.fit.reg_noise_std), (4000, 0.05));
+        let library = jobs.iter().find(|j| j.image == "library").unwrap();
+        assert_eq!(library.net.filter_down, vec![5; 6]);
+        assert!(!library.net.need_1x1_up);
+        assert_eq!(library.fit.input, InputKind::Noise { channels: 1 });
+    }
+
+    #[test]
+    fn seeds_images_and_iterations_narrow_the_jobs() {
+        let images = vec!["baby".to_string()];
+        let jobs = jobs(Preset::Quick, &[Experiment::Sr], &images, Some(7), 3);
+        assert_eq!(jobs.len(), 2 * 3);
+        assert!(jobs
+            .iter()
+            .all(|j| j.fit.iterations == 7 && j.fit.seed == j.seed));
+        assert_eq!(jobs[1].stem(), "set5-x4-baby-seed1");
+        assert_eq!(jobs[0].stem(), "set5-x4-baby");
+    }
+
+    #[test]
+    fn shuffled_target_is_a_permutation_of_the_pixels() {
+        let img = Image::new(2, 3, 4, (0..24).map(|v| v as f32).collect()).unwrap();
+        let s = curve_target(&img, CurveTarget::Shuffled, &mut Rng::new(1));
+        assert_ne!(s.data, img.data);
+        let mut first: Vec<f32> = s.data[..12].to_vec();
+        first.sort_by(f32::total_cmp);
+        assert_eq!(first, img.data[..12].to_vec());
+        // The two channels of a pixel move together.
+        for i in 0..12 {
+            assert_eq!(s.data[12 + i], s.data[i] + 12.0);
+        }
+    }
+}

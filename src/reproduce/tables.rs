@@ -574,3 +574,27 @@ pub fn all(records: &[Record], data: Option<&DataDir>) -> Vec<Table> {
         timing(records),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_have_mean_and_sample_sd() {
+        let c = Cell::of(&[1.0, 3.0]).unwrap();
+        assert_eq!((c.mean, c.n), (2.0, 2));
+        assert!((c.sd.unwrap() - 2f64.sqrt()).abs() < 1e-12);
+        assert_eq!(Cell::of(&[5.0]).unwrap().sd, None);
+        assert!(Cell::of(&[]).is_none());
+        assert_eq!(c.format(2), "2.00 ± 1.41");
+    }
+
+    #[test]
+    fn paper_rows_without_records() {
+        let t = table1(&[], None);
+        assert_eq!(t.rows.len(), 2);
+        assert_eq!(t.rows[0].cells[11].as_ref().unwrap().mean, 31.19);
+        let s = sr(&[], None);
+        assert_eq!(s.row("SRResNet (paper)").unwrap().cells[2], None);
+    }
+}
