@@ -331,6 +331,74 @@ impl<'a> Fitter<'a> {
     }
 }
 
+/// Everything a stopped fit needs to go on exactly where it was: the
+/// parameters, Adam's moments, the output average, the rollback point and the
+/// history. The network input `z` and the per-iteration noise are not in it:
+/// both follow from the seed (and the iteration), so a resumed CPU run draws
+/// the same numbers as one that never stopped.
+#[derive(Clone)]
+pub struct FitState {
+    pub parameters: Vec<Tensor>,
+    pub adam_m: Vec<Tensor>,
+    pub adam_v: Vec<Tensor>,
+    pub adam_steps: usize,
+    pub average: Option<Tensor>,
+    pub last_good: Option<Vec<Tensor>>,
+    pub last_good_psnr: f64,
+    pub non_finite_in_a_row: usize,
+    pub rollbacks: usize,
+    pub elapsed: f64,
+    pub history: Vec<Step>,
+}
+
+impl Fitter<'_> {
+    /// A copy of the state of the fit, to be saved and later [`restore`](Self::restore)d.
+    pub fn checkpoint(&self) -> Result<FitState> {
+        let (adam_m, adam_v, adam_steps) = self.adam.state();
+        Ok(FitState {
+            parameters: self.snapshot()?,
+            adam_m,
+            adam_v,
+            adam_steps,
+            average: self.average.clone(),
+            last_good: self.last_good.clone(),
+            last_good_psnr: self.last_good_psnr,
+            non_finite_in_a_row: self.non_finite_in_a_row,
+            rollbacks: self.rollbacks,
+            elapsed: self.elapsed,
+            history: self.history.clone(),
+        })
+    }
+
+    /// Put back a state taken by [`checkpoint`](Self::checkpoint) from a fit of the same network.
+    pub fn restore(&mut self, state: FitState) -> Result<()> {
+        let params = self.net.parameters();
+        let same_shapes = |ts: &[Tensor]| {
+            ts.len() == params.len() && ts.iter().zip(&params).all(|(t, p)| t.dims() == p.dims())
+        };
+        if !same_shapes(&state.parameters)
+            || state.last_good.as_deref().is_some_and(|g| !same_shapes(g))
+        {
+            return Err(DipError::invalid(
+                "the checkpoint was made with another network",
+            ));
+        }
+        for (p, t) in params.iter().zip(&state.parameters) {
+            p.set(t)?;
+        }
+        self.adam
+            .set_state(state.adam_m, state.adam_v, state.adam_steps)?;
+        self.average = state.average;
+        self.last_good = state.last_good;
+        self.last_good_psnr = state.last_good_psnr;
+        self.non_finite_in_a_row = state.non_finite_in_a_row;
+        self.rollbacks = state.rollbacks;
+        self.elapsed = state.elapsed;
+        self.history = state.history;
+        Ok(())
+    }
+}
+
 // ANCHOR: fit
 /// Fit `net` to `problem`, calling `progress` after every iteration.
 pub fn fit(

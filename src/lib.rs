@@ -17,7 +17,8 @@
 //! - [`metrics`]: PSNR (and its super-resolution variant) and SSIM;
 //! - [`image_io`]: images in and out, written atomically;
 //! - [`data`]: the standard images, their manifest and download;
-//! - [`device`]: choosing CPU, CUDA or Metal.
+//! - [`device`]: choosing CPU, CUDA or Metal;
+//! - [`reproduce`]: the paper's experiments, their records and tables.
 
 pub mod bench;
 pub mod data;
@@ -31,6 +32,7 @@ pub mod metrics;
 pub mod net;
 pub mod ops;
 pub mod optim;
+pub mod reproduce;
 pub mod rng;
 pub mod tasks;
 

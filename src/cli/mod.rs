@@ -1,6 +1,7 @@
 //! The command line: one subcommand per task, and the tools.
 
 mod data;
+mod reproduce;
 mod restore;
 
 use std::path::PathBuf;
@@ -35,6 +36,10 @@ pub enum Command {
     /// The standard images: fetch or verify.
     #[command(subcommand)]
     Data(data::DataCommand),
+    /// Run the paper's experiments, with records, checkpoints and resuming.
+    Reproduce(reproduce::ReproduceArgs),
+    /// List the recorded runs.
+    Results(reproduce::ResultsArgs),
 }
 
 /// Options of `dip psnr`.
@@ -72,6 +77,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Psnr(a) => psnr(a),
         Command::Net(a) => net(a),
         Command::Data(c) => data::run(c),
+        Command::Reproduce(a) => reproduce::reproduce(a),
+        Command::Results(a) => reproduce::results(a),
     }
 }
 

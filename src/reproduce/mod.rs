@@ -1,0 +1,319 @@
+//! Reproducing the paper: `dip reproduce` and `dip results`.
+//!
+//! - [`plan`]: the presets (`paper`, `quick`, `tiny`), the experiments, one [`Job`] per run;
+//! - [`run`]: fit the jobs one after the other, with checkpoints, resuming and skipping;
+//! - [`record`]: the JSON record of each run, and reading them all back;
+//! - [`checkpoint`]: a stopped run's state in a safetensors file;
+//! - [`tables`]: the paper's tables from the records, beside the paper's numbers;
+//! - [`paper`]: the numbers the paper quotes.
+//!
+//! Layout of a results folder: `<results>/<preset>/<experiment>/<image>[-seed<k>].json`,
+//! with the restored image as `.png` beside it, and, while a run is unfinished, its
+//! checkpoint as `.ckpt.safetensors`.
+
+pub mod checkpoint;
+pub mod paper;
+pub mod plan;
+pub mod record;
+pub mod tables;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Instant, SystemTime};
+
+use candle_core::Device;
+
+pub use plan::{Cut, Experiment, Job, Preset, Task};
+pub use record::{load_records, Record, Summary};
+
+use crate::data::DataDir;
+use crate::error::{DipError, Result};
+use crate::fit::{Fitter, Step};
+use crate::image_io::write_atomically;
+use crate::metrics;
+use crate::net::SkipNet;
+
+/// What `dip reproduce` runs, and how.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub preset: Preset,
+    /// The experiments to run (all if empty).
+    pub only: Vec<Experiment>,
+    /// The images to run (all if empty): a run's name (`set5-x4-baby`) or short name (`baby`).
+    pub images: Vec<String>,
+    /// Override the preset's iterations.
+    pub iterations: Option<usize>,
+    /// Runs per image, with seeds 0..K.
+    pub seeds: usize,
+    pub results: PathBuf,
+    pub data: DataDir,
+    /// Continue from checkpoints (otherwise an unfinished run starts over).
+    pub resume: bool,
+    /// Run again what is already finished.
+    pub force: bool,
+    /// Write a checkpoint every this many iterations (0: only when stopped).
+    pub checkpoint_every: usize,
+    /// Stop (as if interrupted) once a run has done this many iterations. For tests.
+    pub stop_after: Option<usize>,
+}
+
+impl Options {
+    /// The default options of a preset: everything, one seed, `./results`, the default data folder.
+    pub fn new(preset: Preset) -> Self {
+        Self {
+            preset,
+            only: Vec::new(),
+            images: Vec::new(),
+            iterations: None,
+            seeds: 1,
+            results: PathBuf::from("results"),
+            data: DataDir::locate(None),
+            resume: false,
+            force: false,
+            checkpoint_every: 50,
+            stop_after: None,
+        }
+    }
+
+    /// The jobs these options select.
+    pub fn jobs(&self) -> Vec<Job> {
+        plan::jobs(
+            self.preset,
+            &self.only,
+            &self.images,
+            self.iterations,
+            self.seeds,
+        )
+    }
+}
+
+/// What happened to a job.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Ran to the end; its record.
+    Finished(Box<Record>),
+    /// Already finished (its record exists with the same settings) and not forced.
+    Skipped(PathBuf),
+    /// Stopped (Ctrl-C or `stop_after`) at this iteration; its checkpoint is kept.
+    Interrupted {
+        checkpoint: PathBuf,
+        iteration: usize,
+    },
+}
+
+/// What [`run`] tells its caller as it goes.
+pub enum Event<'a> {
+    /// A job starts: its index among `total`, and the iteration it resumes from.
+    Start {
+        job: &'a Job,
+        index: usize,
+        total: usize,
+        resumed_from: Option<usize>,
+    },
+    Step {
+        job: &'a Job,
+        step: &'a Step,
+    },
+    Done {
+        job: &'a Job,
+        outcome: &'a Outcome,
+    },
+}
+
+/// Run the jobs of `options` on `device`, one after the other. Stops at the first
+/// interruption (`stop` set, e.g. by Ctrl-C, or `stop_after` reached), keeping that
+/// run's checkpoint; the outcomes so far are returned.
+pub fn run(
+    options: &Options,
+    device: &Device,
+    stop: &AtomicBool,
+    events: &mut dyn FnMut(Event),
+) -> Result<Vec<Outcome>> {
+    let jobs = options.jobs();
+    if jobs.is_empty() {
+        return Err(DipError::invalid(
+            "no run matches the chosen experiments and images",
+        ));
+    }
+    let mut outcomes = Vec::new();
+    for (index, job) in jobs.iter().enumerate() {
+        let outcome = run_job(options, job, index, jobs.len(), device, stop, events)?;
+        events(Event::Done {
+            job,
+            outcome: &outcome,
+        });
+        let interrupted = matches!(outcome, Outcome::Interrupted { .. });
+        outcomes.push(outcome);
+        if interrupted {
+            break;
+        }
+    }
+    Ok(outcomes)
+}
+
+/// Whether the finished record at `path` is of `job` (same settings).
+fn finished_same(path: &Path, job: &Job) -> bool {
+    record::load_record(path).is_ok_and(|r| {
+        r.net == job.net && r.fit == job.fit && r.task == job.task && r.cut == job.cut
+    })
+}
+
+fn run_job(
+    options: &Options,
+    job: &Job,
+    index: usize,
+    total: usize,
+    device: &Device,
+    stop: &AtomicBool,
+    events: &mut dyn FnMut(Event),
+) -> Result<Outcome> {
+    let results = &options.results;
+    let record_path = record::record_path(results, job);
+    if !options.force && finished_same(&record_path, job) {
+        return Ok(Outcome::Skipped(record_path));
+    }
+    let session = Instant::now();
+    let prepared = job.prepare(&options.data, device)?;
+    let net = SkipNet::new(&job.net, job.seed, device)?;
+    let parameters = net.parameter_count();
+    let mut fitter = Fitter::new(net, &prepared.problem, &job.fit)?;
+
+    // Resume from the checkpoint if asked and it is of this job.
+    let ckpt_path = record::checkpoint_path(results, job);
+    let mut started_at = record::iso8601(SystemTime::now());
+    let mut resumed_from = None;
+    if options.resume && !options.force && ckpt_path.is_file() {
+        let (meta, state) = checkpoint::load(&ckpt_path, device)?;
+        if meta.job == *job {
+            fitter.restore(state)?;
+            started_at = meta.started_at;
+            resumed_from = Some(fitter.iteration());
+        }
+    }
+    let meta = checkpoint::CheckpointMeta {
+        job: job.clone(),
+        started_at: started_at.clone(),
+    };
+    events(Event::Start {
+        job,
+        index,
+        total,
+        resumed_from,
+    });
+    let prepare_seconds = session.elapsed().as_secs_f64();
+
+    while !fitter.finished() {
+        let step = fitter.step()?;
+        events(Event::Step { job, step: &step });
+        let done = fitter.iteration();
+        let interrupted =
+            stop.load(Ordering::SeqCst) || options.stop_after.is_some_and(|k| done >= k);
+        if interrupted && !fitter.finished() {
+            checkpoint::save(&ckpt_path, &meta, &fitter.checkpoint()?)?;
+            return Ok(Outcome::Interrupted {
+                checkpoint: ckpt_path,
+                iteration: done,
+            });
+        }
+        if options.checkpoint_every > 0
+            && done % options.checkpoint_every == 0
+            && !fitter.finished()
+        {
+            checkpoint::save(&ckpt_path, &meta, &fitter.checkpoint()?)?;
+        }
+    }
+
+    let result = fitter.result()?;
+    let restored = result.restored();
+    let image_path = record::image_path(results, job);
+    std::fs::create_dir_all(image_path.parent().expect("a folder"))?;
+    restored.save(&image_path)?;
+
+    let (final_psnr, final_ssim) = match &prepared.clean {
+        None => (None, None),
+        Some(clean) => {
+            let psnr = match &prepared.sr_ground_truth {
+                // The paper's SR protocol, literally.
+                Some(gt) => metrics::psnr_sr(gt, restored)?,
+                None => prepared.problem.score.measure(clean, restored)?,
+            };
+            let ssim = match prepared.problem.score {
+                crate::tasks::Score::Psnr => metrics::ssim(clean, restored).ok(),
+                crate::tasks::Score::PsnrY { shave } => {
+                    let y = |i: &crate::Image| {
+                        metrics::y_channel(&i.clipped()).and_then(|y| metrics::shave(&y, shave))
+                    };
+                    metrics::ssim(&y(clean)?, &y(restored)?).ok()
+                }
+            };
+            (plan::finite(psnr), ssim)
+        }
+    };
+    let best = record::best_psnr(&result.history);
+    let (history_every, history) = record::thin_history(&result.history);
+    let iterations = result.history.len();
+    let record = Record {
+        experiment: job.experiment,
+        image: job.image.clone(),
+        preset: job.preset.clone(),
+        seed: job.seed,
+        task: job.task.clone(),
+        cut: job.cut,
+        net: job.net.clone(),
+        fit: job.fit.clone(),
+        parameters,
+        device: device_kind(device).into(),
+        device_name: device_name(device),
+        crate_version: env!("CARGO_PKG_VERSION").into(),
+        git_commit: record::git_commit(),
+        started_at,
+        wall_seconds: result.seconds + prepare_seconds,
+        seconds_per_iteration: result.seconds_per_iteration(),
+        iterations,
+        resumed_from,
+        rollbacks: result.rollbacks,
+        history_every,
+        history,
+        final_loss: result.history.last().and_then(|s| plan::finite(s.loss)),
+        final_psnr,
+        final_ssim,
+        best_psnr: best.map(|b| b.0),
+        best_iteration: best.map(|b| b.1),
+        baseline: prepared.baseline.clone(),
+        output: image_path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    let json = serde_json::to_vec_pretty(&record).map_err(|e| DipError::invalid(e.to_string()))?;
+    write_atomically(&record_path, &json)?;
+    if ckpt_path.exists() {
+        std::fs::remove_file(&ckpt_path)?;
+    }
+    Ok(Outcome::Finished(Box::new(record)))
+}
+
+fn device_kind(device: &Device) -> &'static str {
+    match device {
+        Device::Cpu => "cpu",
+        Device::Cuda(_) => "cuda",
+        Device::Metal(_) => "metal",
+    }
+}
+
+/// The device's description, with the GPU's name where `nvidia-smi` tells it.
+fn device_name(device: &Device) -> String {
+    let base = crate::device::describe(device);
+    if device.is_cuda() {
+        if let Ok(out) = std::process::Command::new("nvidia-smi")
+            .args(["--query-gpu=name", "--format=csv,noheader"])
+            .output()
+        {
+            let name = String::from_utf8_lossy(&out.stdout);
+            if let Some(first) = name.lines().next().filter(|l| !l.trim().is_empty()) {
+                return format!("{base} ({})", first.trim());
+            }
+        }
+    }
+    base
+}

@@ -1,0 +1,265 @@
+//! The record of one run, written as JSON beside the restored image, and
+//! reading all of them back.
+
+use std::path::{Path, PathBuf};
+
+use super::plan::{Baseline, Cut, Experiment, Job, Task};
+use crate::error::{DipError, Result};
+use crate::fit::{FitConfig, Step};
+use crate::net::SkipConfig;
+
+/// One point of the (thinned) history of a run. Values that are not finite are `None`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct HistoryPoint {
+    pub iteration: usize,
+    pub loss: Option<f64>,
+    /// PSNR of the degraded output against the corrupted image.
+    pub psnr_corrupted: Option<f64>,
+    /// PSNR of this iteration's output against the clean image.
+    pub psnr_clean: Option<f64>,
+    /// PSNR of the averaged output against the clean image.
+    pub psnr_clean_average: Option<f64>,
+    pub rolled_back: bool,
+}
+
+impl HistoryPoint {
+    pub fn from_step(s: &Step) -> Self {
+        let f = |v: f64| v.is_finite().then_some(v);
+        Self {
+            iteration: s.iteration,
+            loss: f(s.loss),
+            psnr_corrupted: f(s.psnr_corrupted),
+            psnr_clean: s.psnr_clean.and_then(f),
+            psnr_clean_average: s.psnr_clean_average.and_then(f),
+            rolled_back: s.rolled_back,
+        }
+    }
+}
+
+/// Everything about one finished run.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Record {
+    pub experiment: Experiment,
+    pub image: String,
+    pub preset: String,
+    pub seed: u64,
+    pub task: Task,
+    pub cut: Cut,
+    pub net: SkipConfig,
+    pub fit: FitConfig,
+    pub parameters: usize,
+    /// `cpu`, `cuda` or `metal`.
+    pub device: String,
+    /// A longer description of the device (threads, GPU name).
+    pub device_name: String,
+    pub crate_version: String,
+    /// `git rev-parse HEAD` where the run was made, or "unknown".
+    pub git_commit: String,
+    /// When the run started (UTC, ISO 8601); the first session's start for a resumed run.
+    pub started_at: String,
+    /// Seconds spent on the run, summed over the sessions it took.
+    pub wall_seconds: f64,
+    /// Seconds per iteration of the fit.
+    pub seconds_per_iteration: f64,
+    /// Iterations done.
+    pub iterations: usize,
+    /// The iteration a checkpoint was resumed from, if any.
+    pub resumed_from: Option<usize>,
+    pub rollbacks: usize,
+    /// The history keeps every `history_every`-th iteration and the last one.
+    pub history_every: usize,
+    pub history: Vec<HistoryPoint>,
+    /// The loss at the last iteration.
+    pub final_loss: Option<f64>,
+    /// PSNR of the restored image (the averaged output where averaging is on) against
+    /// the clean image. The tables use this one.
+    pub final_psnr: Option<f64>,
+    pub final_ssim: Option<f64>,
+    /// The best PSNR against the clean image over the iterations, and where it was.
+    /// It peeks at the clean image, so it is *not* a result: reported separately.
+    pub best_psnr: Option<f64>,
+    pub best_iteration: Option<usize>,
+    /// The corrupted input's (or bicubic's) PSNR, for comparison.
+    pub baseline: Option<Baseline>,
+    /// The restored image, a PNG file next to this record.
+    pub output: String,
+}
+
+impl Record {
+    /// The summary row that `dip results` prints.
+    pub fn summary(&self) -> Summary {
+        Summary {
+            experiment: self.experiment,
+            image: self.image.clone(),
+            preset: self.preset.clone(),
+            device: self.device_name.clone(),
+            iterations: self.iterations,
+            seed: self.seed,
+            final_psnr: self.final_psnr,
+            wall_seconds: self.wall_seconds,
+        }
+    }
+}
+
+/// One line of `dip results`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Summary {
+    pub experiment: Experiment,
+    pub image: String,
+    pub preset: String,
+    pub device: String,
+    pub iterations: usize,
+    pub seed: u64,
+    pub final_psnr: Option<f64>,
+    pub wall_seconds: f64,
+}
+
+/// Keep about 500 points of a history: every k-th iteration, and the last.
+pub fn thin_history(history: &[Step]) -> (usize, Vec<HistoryPoint>) {
+    let every = history.len().div_ceil(500).max(1);
+    let points = history
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % every == 0 || *i + 1 == history.len())
+        .map(|(_, s)| HistoryPoint::from_step(s))
+        .collect();
+    (every, points)
+}
+
+/// The best PSNR against the clean image (of the average where there is one) and its iteration.
+pub fn best_psnr(history: &[Step]) -> Option<(f64, usize)> {
+    history
+        .iter()
+        .filter_map(|s| {
+            s.psnr_clean_average
+                .or(s.psnr_clean)
+                .filter(|p| p.is_finite())
+                .map(|p| (p, s.iteration))
+        })
+        .fold(None, |best: Option<(f64, usize)>, (p, i)| match best {
+            Some((b, _)) if b >= p => best,
+            _ => Some((p, i)),
+        })
+}
+
+/// Where the files of a job go: `<results>/<preset>/<experiment>/<stem>`.
+pub fn job_dir(results: &Path, job: &Job) -> PathBuf {
+    results.join(&job.preset).join(job.experiment.name())
+}
+
+/// The record of a job.
+pub fn record_path(results: &Path, job: &Job) -> PathBuf {
+    job_dir(results, job).join(format!("{}.json", job.stem()))
+}
+
+/// The restored image of a job.
+pub fn image_path(results: &Path, job: &Job) -> PathBuf {
+    job_dir(results, job).join(format!("{}.png", job.stem()))
+}
+
+/// The checkpoint of a job.
+pub fn checkpoint_path(results: &Path, job: &Job) -> PathBuf {
+    job_dir(results, job).join(format!("{}.ckpt.safetensors", job.stem()))
+}
+
+/// Read one record.
+pub fn load_record(path: &Path) -> Result<Record> {
+    let bytes = std::fs::read(path)?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| DipError::invalid(format!("{} is not a run record: {e}", path.display())))
+}
+
+/// Every record under `results` (the `<preset>/<experiment>/*.json` files), sorted by
+/// preset, experiment, image and seed. A JSON file that is not a record is an error naming it.
+pub fn load_records(results: &Path) -> Result<Vec<Record>> {
+    let mut records = Vec::new();
+    if !results.is_dir() {
+        return Ok(records);
+    }
+    for preset in read_dirs(results)? {
+        for experiment in read_dirs(&preset)? {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&experiment)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "json"))
+                .collect();
+            files.sort();
+            for f in files {
+                records.push(load_record(&f)?);
+            }
+        }
+    }
+    records.sort_by(|a, b| {
+        (&a.preset, a.experiment, &a.image, a.seed).cmp(&(
+            &b.preset,
+            b.experiment,
+            &b.image,
+            b.seed,
+        ))
+    });
+    Ok(records)
+}
+
+fn read_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    Ok(dirs)
+}
+
+/// `git rev-parse HEAD` in the crate's source folder (or the working directory), or "unknown".
+pub fn git_commit() -> String {
+    let run = |dir: Option<&Path>| -> Option<String> {
+        let mut cmd = std::process::Command::new("git");
+        cmd.args(["rev-parse", "HEAD"]);
+        if let Some(d) = dir {
+            cmd.current_dir(d);
+        }
+        let out = cmd.stderr(std::process::Stdio::null()).output().ok()?;
+        let s = String::from_utf8(out.stdout).ok()?.trim().to_string();
+        (out.status.success() && !s.is_empty()).then_some(s)
+    };
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"));
+    (source.is_dir().then(|| run(Some(source))).flatten())
+        .or_else(|| run(None))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// A time as UTC ISO 8601 (`2026-11-25T20:34:19Z`).
+pub fn iso8601(t: std::time::SystemTime) -> String {
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0) as i64;
+    let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
+    // Howard Hinnant's days-to-civil.
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso8601_of_known_times() {
+        let t = |s| std::time::UNIX_EPOCH + std::time::Duration::from_secs(s);
+        assert_eq!(iso8601(t(0)), "1970-01-01T00:00:00Z");
+        assert_eq!(iso8601(t(951_782_400)), "2000-02-29T00:00:00Z");
+        assert_eq!(iso8601(t(1_764_102_859)), "2025-11-25T20:34:19Z");
+    }
+}
