@@ -17,8 +17,10 @@
 //! - [`metrics`]: PSNR (and its super-resolution variant) and SSIM;
 //! - [`image_io`]: images in and out, written atomically;
 //! - [`data`]: the standard images, their manifest and download;
-//! - [`device`]: choosing CPU, CUDA or Metal.
+//! - [`device`]: choosing CPU, CUDA or Metal;
+//! - [`book`]: the tutorial book, its generated tables and figures, and its checks.
 
+pub mod book;
 pub mod data;
 pub mod device;
 pub mod downsampler;
@@ -32,6 +34,8 @@ pub mod ops;
 pub mod optim;
 pub mod rng;
 pub mod tasks;
+
+
 
 pub use error::{DipError, Result};
 pub use image_io::Image;

@@ -1,5 +1,6 @@
 //! The command line: one subcommand per task, and the tools.
 
+mod book;
 mod data;
 mod restore;
 
@@ -35,6 +36,8 @@ pub enum Command {
     /// The standard images: fetch or verify.
     #[command(subcommand)]
     Data(data::DataCommand),
+    /// Render the tutorial book (HTML) from chapters/, the data folder and results/.
+    Book(book::BookArgs),
 }
 
 /// Options of `dip psnr`.
@@ -72,6 +75,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Psnr(a) => psnr(a),
         Command::Net(a) => net(a),
         Command::Data(c) => data::run(c),
+        Command::Book(a) => book::run(a),
     }
 }
 
