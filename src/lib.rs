@@ -35,7 +35,5 @@ pub mod optim;
 pub mod rng;
 pub mod tasks;
 
-
-
 pub use error::{DipError, Result};
 pub use image_io::Image;

@@ -32,7 +32,11 @@ fn every_include_and_anchor_resolves_to_code() {
     assert!(
         problems.is_empty(),
         "{}",
-        problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n")
+        problems
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     // the check is not vacuous: the chapters include code, and a bad anchor is caught
     let n: usize = CHAPTERS
@@ -48,7 +52,11 @@ fn every_include_and_anchor_resolves_to_code() {
 #[test]
 fn a_missing_anchor_file_link_or_directive_is_named_with_its_line() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("code.rs"), "// ANCHOR: empty\n// ANCHOR_END: empty\n// ANCHOR: ok\nfn f() {}\n// ANCHOR_END: ok\n").unwrap();
+    std::fs::write(
+        dir.path().join("code.rs"),
+        "// ANCHOR: empty\n// ANCHOR_END: empty\n// ANCHOR: ok\nfn f() {}\n// ANCHOR_END: ok\n",
+    )
+    .unwrap();
     std::fs::write(
         dir.path().join("ch.md"),
         "# C\n{{#include code.rs:ok}}\n{{#include code.rs:nope}}\n{{#include code.rs:empty}}\n{{#include gone.rs}}\n[x](other.md)\n![i](pic.png)\n{{#dip bogus}}\n",
@@ -60,9 +68,18 @@ fn a_missing_anchor_file_link_or_directive_is_named_with_its_line() {
         .collect();
     let text = problems.join("\n");
     assert_eq!(problems.len(), 6, "{text}");
-    for (line, what) in [(3, "anchor `nope`"), (4, "includes no code"), (5, "gone.rs"), (6, "chapter"), (7, "image"), (8, "bogus")] {
+    for (line, what) in [
+        (3, "anchor `nope`"),
+        (4, "includes no code"),
+        (5, "gone.rs"),
+        (6, "chapter"),
+        (7, "image"),
+        (8, "bogus"),
+    ] {
         assert!(
-            problems.iter().any(|p| p.contains(&format!("ch.md:{line}:")) && p.contains(what)),
+            problems
+                .iter()
+                .any(|p| p.contains(&format!("ch.md:{line}:")) && p.contains(what)),
             "line {line} ({what}) not reported:\n{text}"
         );
     }
@@ -70,16 +87,20 @@ fn a_missing_anchor_file_link_or_directive_is_named_with_its_line() {
 
 #[test]
 fn bad_math_is_named_with_its_line() {
-    let err = dip::book::math::render_chapter("ch.md", "ok $x^2$\n\nbad $\\frac{1}$ here\n").unwrap_err();
+    let err =
+        dip::book::math::render_chapter("ch.md", "ok $x^2$\n\nbad $\\frac{1}$ here\n").unwrap_err();
     assert!(err.to_string().contains("ch.md:3:"), "{err}");
-    let html = dip::book::math::render_chapter("ch.md", "$$\\theta^* = \\arg\\min_\\theta E$$").unwrap();
+    let html =
+        dip::book::math::render_chapter("ch.md", "$$\\theta^* = \\arg\\min_\\theta E$$").unwrap();
     assert!(html.contains("class=\"katex"), "{html}");
 }
 
 fn katex_available(options: &BookOptions) -> bool {
-    match book::katex_assets(options) {
+    match book::ensure_katex(options) {
         Ok(_) => true,
-        Err(e) if std::env::var("DIP_SKIP_MISSING_KATEX").is_ok_and(|v| !v.is_empty() && v != "0") => {
+        Err(e)
+            if std::env::var("DIP_SKIP_MISSING_KATEX").is_ok_and(|v| !v.is_empty() && v != "0") =>
+        {
             eprintln!("skipping: {e}");
             false
         }
@@ -116,7 +137,10 @@ fn the_book_builds_and_works_offline() {
         assert!(!html.contains("{{#"), "{c}: an unexpanded directive");
     }
     let dip = read(&out, "deep-image-prior.html");
-    assert!(dip.contains("class=\"katex-display\""), "display math not typeset");
+    assert!(
+        dip.contains("class=\"katex-display\""),
+        "display math not typeset"
+    );
     assert!(dip.contains("class=\"katex\""), "inline math not typeset");
     assert!(out.join("katex/katex.min.css").is_file());
     assert!(out.join("katex/fonts/KaTeX_Main-Regular.woff2").is_file());
@@ -127,9 +151,15 @@ fn the_book_builds_and_works_offline() {
     assert!(network.contains("2,217,831"), "parameter count missing");
     let inpainting = read(&out, "inpainting.html");
     assert!(inpainting.contains("Papyan"));
-    assert!(inpainting.contains("No recorded run yet"), "the no-run note is missing");
+    assert!(
+        inpainting.contains("No recorded run yet"),
+        "the no-run note is missing"
+    );
     // the authors' outputs re-measured: Barbara 32.18 dB
-    assert!(inpainting.contains("32.18"), "re-measured Table 1 row missing");
+    assert!(
+        inpainting.contains("32.18"),
+        "re-measured Table 1 row missing"
+    );
     // nothing from the network, every image and link resolves
     let problems = check::check_html(&out, &book::EXTERNAL_LINKS_OK);
     assert!(problems.is_empty(), "{problems:?}");

@@ -50,7 +50,11 @@ pub fn includes(text: &str) -> Vec<Include> {
                     Some((p, s)) => (p.to_string(), Some(s.to_string())),
                     None => (arg.to_string(), None),
                 };
-                out.push(Include { line: n + 1, path, selector });
+                out.push(Include {
+                    line: n + 1,
+                    path,
+                    selector,
+                });
             }
         }
     }
@@ -122,10 +126,16 @@ pub fn link_targets(text: &str) -> Vec<(usize, String, bool)> {
         }
         let mut rest = line;
         while let Some(p) = rest.find("](") {
-            let image = rest[..p].rfind("![").is_some_and(|q| !rest[q..p].contains("]("));
+            let image = rest[..p]
+                .rfind("![")
+                .is_some_and(|q| !rest[q..p].contains("]("));
             let after = &rest[p + 2..];
             let Some(end) = after.find(')') else { break };
-            let target = after[..end].split_whitespace().next().unwrap_or("").to_string();
+            let target = after[..end]
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_string();
             out.push((n + 1, target, image));
             rest = &after[end + 1..];
         }
@@ -159,28 +169,47 @@ pub fn check_sources(chapters: &Path, known: &[&str]) -> Vec<Problem> {
     }
     for file in files {
         let Ok(text) = std::fs::read_to_string(&file) else {
-            problems.push(Problem { file: file.clone(), line: 0, message: "cannot read".into() });
+            problems.push(Problem {
+                file: file.clone(),
+                line: 0,
+                message: "cannot read".into(),
+            });
             continue;
         };
         let dir = file.parent().unwrap_or(chapters);
         let mut problem = |line: usize, message: String| {
-            problems.push(Problem { file: file.clone(), line, message })
+            problems.push(Problem {
+                file: file.clone(),
+                line,
+                message,
+            })
         };
         for inc in includes(&text) {
             let target = dir.join(&inc.path);
             let Ok(code) = std::fs::read_to_string(&target) else {
-                problem(inc.line, format!("included file {} does not exist", inc.path));
+                problem(
+                    inc.line,
+                    format!("included file {} does not exist", inc.path),
+                );
                 continue;
             };
             let selected = match &inc.selector {
                 None => Some(code.clone()),
-                Some(s) if s.chars().next().is_some_and(|c| c.is_ascii_digit()) || s.starts_with(':') => {
+                Some(s)
+                    if s.chars().next().is_some_and(|c| c.is_ascii_digit())
+                        || s.starts_with(':') =>
+                {
                     let mut parts = s.splitn(2, ':');
                     let from: usize = parts.next().and_then(|v| v.parse().ok()).unwrap_or(1);
                     let to: Option<usize> = parts.next().and_then(|v| v.parse().ok());
                     let lines: Vec<&str> = code.lines().collect();
                     let to = to.unwrap_or(lines.len()).min(lines.len());
-                    Some(lines.get(from.saturating_sub(1)..to).map(|l| l.join("\n")).unwrap_or_default())
+                    Some(
+                        lines
+                            .get(from.saturating_sub(1)..to)
+                            .map(|l| l.join("\n"))
+                            .unwrap_or_default(),
+                    )
                 }
                 Some(anchor) => anchor_text(&code, anchor),
             };
@@ -195,7 +224,11 @@ pub fn check_sources(chapters: &Path, known: &[&str]) -> Vec<Problem> {
                 ),
                 Some(s) if s.trim().is_empty() => problem(
                     inc.line,
-                    format!("{}:{} includes no code", inc.path, inc.selector.as_deref().unwrap_or("")),
+                    format!(
+                        "{}:{} includes no code",
+                        inc.path,
+                        inc.selector.as_deref().unwrap_or("")
+                    ),
                 ),
                 Some(_) => {}
             }
@@ -215,8 +248,17 @@ pub fn check_sources(chapters: &Path, known: &[&str]) -> Vec<Problem> {
                 continue;
             }
             if !dir.join(path).exists() {
-                let what = if image { "image" } else if path.ends_with(".md") { "chapter" } else { "file" };
-                problem(line, format!("link to a {what} that does not exist: {target}"));
+                let what = if image {
+                    "image"
+                } else if path.ends_with(".md") {
+                    "chapter"
+                } else {
+                    "file"
+                };
+                problem(
+                    line,
+                    format!("link to a {what} that does not exist: {target}"),
+                );
             }
         }
     }
@@ -247,7 +289,9 @@ pub fn html_references(html: &str) -> Vec<(String, String, String, usize)> {
             let mut from = 0;
             while let Some(p) = html[from..].find(&pat) {
                 let start = from + p + pat.len();
-                let Some(len) = html[start..].find(quote) else { break };
+                let Some(len) = html[start..].find(quote) else {
+                    break;
+                };
                 let value = html[start..start + len].to_string();
                 let tag_start = html[..from + p].rfind('<').unwrap_or(0);
                 let tag: String = html[tag_start + 1..]
@@ -274,21 +318,36 @@ pub fn check_html(out: &Path, external_links_ok: &[&str]) -> Vec<Problem> {
         .collect();
     files.sort();
     for file in files {
-        let Ok(html) = std::fs::read_to_string(&file) else { continue };
+        let Ok(html) = std::fs::read_to_string(&file) else {
+            continue;
+        };
         let name = file.file_name().unwrap().to_string_lossy().to_string();
         let dir = file.parent().unwrap();
         let mut problem = |line: usize, message: String| {
-            problems.push(Problem { file: file.clone(), line, message })
+            problems.push(Problem {
+                file: file.clone(),
+                line,
+                message,
+            })
         };
         if name != "404.html" {
             if let Some(p) = html.find("$$") {
-                problem(html[..p].matches('\n').count() + 1, "untypeset math: `$$` left in the page".into());
+                problem(
+                    html[..p].matches('\n').count() + 1,
+                    "untypeset math: `$$` left in the page".into(),
+                );
             }
         }
         for (tag, attr, value, line) in html_references(&html) {
-            if value.starts_with("http://") || value.starts_with("https://") || value.starts_with("//") {
+            if value.starts_with("http://")
+                || value.starts_with("https://")
+                || value.starts_with("//")
+            {
                 if !(tag == "a" && attr == "href" && external_links_ok.contains(&name.as_str())) {
-                    problem(line, format!("<{tag} {attr}=\"{value}\"> loads from the network"));
+                    problem(
+                        line,
+                        format!("<{tag} {attr}=\"{value}\"> loads from the network"),
+                    );
                 }
                 continue;
             }
@@ -306,10 +365,17 @@ pub fn check_html(out: &Path, external_links_ok: &[&str]) -> Vec<Problem> {
                 continue;
             }
             let path = path.replace("%20", " ");
-            let target = if let Some(abs) = path.strip_prefix('/') { out.join(abs) } else { dir.join(&path) };
+            let target = if let Some(abs) = path.strip_prefix('/') {
+                out.join(abs)
+            } else {
+                dir.join(&path)
+            };
             if !target.exists() {
                 let what = if tag == "img" { "image" } else { "file" };
-                problem(line, format!("<{tag} {attr}=\"{value}\">: the {what} is not there"));
+                problem(
+                    line,
+                    format!("<{tag} {attr}=\"{value}\">: the {what} is not there"),
+                );
             }
         }
     }

@@ -9,7 +9,9 @@ use crate::image_io::Image;
 use crate::net::{SkipConfig, Upsample};
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn rect(svg: &mut String, x: f64, y: f64, w: f64, h: f64, fill: &str, lines: &[String]) {
@@ -58,7 +60,15 @@ pub fn network_svg(config: &SkipConfig, parameters: usize) -> String {
         svg,
         r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" font-family="sans-serif" font-size="12"><defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#333"/></marker></defs><rect width="100%" height="100%" fill="white"/>"##
     );
-    rect(&mut svg, 20.0, 8.0, 150.0, 34.0, "#eee", &[format!("z: {} × H × W", config.input_channels)]);
+    rect(
+        &mut svg,
+        20.0,
+        8.0,
+        150.0,
+        34.0,
+        "#eee",
+        &[format!("z: {} × H × W", config.input_channels)],
+    );
     rect(
         &mut svg,
         590.0,
@@ -72,7 +82,11 @@ pub fn network_svg(config: &SkipConfig, parameters: usize) -> String {
     for i in 0..depth {
         let y = top + row * i as f64;
         let scale = 1usize << (i + 1);
-        let (d, u, s) = (config.channels_down[i], config.channels_up[i], config.channels_skip[i]);
+        let (d, u, s) = (
+            config.channels_down[i],
+            config.channels_up[i],
+            config.channels_skip[i],
+        );
         rect(
             &mut svg,
             20.0,
@@ -81,7 +95,12 @@ pub fn network_svg(config: &SkipConfig, parameters: usize) -> String {
             52.0,
             "#dbe9f6",
             &[
-                format!("d{}: conv {}×{} /2, {in_ch}→{d}", i + 1, config.filter_down[i], config.filter_down[i]),
+                format!(
+                    "d{}: conv {}×{} /2, {in_ch}→{d}",
+                    i + 1,
+                    config.filter_down[i],
+                    config.filter_down[i]
+                ),
                 format!("conv {0}×{0}, {d}→{d}  (BN, LReLU)", config.filter_down[i]),
                 format!("H/{scale} × W/{scale}"),
             ],
@@ -94,14 +113,22 @@ pub fn network_svg(config: &SkipConfig, parameters: usize) -> String {
                 170.0,
                 36.0,
                 "#fde9c9",
-                &[format!("s{}: conv {k}×{k}, {in_ch}→{s}", i + 1, k = config.filter_skip)],
+                &[format!(
+                    "s{}: conv {k}×{k}, {in_ch}→{s}",
+                    i + 1,
+                    k = config.filter_skip
+                )],
             );
         }
         let up = match config.upsample[i] {
             Upsample::Bilinear => "bilinear ×2",
             Upsample::Nearest => "nearest ×2",
         };
-        let deeper = if i + 1 < depth { config.channels_up[i + 1] } else { d };
+        let deeper = if i + 1 < depth {
+            config.channels_up[i + 1]
+        } else {
+            d
+        };
         rect(
             &mut svg,
             530.0,
@@ -112,7 +139,11 @@ pub fn network_svg(config: &SkipConfig, parameters: usize) -> String {
             &[
                 format!("u{}: {up} of {deeper} ch, concat {s}", i + 1),
                 format!("BN, conv {0}×{0} →{u}, BN, LReLU", config.filter_up[i]),
-                if config.need_1x1_up { format!("conv 1×1 {u}→{u}, BN, LReLU") } else { String::new() },
+                if config.need_1x1_up {
+                    format!("conv 1×1 {u}→{u}, BN, LReLU")
+                } else {
+                    String::new()
+                },
             ],
         );
         // encoder input, skip input, merge
@@ -126,7 +157,14 @@ pub fn network_svg(config: &SkipConfig, parameters: usize) -> String {
         if i + 1 < depth {
             arrow(&mut svg, 635.0, y + row, 635.0, y + 52.0, "");
         } else {
-            arrow(&mut svg, 210.0, y + 44.0, 530.0, y + 44.0, "deepest: into u directly");
+            arrow(
+                &mut svg,
+                210.0,
+                y + 44.0,
+                530.0,
+                y + 44.0,
+                "deepest: into u directly",
+            );
         }
         in_ch = d;
     }
@@ -166,13 +204,19 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
-const COLOURS: [&str; 6] = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#555555"];
+const COLOURS: [&str; 6] = [
+    "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#555555",
+];
 
 fn nice_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
     let span = (hi - lo).max(1e-9);
     let raw = span / n as f64;
     let mag = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * mag).find(|s| span / s <= n as f64).unwrap_or(10.0 * mag);
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| span / s <= n as f64)
+        .unwrap_or(10.0 * mag);
     let mut t = (lo / step).ceil() * step;
     let mut out = Vec::new();
     while t <= hi + 1e-9 {
@@ -187,7 +231,10 @@ fn nice_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
 pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> String {
     let (w, h) = (680.0, 380.0);
     let (l, r, t, b) = (64.0, 16.0, 34.0, 48.0);
-    let pts = series.iter().flat_map(|s| s.points.iter()).filter(|p| p.1.is_finite());
+    let pts = series
+        .iter()
+        .flat_map(|s| s.points.iter())
+        .filter(|p| p.1.is_finite());
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
     for &(x, y) in pts {
         x0 = x0.min(x);
@@ -269,20 +316,25 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) 
 pub fn grid_png(panels: &[&Image]) -> Result<Vec<u8>> {
     let gap = 8;
     let h = panels.iter().map(|p| p.height).max().unwrap_or(1);
-    let w: usize = panels.iter().map(|p| p.width).sum::<usize>() + gap * panels.len().saturating_sub(1);
+    let w: usize =
+        panels.iter().map(|p| p.width).sum::<usize>() + gap * panels.len().saturating_sub(1);
     let mut canvas = image::RgbImage::from_pixel(w as u32, h as u32, image::Rgb([255, 255, 255]));
     let mut left = 0;
     for p in panels {
         for y in 0..p.height {
             for x in 0..p.width {
-                let v = |c: usize| (p.at(c.min(p.channels - 1), y, x).clamp(0.0, 1.0) * 255.0).round() as u8;
+                let v = |c: usize| {
+                    (p.at(c.min(p.channels - 1), y, x).clamp(0.0, 1.0) * 255.0).round() as u8
+                };
                 canvas.put_pixel((left + x) as u32, y as u32, image::Rgb([v(0), v(1), v(2)]));
             }
         }
         left += p.width + gap;
     }
     let mut bytes = Vec::new();
-    image::DynamicImage::ImageRgb8(canvas)
-        .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)?;
+    image::DynamicImage::ImageRgb8(canvas).write_to(
+        &mut std::io::Cursor::new(&mut bytes),
+        image::ImageFormat::Png,
+    )?;
     Ok(bytes)
 }

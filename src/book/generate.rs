@@ -42,7 +42,10 @@ pub struct Generator {
 impl Generator {
     fn asset(&self, name: &str, bytes: Vec<u8>) -> String {
         let rel = format!("generated/{name}");
-        self.assets.lock().unwrap().push((PathBuf::from(&rel), bytes));
+        self.assets
+            .lock()
+            .unwrap()
+            .push((PathBuf::from(&rel), bytes));
         rel
     }
 
@@ -53,7 +56,9 @@ impl Generator {
         while let Some(p) = rest.find("{{#dip ") {
             out.push_str(&rest[..p]);
             let after = &rest[p + 7..];
-            let end = after.find("}}").with_context(|| format!("{name}: unclosed {{{{#dip"))?;
+            let end = after
+                .find("}}")
+                .with_context(|| format!("{name}: unclosed {{{{#dip"))?;
             let line = text[..text.len() - rest.len() + p].matches('\n').count() + 1;
             let args: Vec<&str> = after[..end].split_whitespace().collect();
             let md = self
@@ -67,7 +72,11 @@ impl Generator {
     }
 
     fn block(&self, args: &[&str]) -> Result<String> {
-        let arg = |i: usize| args.get(i).copied().with_context(|| format!("argument {i} missing"));
+        let arg = |i: usize| {
+            args.get(i)
+                .copied()
+                .with_context(|| format!("argument {i} missing"))
+        };
         match args.first().copied().unwrap_or("") {
             "network-diagram" => self.network_diagram(),
             "parameter-count" => parameter_count(),
@@ -91,7 +100,7 @@ impl Generator {
         let rel = self.asset("network.svg", svg.into_bytes());
         Ok(format!(
             "![The standard skip network, drawn from its configuration by `dip::book::figures::network_svg`]({rel})\n\n\
-             *The standard "skip" network of the paper (`SkipConfig::standard(32, 3)`), drawn by our code from the configuration.*\n"
+             *The standard \"skip\" network of the paper (`SkipConfig::standard(32, 3)`), drawn by our code from the configuration.*\n"
         ))
     }
 
@@ -104,7 +113,11 @@ impl Generator {
         let images: Vec<&Image> = panels.iter().map(|(_, i)| *i).collect();
         let rel = self.asset(&format!("{name}.png"), figures::grid_png(&images)?);
         let labels: Vec<&str> = panels.iter().map(|(l, _)| *l).collect();
-        Ok(format!("![{}]({rel})\n\n*{}: {caption}*\n", labels.join(" | "), labels.join(" | ")))
+        Ok(format!(
+            "![{}]({rel})\n\n*{}: {caption}*\n",
+            labels.join(" | "),
+            labels.join(" | ")
+        ))
     }
 
     /// Corrupted | the authors' published output | clean, for images whose
@@ -114,7 +127,8 @@ impl Generator {
             "inpainting-table1" => {
                 let clean = self.load(&format!("inpainting-table1/{image}.png"))?;
                 let masked = self.load(&format!("inpainting-table1/masked/{image}.png"))?;
-                let theirs = self.load(&format!("reference-outputs/inpainting-table1/{image}.png"))?;
+                let theirs =
+                    self.load(&format!("reference-outputs/inpainting-table1/{image}.png"))?;
                 let caption = format!(
                     "{image}, 50 % of the pixels missing (the paper's own masked input). \
                      The authors' output: {:.2} dB, measured by our code.",
@@ -122,7 +136,11 @@ impl Generator {
                 );
                 self.grid(
                     &format!("authors-{experiment}-{image}"),
-                    &[("corrupted", &masked), ("the authors' DIP output", &theirs), ("clean", &clean)],
+                    &[
+                        ("corrupted", &masked),
+                        ("the authors' DIP output", &theirs),
+                        ("clean", &clean),
+                    ],
                     &caption,
                 )
             }
@@ -133,7 +151,8 @@ impl Generator {
                     .with_context(|| format!("no denoising image `{image}`"))?;
                 let clean = self.load(&format!("denoising-cbm3d9/{truth}.png"))?;
                 let theirs = self.load(&format!("reference-outputs/denoising-cbm3d9/{out}.png"))?;
-                let noisy = crate::tasks::denoising::add_noise(&clean, 25.0 / 255.0, &mut Rng::new(0));
+                let noisy =
+                    crate::tasks::denoising::add_noise(&clean, 25.0 / 255.0, &mut Rng::new(0));
                 let caption = format!(
                     "{image}, σ = 25. Noisy (drawn by our code, seed 0): {:.2} dB; the authors' output: {:.2} dB, measured by our code.",
                     metrics::psnr(&clean, &noisy)?,
@@ -141,7 +160,11 @@ impl Generator {
                 );
                 self.grid(
                     &format!("authors-{experiment}-{image}"),
-                    &[("noisy", &noisy), ("the authors' DIP output", &theirs), ("clean", &clean)],
+                    &[
+                        ("noisy", &noisy),
+                        ("the authors' DIP output", &theirs),
+                        ("clean", &clean),
+                    ],
                     &caption,
                 )
             }
@@ -157,11 +180,12 @@ impl Generator {
     /// folder has it), PSNR measured now; a note if no run is recorded.
     fn ours_grid(&self, experiment: &str, image: &str) -> Result<String> {
         let Some((record, path)) = self.record(experiment, image)? else {
-            return Ok(tables::no_run_note(experiment));
+            return Ok(tables::no_run_note_for(experiment, image));
         };
         let out_path = record.output_path(&path);
-        let ours = Image::load(&out_path)
-            .with_context(|| format!("the restored image {} of a run record", out_path.display()))?;
+        let ours = Image::load(&out_path).with_context(|| {
+            format!("the restored image {} of a run record", out_path.display())
+        })?;
         let (clean, corrupted, psnr) = if experiment == "inpainting-table1" {
             let clean = self.load(&format!("inpainting-table1/{image}.png"))?;
             let masked = self.load(&format!("inpainting-table1/masked/{image}.png"))?;
@@ -176,7 +200,9 @@ impl Generator {
             let p = metrics::psnr(&clean, &ours)?;
             (Some(clean), None, Some(p))
         } else if let Some(rest) = experiment.strip_prefix("sr-") {
-            let (set, f) = rest.split_once("-x").context("sr experiment names are sr-<set>-x<factor>")?;
+            let (set, f) = rest
+                .split_once("-x")
+                .context("sr experiment names are sr-<set>-x<factor>")?;
             let f: usize = f.parse()?;
             let truth = tables::sr_ground_truth(&self.data, set, image, f)?;
             let p = metrics::psnr_sr(&truth, &ours)?;
@@ -194,7 +220,8 @@ impl Generator {
         }
         let caption = format!(
             "{image}, our run: {} (measured now by our code); {}.",
-            psnr.map(|p| format!("{p:.2} dB")).unwrap_or_else(|| "PSNR not known".into()),
+            psnr.map(|p| format!("{p:.2} dB"))
+                .unwrap_or_else(|| "PSNR not known".into()),
             record.provenance()
         );
         self.grid(&format!("ours-{experiment}-{image}"), &panels, &caption)
@@ -202,20 +229,28 @@ impl Generator {
 
     fn curves(&self, experiment: &str, image: &str) -> Result<String> {
         let Some((record, _)) = self.record(experiment, image)? else {
-            return Ok(tables::no_run_note(experiment));
+            return Ok(tables::no_run_note_for(experiment, image));
         };
         if record.history.is_empty() {
-            return Ok(format!("> The record of `{experiment}/{image}` has no history.\n"));
+            return Ok(format!(
+                "> The record of `{experiment}/{image}` has no history.\n"
+            ));
         }
         let h = &record.history;
         let mut series = vec![Series {
             name: "output vs corrupted".into(),
-            points: h.iter().map(|s| (s.iteration as f64, s.psnr_corrupted)).collect(),
+            points: h
+                .iter()
+                .map(|s| (s.iteration as f64, s.psnr_corrupted))
+                .collect(),
         }];
         if h.iter().any(|s| s.psnr_clean.is_some()) {
             series.push(Series {
                 name: "output vs clean".into(),
-                points: h.iter().filter_map(|s| s.psnr_clean.map(|p| (s.iteration as f64, p))).collect(),
+                points: h
+                    .iter()
+                    .filter_map(|s| s.psnr_clean.map(|p| (s.iteration as f64, p)))
+                    .collect(),
             });
         }
         if h.iter().any(|s| s.psnr_clean_average.is_some()) {
@@ -227,8 +262,16 @@ impl Generator {
                     .collect(),
             });
         }
-        let svg = figures::line_chart(&format!("{experiment}: {image}"), "iteration", "PSNR (dB)", &series);
-        let rel = self.asset(&format!("curves-{experiment}-{image}.svg"), svg.into_bytes());
+        let svg = figures::line_chart(
+            &format!("{experiment}: {image}"),
+            "iteration",
+            "PSNR (dB)",
+            &series,
+        );
+        let rel = self.asset(
+            &format!("curves-{experiment}-{image}.svg"),
+            svg.into_bytes(),
+        );
         Ok(format!(
             "![PSNR against iteration, {experiment} {image}]({rel})\n\n*PSNR against iteration; {}.*\n",
             record.provenance()

@@ -185,7 +185,10 @@ pub fn render_chapter(name: &str, text: &str) -> Result<String> {
                 out.push_str("\n\n");
             }
             Ok(html) => out.push_str(&html),
-            Err(e) => errors.push(format!("{name}:{}: KaTeX cannot render `{}`: {e}", f.line, f.tex)),
+            Err(e) => errors.push(format!(
+                "{name}:{}: KaTeX cannot render `{}`: {e}",
+                f.line, f.tex
+            )),
         }
         last = f.end;
     }

@@ -83,7 +83,11 @@ pub fn katex_assets(options: &BookOptions) -> Result<PathBuf> {
     let dist = options
         .katex_dist
         .clone()
-        .or_else(|| std::env::var_os("DIP_KATEX_DIST").filter(|v| !v.is_empty()).map(PathBuf::from))
+        .or_else(|| {
+            std::env::var_os("DIP_KATEX_DIST")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
         .unwrap_or_else(|| options.root.join("node_modules/katex/dist"));
     if !dist.join("katex.min.css").is_file() || !dist.join("fonts").is_dir() {
         bail!(
@@ -94,6 +98,29 @@ pub fn katex_assets(options: &BookOptions) -> Result<PathBuf> {
         );
     }
     Ok(dist)
+}
+
+/// KaTeX's `dist/` folder, installing it first if it is missing: `npm ci` in the
+/// book's root (katex, pinned in `package.json` / `package-lock.json`, from npm).
+pub fn ensure_katex(options: &BookOptions) -> Result<PathBuf> {
+    if let Ok(dist) = katex_assets(options) {
+        return Ok(dist);
+    }
+    let explicit = options.katex_dist.is_some()
+        || std::env::var_os("DIP_KATEX_DIST").is_some_and(|v| !v.is_empty());
+    if !explicit && options.root.join("package-lock.json").is_file() {
+        eprintln!("book: installing KaTeX's stylesheet and fonts from npm (npm ci) ...");
+        let status = std::process::Command::new("npm")
+            .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
+            .current_dir(&options.root)
+            .status();
+        match status {
+            Ok(s) if s.success() => {}
+            Ok(s) => eprintln!("book: npm ci failed ({s})"),
+            Err(e) => eprintln!("book: cannot run npm: {e}"),
+        }
+    }
+    katex_assets(options)
 }
 
 /// The preprocessor typesetting math with KaTeX (runs on the chapters as written,
@@ -160,7 +187,7 @@ impl Preprocessor for GeneratedPreprocessor {
 /// on any problem.
 pub fn build(options: &BookOptions) -> Result<BuildReport> {
     let root = &options.root;
-    let katex = katex_assets(options)?;
+    let katex = ensure_katex(options)?;
     let config_path = root.join("book.toml");
     let mut config = Config::from_disk(&config_path)
         .with_context(|| format!("cannot read {}", config_path.display()))?;
@@ -170,7 +197,11 @@ pub fn build(options: &BookOptions) -> Result<BuildReport> {
         bail!(
             "the book's sources have {} problem(s):\n{}",
             problems.len(),
-            problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n")
+            problems
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
         );
     }
     config.build.build_dir = options.out.clone();
@@ -200,11 +231,22 @@ pub fn build(options: &BookOptions) -> Result<BuildReport> {
         bail!(
             "the built book has {} problem(s):\n{}",
             problems.len(),
-            problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n")
+            problems
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
         );
     }
-    let chapters = md.iter().filter(|i| matches!(i, mdbook_driver::book::BookItem::Chapter(_))).count();
-    Ok(BuildReport { out, chapters, generated_files: assets.len() })
+    let chapters = md
+        .iter()
+        .filter(|i| matches!(i, mdbook_driver::book::BookItem::Chapter(_)))
+        .count();
+    Ok(BuildReport {
+        out,
+        chapters,
+        generated_files: assets.len(),
+    })
 }
 
 fn copy_katex(dist: &Path, to: &Path) -> Result<()> {

@@ -59,11 +59,23 @@ impl RunRecord {
     pub fn provenance(&self) -> String {
         format!(
             "preset `{}`, {}, {} iterations, {:.0} s, commit `{}`",
-            if self.preset.is_empty() { "?" } else { &self.preset },
-            if self.device.is_empty() { "device not recorded" } else { &self.device },
+            if self.preset.is_empty() {
+                "?"
+            } else {
+                &self.preset
+            },
+            if self.device.is_empty() {
+                "device not recorded"
+            } else {
+                &self.device
+            },
             self.iterations,
             self.seconds,
-            if self.commit.is_empty() { "?" } else { short(&self.commit) }
+            if self.commit.is_empty() {
+                "?"
+            } else {
+                short(&self.commit)
+            }
         )
     }
 }

@@ -30,12 +30,16 @@ pub const TABLE1_IMAGES: [(&str, &str); 11] = [
 pub const TABLE1: [(&str, [f64; 11], f64); 2] = [
     (
         "Papyan et al. [5] (CSC), as quoted in [1]",
-        [28.14, 31.44, 34.58, 35.04, 31.11, 27.90, 31.18, 31.34, 32.35, 31.92, 28.05],
+        [
+            28.14, 31.44, 34.58, 35.04, 31.11, 27.90, 31.18, 31.34, 32.35, 31.92, 28.05,
+        ],
         31.19,
     ),
     (
         "Deep Image Prior, the paper [1]",
-        [32.22, 33.06, 39.16, 36.16, 33.05, 29.80, 32.52, 32.84, 32.77, 32.20, 34.54],
+        [
+            32.22, 33.06, 39.16, 36.16, 33.05, 29.80, 32.52, 32.84, 32.77, 32.20, 34.54,
+        ],
         33.48,
     ),
 ];
@@ -43,8 +47,20 @@ pub const TABLE1: [(&str, [f64; 11], f64); 2] = [
 /// Set5 and Set14 image names.
 pub const SET5: [&str; 5] = ["baby", "bird", "butterfly", "head", "woman"];
 pub const SET14: [&str; 14] = [
-    "baboon", "barbara", "bridge", "coastguard", "comic", "face", "flowers", "foreman", "lenna",
-    "man", "monarch", "pepper", "ppt3", "zebra",
+    "baboon",
+    "barbara",
+    "bridge",
+    "coastguard",
+    "comic",
+    "face",
+    "flowers",
+    "foreman",
+    "lenna",
+    "man",
+    "monarch",
+    "pepper",
+    "ppt3",
+    "zebra",
 ];
 
 /// The super-resolution averages of the paper [1] (Y channel PSNR, dB), quoted:
@@ -87,7 +103,12 @@ fn mean(v: &[f64]) -> f64 {
 /// The SR ground truth of the paper: the HR image cropped top-left to a multiple of the factor.
 pub fn sr_ground_truth(data: &DataDir, set: &str, name: &str, factor: usize) -> Result<Image> {
     let hr = load(data, &format!("{set}/{name}.png"))?;
-    Ok(hr.crop(0, 0, hr.height - hr.height % factor, hr.width - hr.width % factor)?)
+    Ok(hr.crop(
+        0,
+        0,
+        hr.height - hr.height % factor,
+        hr.width - hr.width % factor,
+    )?)
 }
 
 /// Re-measure the authors' Table 1 outputs: PSNR against the ground truth, per image.
@@ -96,7 +117,10 @@ pub fn table1_authors(data: &DataDir) -> Result<Vec<f64>> {
         .iter()
         .map(|(name, _)| {
             let truth = load(data, &format!("inpainting-table1/{name}.png"))?;
-            let out = load(data, &format!("reference-outputs/inpainting-table1/{name}.png"))?;
+            let out = load(
+                data,
+                &format!("reference-outputs/inpainting-table1/{name}.png"),
+            )?;
             Ok(metrics::psnr(&truth, &out)?)
         })
         .collect()
@@ -109,7 +133,10 @@ pub fn sr_authors(data: &DataDir, set: &str, factor: usize) -> Result<Vec<f64>> 
         .iter()
         .map(|name| {
             let truth = sr_ground_truth(data, set, name, factor)?;
-            let published = load(data, &format!("reference-outputs/sr/{set}/x{factor}/{name}.png"))?;
+            let published = load(
+                data,
+                &format!("reference-outputs/sr/{set}/x{factor}/{name}.png"),
+            )?;
             Ok(metrics::psnr_sr(&truth, &published.crop_to_multiple(32)?)?)
         })
         .collect()
@@ -121,14 +148,21 @@ pub fn denoising_authors(data: &DataDir) -> Result<Vec<f64>> {
         .iter()
         .map(|(out, truth)| {
             let t = load(data, &format!("denoising-cbm3d9/{truth}.png"))?;
-            let o = load(data, &format!("reference-outputs/denoising-cbm3d9/{out}.png"))?;
+            let o = load(
+                data,
+                &format!("reference-outputs/denoising-cbm3d9/{out}.png"),
+            )?;
             Ok(metrics::psnr(&t, &o)?)
         })
         .collect()
 }
 
 /// Our records for `experiment` over `images`, in order (None where missing).
-pub fn ours(results: &Results, experiment: &str, images: &[&str]) -> Result<Vec<Option<RunRecord>>> {
+pub fn ours(
+    results: &Results,
+    experiment: &str,
+    images: &[&str],
+) -> Result<Vec<Option<RunRecord>>> {
     images
         .iter()
         .map(|i| Ok(results.get(experiment, i)?.map(|(r, _)| r)))
@@ -144,6 +178,14 @@ pub fn no_run_note(experiment: &str) -> String {
     format!(
         "> **No recorded run yet** for `{experiment}`: run `dip reproduce {experiment}` \
          (it writes `results/{experiment}/*.json`), then rebuild the book with `dip book`.\n"
+    )
+}
+
+/// The note shown where no run of `experiment` on `image` has been recorded yet.
+pub fn no_run_note_for(experiment: &str, image: &str) -> String {
+    format!(
+        "> **No recorded run yet** for `{experiment}` on `{image}`: run `dip reproduce {experiment}` \
+         (it writes `results/{experiment}/{image}.json`), then rebuild the book with `dip book`.\n"
     )
 }
 
@@ -168,28 +210,51 @@ pub fn provenance(records: &[Option<RunRecord>]) -> String {
 /// Table 1: Papyan et al., the paper, the authors' outputs re-measured, and ours.
 pub fn table1(data: &DataDir, results: &Results) -> Result<String> {
     let mut s = String::from("| | ");
-    s += &TABLE1_IMAGES.iter().map(|(_, t)| *t).collect::<Vec<_>>().join(" | ");
+    s += &TABLE1_IMAGES
+        .iter()
+        .map(|(_, t)| *t)
+        .collect::<Vec<_>>()
+        .join(" | ");
     s += " | mean |\n|---|";
     s += &"---:|".repeat(12);
     s += "\n";
     for (name, row, m) in TABLE1 {
         s += &format!("| {name} | ");
-        s += &row.iter().map(|v| format!("{v:.2}")).collect::<Vec<_>>().join(" | ");
+        s += &row
+            .iter()
+            .map(|v| format!("{v:.2}"))
+            .collect::<Vec<_>>()
+            .join(" | ");
         s += &format!(" | {m:.2} |\n");
     }
     let authors = table1_authors(data)?;
     s += "| DIP, the authors' output images, re-measured by our code | ";
-    s += &authors.iter().map(|v| format!("{v:.2}")).collect::<Vec<_>>().join(" | ");
+    s += &authors
+        .iter()
+        .map(|v| format!("{v:.2}"))
+        .collect::<Vec<_>>()
+        .join(" | ");
     s += &format!(" | {:.2} |\n", mean(&authors));
     let names: Vec<&str> = TABLE1_IMAGES.iter().map(|(n, _)| *n).collect();
     let ours = ours(results, "inpainting-table1", &names)?;
     let have = ours.iter().flatten().count();
     if have > 0 {
         s += "| **DIP, ours** | ";
-        let vals: Vec<Option<f64>> = ours.iter().map(|r| r.as_ref().and_then(|r| r.psnr)).collect();
-        s += &vals.iter().map(|v| cell(*v)).collect::<Vec<_>>().join(" | ");
+        let vals: Vec<Option<f64>> = ours
+            .iter()
+            .map(|r| r.as_ref().and_then(|r| r.psnr))
+            .collect();
+        s += &vals
+            .iter()
+            .map(|v| cell(*v))
+            .collect::<Vec<_>>()
+            .join(" | ");
         let all: Vec<f64> = vals.iter().flatten().copied().collect();
-        let m = if all.len() == names.len() { cell(Some(mean(&all))) } else { "–".into() };
+        let m = if all.len() == names.len() {
+            cell(Some(mean(&all)))
+        } else {
+            "–".into()
+        };
         s += &format!(" | {m} |\n");
     }
     s += "\n";
@@ -218,7 +283,12 @@ pub fn sr_table(data: &DataDir, results: &Results) -> Result<String> {
         } else if vals.is_empty() {
             "no run yet".into()
         } else {
-            format!("{:.2} ({} of {} images)", mean(&vals), vals.len(), names.len())
+            format!(
+                "{:.2} ({} of {} images)",
+                mean(&vals),
+                vals.len(),
+                names.len()
+            )
         };
         let title = if set == "set5" { "Set5" } else { "Set14" };
         s += &format!(
@@ -240,11 +310,21 @@ pub fn sr_set5_x4(data: &DataDir, results: &Results) -> Result<String> {
     const PAPER: [f64; 5] = [31.49, 31.80, 26.23, 31.04, 28.93];
     let authors = sr_authors(data, "set5", 4)?;
     let recs = ours(results, "sr-set5-x4", &SET5)?;
-    let mut s = String::from("| | baby | bird | butterfly | head | woman |\n|---|---:|---:|---:|---:|---:|\n");
+    let mut s = String::from(
+        "| | baby | bird | butterfly | head | woman |\n|---|---:|---:|---:|---:|---:|\n",
+    );
     s += "| DIP, the paper [1] | ";
-    s += &PAPER.iter().map(|v| format!("{v:.2}")).collect::<Vec<_>>().join(" | ");
+    s += &PAPER
+        .iter()
+        .map(|v| format!("{v:.2}"))
+        .collect::<Vec<_>>()
+        .join(" | ");
     s += " |\n| DIP, authors' outputs re-measured | ";
-    s += &authors.iter().map(|v| format!("{v:.2}")).collect::<Vec<_>>().join(" | ");
+    s += &authors
+        .iter()
+        .map(|v| format!("{v:.2}"))
+        .collect::<Vec<_>>()
+        .join(" | ");
     s += " |\n";
     if recs.iter().flatten().next().is_some() {
         s += "| **DIP, ours** | ";
@@ -278,7 +358,11 @@ pub fn denoising_table(data: &DataDir, results: &Results) -> Result<String> {
     );
     if recs.iter().flatten().next().is_some() {
         let vals: Vec<f64> = recs.iter().flatten().filter_map(|r| r.psnr).collect();
-        let m = if vals.len() == names.len() { cell(Some(mean(&vals))) } else { "–".into() };
+        let m = if vals.len() == names.len() {
+            cell(Some(mean(&vals)))
+        } else {
+            "–".into()
+        };
         s += &format!(
             "| **DIP, ours** | {} | {m} |\n\n",
             cell(recs[0].as_ref().and_then(|r| r.psnr))

@@ -52,7 +52,11 @@ pub fn run(args: BookArgs) -> Result<()> {
     );
     let index = report.out.join("index.html");
     if args.open {
-        let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
+        let opener = if cfg!(target_os = "macos") {
+            "open"
+        } else {
+            "xdg-open"
+        };
         std::process::Command::new(opener)
             .arg(&index)
             .spawn()
@@ -68,14 +72,21 @@ pub fn run(args: BookArgs) -> Result<()> {
 fn serve(root: &Path, port: u16) -> Result<()> {
     let listener = TcpListener::bind(("127.0.0.1", port))
         .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
-    println!("serving {} on http://127.0.0.1:{port}/ (Ctrl-C to stop)", root.display());
+    println!(
+        "serving {} on http://127.0.0.1:{port}/ (Ctrl-C to stop)",
+        root.display()
+    );
     for stream in listener.incoming() {
         let Ok(mut stream) = stream else { continue };
         let mut buf = [0u8; 4096];
         let n = stream.read(&mut buf).unwrap_or(0);
         let request = String::from_utf8_lossy(&buf[..n]);
         let path = request.split_whitespace().nth(1).unwrap_or("/");
-        let path = path.split(['?', '#']).next().unwrap_or("/").trim_start_matches('/');
+        let path = path
+            .split(['?', '#'])
+            .next()
+            .unwrap_or("/")
+            .trim_start_matches('/');
         let mut file = root.join(if path.is_empty() { "index.html" } else { path });
         if file.is_dir() {
             file = file.join("index.html");
@@ -101,7 +112,9 @@ fn serve(root: &Path, port: u16) -> Result<()> {
             "HTTP/1.1 {status}\r\nContent-Type: {mime}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             body.len()
         );
-        let _ = stream.write_all(header.as_bytes()).and_then(|_| stream.write_all(&body));
+        let _ = stream
+            .write_all(header.as_bytes())
+            .and_then(|_| stream.write_all(&body));
     }
     Ok(())
 }
