@@ -164,3 +164,64 @@ fn the_book_builds_and_works_offline() {
     let problems = check::check_html(&out, &book::EXTERNAL_LINKS_OK);
     assert!(problems.is_empty(), "{problems:?}");
 }
+
+/// A recorded run (made up here, in a temporary results folder, only to test the
+/// plumbing) shows up: its row in Table 1 with its provenance, its image grid and
+/// its learning curve; the runs table lists it.
+#[test]
+fn recorded_runs_appear_in_tables_and_figures() {
+    let Some(authors) = common::data_file("reference-outputs/inpainting-table1/barbara.png") else {
+        return;
+    };
+    if common::data_file("reference-outputs/sr/set14/x8/zebra.png").is_none() {
+        return;
+    }
+    let results = tempfile::tempdir().unwrap();
+    let dir = results.path().join("paper/table1");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(&authors, dir.join("barbara.png")).unwrap();
+    let history: Vec<String> = (0..5)
+        .map(|i| {
+            format!(
+                r#"{{"iteration":{i},"loss":{},"psnr_corrupted":{},"psnr_clean":{},"psnr_clean_average":null,"rolled_back":false}}"#,
+                0.1 / (i + 1) as f64,
+                10.0 + i as f64,
+                12.0 + i as f64
+            )
+        })
+        .collect();
+    std::fs::write(
+        dir.join("barbara.json"),
+        format!(
+            r#"{{"experiment":"table1","image":"barbara","preset":"paper","seed":0,"device":"cpu","device_name":"test-device","iterations":5,"wall_seconds":1.5,"git_commit":"0123456789abcdef","final_psnr":12.345,"history":[{}],"output":"barbara.png","some_future_field":1}}"#,
+            history.join(",")
+        ),
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let mut options = BookOptions::new(root());
+    options.out = out.path().join("html");
+    options.data = DataDir::new(common::data_dir());
+    options.results = results.path().to_path_buf();
+    if !katex_available(&options) {
+        return;
+    }
+    let report = book::build(&options).unwrap_or_else(|e| panic!("{e:#}"));
+    let inpainting = read(&report.out, "inpainting.html");
+    assert!(inpainting.contains("12.35"), "our row is missing");
+    assert!(
+        inpainting.contains("test-device"),
+        "the provenance is missing"
+    );
+    assert!(inpainting.contains("0123456789"), "the commit is missing");
+    assert!(report
+        .out
+        .join("generated/ours-table1-barbara.png")
+        .is_file());
+    let results_page = read(&report.out, "results.html");
+    assert!(results_page.contains("test-device"));
+    // a record that does not parse is an error naming it
+    std::fs::write(dir.join("barbara.json"), "{ not json").unwrap();
+    let err = format!("{:#}", book::build(&options).unwrap_err());
+    assert!(err.contains("barbara.json"), "{err}");
+}

@@ -53,7 +53,7 @@ fn arrow(svg: &mut String, x1: f64, y1: f64, x2: f64, y2: f64, label: &str) {
 pub fn network_svg(config: &SkipConfig, parameters: usize) -> String {
     let depth = config.depth();
     let (row, top) = (78.0, 60.0);
-    let height = top + row * depth as f64 + 70.0;
+    let height = top + row * depth as f64 + 50.0;
     let width = 760.0;
     let mut svg = String::new();
     let _ = write!(
@@ -150,7 +150,13 @@ pub fn network_svg(config: &SkipConfig, parameters: usize) -> String {
         let from_y = if i == 0 { 42.0 } else { y - row + 52.0 };
         arrow(&mut svg, 115.0, from_y, 115.0, y, "");
         if s > 0 {
-            arrow(&mut svg, 210.0, y + 10.0, 285.0, y + 26.0, "");
+            // the skip branch takes the scale's input, like the encoder
+            let _ = write!(
+                svg,
+                r##"<polyline fill="none" stroke="#333" points="115,{0} 250,{0} 250,{1} 283,{1}" marker-end="url(#arrow)"/>"##,
+                y - 12.0,
+                y + 26.0
+            );
             arrow(&mut svg, 455.0, y + 26.0, 530.0, y + 26.0, "");
         }
         // decoder: from the deeper level up

@@ -9,6 +9,7 @@ use candle_core::Device;
 
 use super::figures::{self, Series};
 use super::records::{Results, RunRecord};
+
 use super::tables;
 use crate::data::DataDir;
 use crate::image_io::Image;
@@ -176,8 +177,9 @@ impl Generator {
         self.results.get(experiment, image)
     }
 
-    /// Our restored image beside the clean one (and the corrupted one where the data
-    /// folder has it), PSNR measured now; a note if no run is recorded.
+    /// Our restored image beside the clean one (and the corrupted one) where the data
+    /// folder has them at the size of our output, with the PSNR the run measured and
+    /// its provenance; a note if no run is recorded.
     fn ours_grid(&self, experiment: &str, image: &str) -> Result<String> {
         let Some((record, path)) = self.record(experiment, image)? else {
             return Ok(tables::no_run_note_for(experiment, image));
@@ -186,29 +188,31 @@ impl Generator {
         let ours = Image::load(&out_path).with_context(|| {
             format!("the restored image {} of a run record", out_path.display())
         })?;
-        let (clean, corrupted, psnr) = if experiment == "inpainting-table1" {
-            let clean = self.load(&format!("inpainting-table1/{image}.png"))?;
-            let masked = self.load(&format!("inpainting-table1/masked/{image}.png"))?;
-            let p = metrics::psnr(&clean, &ours)?;
-            (Some(clean), Some(masked), Some(p))
-        } else if experiment == "denoising-cbm3d9" {
-            let (_, truth) = tables::DENOISING_IMAGES
-                .iter()
-                .find(|(o, _)| *o == image)
-                .with_context(|| format!("no denoising image `{image}`"))?;
-            let clean = self.load(&format!("denoising-cbm3d9/{truth}.png"))?;
-            let p = metrics::psnr(&clean, &ours)?;
-            (Some(clean), None, Some(p))
-        } else if let Some(rest) = experiment.strip_prefix("sr-") {
-            let (set, f) = rest
-                .split_once("-x")
-                .context("sr experiment names are sr-<set>-x<factor>")?;
-            let f: usize = f.parse()?;
-            let truth = tables::sr_ground_truth(&self.data, set, image, f)?;
-            let p = metrics::psnr_sr(&truth, &ours)?;
-            (Some(truth.crop_to_multiple(32)?), None, Some(p))
-        } else {
-            (None, None, record.psnr)
+        let (clean, corrupted) = match experiment {
+            "table1" => (
+                Some(format!("inpainting-table1/{image}.png")),
+                Some(format!("inpainting-table1/masked/{image}.png")),
+            ),
+            "denoising" => (
+                tables::DENOISING_IMAGES
+                    .iter()
+                    .find(|(o, _)| *o == image)
+                    .map(|(_, t)| format!("denoising-cbm3d9/{t}.png")),
+                None,
+            ),
+            "demos" if ["kate", "vase", "library"].contains(&image) => {
+                (None, Some(format!("dip-repo/inpainting/{image}.png")))
+            }
+            _ => (None, None),
+        };
+        let same_size = |i: &Image| i.height == ours.height && i.width == ours.width;
+        let clean = match clean {
+            Some(rel) => Some(self.load(&rel)?).filter(same_size),
+            None => None,
+        };
+        let corrupted = match corrupted {
+            Some(rel) => Some(self.load(&rel)?).filter(same_size),
+            None => None,
         };
         let mut panels: Vec<(&str, &Image)> = Vec::new();
         if let Some(c) = &corrupted {
@@ -219,9 +223,11 @@ impl Generator {
             panels.push(("clean", c));
         }
         let caption = format!(
-            "{image}, our run: {} (measured now by our code); {}.",
-            psnr.map(|p| format!("{p:.2} dB"))
-                .unwrap_or_else(|| "PSNR not known".into()),
+            "{image}, our run: {}; {}.",
+            record
+                .final_psnr
+                .map(|p| format!("{p:.2} dB against the clean image"))
+                .unwrap_or_else(|| "no PSNR (no clean image)".into()),
             record.provenance()
         );
         self.grid(&format!("ours-{experiment}-{image}"), &panels, &caption)
@@ -241,7 +247,7 @@ impl Generator {
             name: "output vs corrupted".into(),
             points: h
                 .iter()
-                .map(|s| (s.iteration as f64, s.psnr_corrupted))
+                .filter_map(|s| s.psnr_corrupted.map(|p| (s.iteration as f64, p)))
                 .collect(),
         }];
         if h.iter().any(|s| s.psnr_clean.is_some()) {
@@ -290,8 +296,11 @@ impl Generator {
                     points: r
                         .history
                         .iter()
-                        .filter(|s| s.loss > 0.0)
-                        .map(|s| (s.iteration as f64, s.loss.log10()))
+                        .filter_map(|s| {
+                            s.loss
+                                .filter(|l| *l > 0.0)
+                                .map(|l| (s.iteration as f64, l.log10()))
+                        })
                         .collect(),
                 });
                 records.push(Some(r));

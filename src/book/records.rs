@@ -1,86 +1,103 @@
-//! The records of our runs, read from `results/<experiment>/<image>.json`.
+//! The records of our runs, as `dip reproduce` writes them:
+//! `results/<preset>/<experiment>/<image>[-seed<k>].json`, the restored image beside
+//! each (`output`, a PNG file name). `experiment` is `table1`, `denoising`, `sr` or
+//! `demos`; SR images are named `<set>-x<factor>-<name>` (e.g. `set5-x4-baby`).
 //!
-//! A record is written by `dip reproduce` when a run ends. Every field the book
-//! does not strictly need is optional, so that records from older versions still
-//! load. The restored image is `results/<experiment>/<output>` (by default
-//! `<image>.png`, next to the record).
+//! The book reads only the fields it shows; every one is optional on reading, so a
+//! record of an older or newer version still loads. A record that does not parse is
+//! an error, never silently skipped.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::fit::Step;
+/// The presets, in the order the book prefers their records: the paper's settings first.
+pub const PRESETS: [&str; 3] = ["paper", "quick", "tiny"];
 
-/// One run of one experiment on one image.
+/// One point of a run's history (values that were not finite are absent).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HistoryPoint {
+    pub iteration: usize,
+    pub loss: Option<f64>,
+    pub psnr_corrupted: Option<f64>,
+    pub psnr_clean: Option<f64>,
+    pub psnr_clean_average: Option<f64>,
+    pub rolled_back: bool,
+}
+
+/// What the book reads of one run of one experiment on one image.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RunRecord {
-    /// The experiment, e.g. `inpainting-table1`, `sr-set5-x4`, `denoising-cbm3d9`.
     pub experiment: String,
-    /// The image's name, e.g. `barbara`.
     pub image: String,
-    /// The preset of settings (`paper`, `quick`, ...).
+    /// The preset of settings (`paper`, `quick`, `tiny`).
     pub preset: String,
-    /// The device, as `dip::device::describe` writes it.
+    pub seed: u64,
+    /// `cpu`, `cuda` or `metal`, and a longer description.
     pub device: String,
-    /// Iterations run.
+    pub device_name: String,
+    /// Iterations done.
     pub iterations: usize,
-    /// Wall time of the fit, in seconds.
-    pub seconds: f64,
+    /// Wall time of the run, in seconds.
+    pub wall_seconds: f64,
+    pub seconds_per_iteration: f64,
     /// The commit of the crate that ran it.
-    pub commit: String,
-    /// Seed(s) of the run.
-    pub seed: Option<u64>,
-    /// The PSNR of the restored image against the ground truth, in dB, with the
-    /// experiment's protocol (plain PSNR, or the SR protocol for `sr-*`).
-    pub psnr: Option<f64>,
-    /// PSNR of the single seeds, when the run repeated over seeds.
-    pub psnr_seeds: Vec<f64>,
-    /// The restored image, relative to the record's folder.
-    pub output: Option<String>,
-    /// Per-iteration history of the fit.
-    pub history: Vec<Step>,
-    /// When the run finished (free text, e.g. RFC 3339).
-    pub finished: Option<String>,
+    pub git_commit: String,
+    pub rollbacks: usize,
+    /// PSNR (dB) of the restored image against the clean image, measured by the run
+    /// with the experiment's protocol; the tables use this one.
+    pub final_psnr: Option<f64>,
+    pub history: Vec<HistoryPoint>,
+    /// The restored image, a file name relative to the record's folder.
+    pub output: String,
+    pub started_at: String,
 }
 
 impl RunRecord {
     /// Where the restored image of a record loaded from `record_path` lies.
     pub fn output_path(&self, record_path: &Path) -> PathBuf {
         let dir = record_path.parent().unwrap_or(Path::new("."));
-        match &self.output {
-            Some(rel) => dir.join(rel),
-            None => dir.join(format!("{}.png", self.image)),
+        if self.output.is_empty() {
+            record_path.with_extension("png")
+        } else {
+            dir.join(&self.output)
         }
     }
 
-    /// A one-line description of the run, for table captions.
+    /// A one-line description of the run, for captions.
     pub fn provenance(&self) -> String {
+        let device = match (self.device.as_str(), self.device_name.as_str()) {
+            ("", "") => "device not recorded".to_string(),
+            (d, "") => d.to_string(),
+            (_, n) => n.to_string(),
+        };
         format!(
-            "preset `{}`, {}, {} iterations, {:.0} s, commit `{}`",
-            if self.preset.is_empty() {
-                "?"
-            } else {
-                &self.preset
-            },
-            if self.device.is_empty() {
-                "device not recorded"
-            } else {
-                &self.device
-            },
+            "preset `{}`, {device}, {} iterations, {:.0} s, seed {}, commit `{}`",
+            or_unknown(&self.preset),
             self.iterations,
-            self.seconds,
-            if self.commit.is_empty() {
-                "?"
-            } else {
-                short(&self.commit)
-            }
+            self.wall_seconds,
+            self.seed,
+            short(&self.git_commit)
         )
     }
 }
 
-fn short(commit: &str) -> &str {
+fn or_unknown(s: &str) -> &str {
+    if s.is_empty() {
+        "?"
+    } else {
+        s
+    }
+}
+
+/// The first 10 characters of a commit hash.
+pub fn short(commit: &str) -> &str {
+    if commit.is_empty() {
+        return "?";
+    }
     &commit[..commit.len().min(10)]
 }
 
@@ -99,56 +116,71 @@ impl Results {
         &self.root
     }
 
-    /// The path a record of `experiment` on `image` would have.
-    pub fn path(&self, experiment: &str, image: &str) -> PathBuf {
-        self.root.join(experiment).join(format!("{image}.json"))
-    }
-
-    /// The record of `experiment` on `image`, if there is one. A record that is
-    /// there but does not parse is an error (never silently skipped).
-    pub fn get(&self, experiment: &str, image: &str) -> Result<Option<(RunRecord, PathBuf)>> {
-        let path = self.path(experiment, image);
-        if !path.is_file() {
-            return Ok(None);
-        }
-        let text = std::fs::read_to_string(&path)
+    fn load(path: &Path) -> Result<RunRecord> {
+        let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the run record {}", path.display()))?;
-        let mut record: RunRecord = serde_json::from_str(&text)
-            .with_context(|| format!("the run record {} does not parse", path.display()))?;
-        if record.image.is_empty() {
-            record.image = image.to_string();
-        }
-        if record.experiment.is_empty() {
-            record.experiment = experiment.to_string();
-        }
-        Ok(Some((record, path)))
+        serde_json::from_str(&text)
+            .with_context(|| format!("the run record {} does not parse", path.display()))
     }
 
-    /// Every record under the results folder, sorted by experiment then image.
+    /// The record of `experiment` on `image` (seed 0), from the first preset of
+    /// [`PRESETS`] that has one.
+    pub fn get(&self, experiment: &str, image: &str) -> Result<Option<(RunRecord, PathBuf)>> {
+        for preset in PRESETS {
+            let path = self
+                .root
+                .join(preset)
+                .join(experiment)
+                .join(format!("{image}.json"));
+            if path.is_file() {
+                let mut record = Self::load(&path)?;
+                if record.image.is_empty() {
+                    record.image = image.to_string();
+                }
+                if record.experiment.is_empty() {
+                    record.experiment = experiment.to_string();
+                }
+                if record.preset.is_empty() {
+                    record.preset = preset.to_string();
+                }
+                return Ok(Some((record, path)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Every record under the results folder (all presets, seeds), sorted by path.
     pub fn all(&self) -> Result<Vec<(RunRecord, PathBuf)>> {
-        let mut out = Vec::new();
-        let Ok(experiments) = std::fs::read_dir(&self.root) else {
-            return Ok(out);
-        };
-        let mut dirs: Vec<PathBuf> = experiments
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_dir())
-            .collect();
-        dirs.sort();
-        for dir in dirs {
-            let experiment = dir.file_name().unwrap().to_string_lossy().to_string();
-            let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|e| e == "json"))
-                .collect();
-            files.sort();
-            for file in files {
-                let image = file.file_stem().unwrap().to_string_lossy().to_string();
-                if let Some(r) = self.get(&experiment, &image)? {
-                    out.push(r);
+        let mut files = Vec::new();
+        for preset in list_dirs(&self.root) {
+            for experiment in list_dirs(&preset) {
+                if let Ok(entries) = std::fs::read_dir(&experiment) {
+                    files.extend(
+                        entries
+                            .flatten()
+                            .map(|e| e.path())
+                            .filter(|p| p.extension().is_some_and(|e| e == "json")),
+                    );
                 }
             }
         }
-        Ok(out)
+        files.sort();
+        files
+            .into_iter()
+            .map(|p| Ok((Self::load(&p)?, p)))
+            .collect()
     }
+}
+
+fn list_dirs(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|e| {
+            e.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_dir())
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
 }

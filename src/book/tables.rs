@@ -176,23 +176,24 @@ fn cell(v: Option<f64>) -> String {
 /// The note shown where no run has been recorded yet.
 pub fn no_run_note(experiment: &str) -> String {
     format!(
-        "> **No recorded run yet** for `{experiment}`: run `dip reproduce {experiment}` \
-         (it writes `results/{experiment}/*.json`), then rebuild the book with `dip book`.\n"
+        "> **No recorded run yet** for `{experiment}`: run `dip reproduce --preset paper --only {experiment}` \
+         (it writes `results/<preset>/{experiment}/*.json`), then rebuild the book with `dip book`.\n"
     )
 }
 
 /// The note shown where no run of `experiment` on `image` has been recorded yet.
 pub fn no_run_note_for(experiment: &str, image: &str) -> String {
     format!(
-        "> **No recorded run yet** for `{experiment}` on `{image}`: run `dip reproduce {experiment}` \
-         (it writes `results/{experiment}/{image}.json`), then rebuild the book with `dip book`.\n"
+        "> **No recorded run yet** for `{experiment}` on `{image}`: run \
+         `dip reproduce --preset paper --only {experiment} --images {image}` (it writes \
+         `results/<preset>/{experiment}/{image}.json`), then rebuild the book with `dip book`.\n"
     )
 }
 
 /// The provenance lines of a set of records (each distinct run setting once).
 pub fn provenance(records: &[Option<RunRecord>]) -> String {
     let mut lines: Vec<String> = records.iter().flatten().map(|r| r.provenance()).collect();
-    let total: f64 = records.iter().flatten().map(|r| r.seconds).sum();
+    let total: f64 = records.iter().flatten().map(|r| r.wall_seconds).sum();
     let n = records.iter().flatten().count();
     lines.sort();
     lines.dedup();
@@ -236,13 +237,13 @@ pub fn table1(data: &DataDir, results: &Results) -> Result<String> {
         .join(" | ");
     s += &format!(" | {:.2} |\n", mean(&authors));
     let names: Vec<&str> = TABLE1_IMAGES.iter().map(|(n, _)| *n).collect();
-    let ours = ours(results, "inpainting-table1", &names)?;
+    let ours = ours(results, "table1", &names)?;
     let have = ours.iter().flatten().count();
     if have > 0 {
         s += "| **DIP, ours** | ";
         let vals: Vec<Option<f64>> = ours
             .iter()
-            .map(|r| r.as_ref().and_then(|r| r.psnr))
+            .map(|r| r.as_ref().and_then(|r| r.final_psnr))
             .collect();
         s += &vals
             .iter()
@@ -261,7 +262,7 @@ pub fn table1(data: &DataDir, results: &Results) -> Result<String> {
     if have > 0 {
         s += &provenance(&ours);
     } else {
-        s += &no_run_note("inpainting-table1");
+        s += &no_run_note("table1");
     }
     Ok(s)
 }
@@ -275,9 +276,10 @@ pub fn sr_table(data: &DataDir, results: &Results) -> Result<String> {
     for (set, f, bicubic, tv, dip, lap) in SR_AVERAGES {
         let authors = mean(&sr_authors(data, set, f)?);
         let names: &[&str] = if set == "set5" { &SET5 } else { &SET14 };
-        let experiment = format!("sr-{set}-x{f}");
-        let recs = ours(results, &experiment, names)?;
-        let vals: Vec<f64> = recs.iter().flatten().filter_map(|r| r.psnr).collect();
+        let images: Vec<String> = names.iter().map(|n| format!("{set}-x{f}-{n}")).collect();
+        let images: Vec<&str> = images.iter().map(|s| s.as_str()).collect();
+        let recs = ours(results, "sr", &images)?;
+        let vals: Vec<f64> = recs.iter().flatten().filter_map(|r| r.final_psnr).collect();
         let our = if vals.len() == names.len() {
             format!("{:.2}", mean(&vals))
         } else if vals.is_empty() {
@@ -300,7 +302,7 @@ pub fn sr_table(data: &DataDir, results: &Results) -> Result<String> {
     if all_records.iter().flatten().next().is_some() {
         s += &provenance(&all_records);
     } else {
-        s += &no_run_note("sr-set5-x4");
+        s += &no_run_note("sr");
     }
     Ok(s)
 }
@@ -309,7 +311,9 @@ pub fn sr_table(data: &DataDir, results: &Results) -> Result<String> {
 pub fn sr_set5_x4(data: &DataDir, results: &Results) -> Result<String> {
     const PAPER: [f64; 5] = [31.49, 31.80, 26.23, 31.04, 28.93];
     let authors = sr_authors(data, "set5", 4)?;
-    let recs = ours(results, "sr-set5-x4", &SET5)?;
+    let images: Vec<String> = SET5.iter().map(|n| format!("set5-x4-{n}")).collect();
+    let images: Vec<&str> = images.iter().map(|s| s.as_str()).collect();
+    let recs = ours(results, "sr", &images)?;
     let mut s = String::from(
         "| | baby | bird | butterfly | head | woman |\n|---|---:|---:|---:|---:|---:|\n",
     );
@@ -330,14 +334,14 @@ pub fn sr_set5_x4(data: &DataDir, results: &Results) -> Result<String> {
         s += "| **DIP, ours** | ";
         s += &recs
             .iter()
-            .map(|r| cell(r.as_ref().and_then(|r| r.psnr)))
+            .map(|r| cell(r.as_ref().and_then(|r| r.final_psnr)))
             .collect::<Vec<_>>()
             .join(" | ");
         s += " |\n\n";
         s += &provenance(&recs);
     } else {
         s += "\n";
-        s += &no_run_note("sr-set5-x4");
+        s += &no_run_note("sr");
     }
     Ok(s)
 }
@@ -346,7 +350,7 @@ pub fn sr_set5_x4(data: &DataDir, results: &Results) -> Result<String> {
 pub fn denoising_table(data: &DataDir, results: &Results) -> Result<String> {
     let authors = denoising_authors(data)?;
     let names: Vec<&str> = DENOISING_IMAGES.iter().map(|(n, _)| *n).collect();
-    let recs = ours(results, "denoising-cbm3d9", &names)?;
+    let recs = ours(results, "denoising", &names)?;
     let mut s = String::from("| | F16 | mean of the 9 images |\n|---|---:|---:|\n");
     for (name, f16, m) in DENOISING_PAPER {
         s += &format!("| {name} | {f16:.2} | {m:.2} |\n");
@@ -357,7 +361,7 @@ pub fn denoising_table(data: &DataDir, results: &Results) -> Result<String> {
         mean(&authors)
     );
     if recs.iter().flatten().next().is_some() {
-        let vals: Vec<f64> = recs.iter().flatten().filter_map(|r| r.psnr).collect();
+        let vals: Vec<f64> = recs.iter().flatten().filter_map(|r| r.final_psnr).collect();
         let m = if vals.len() == names.len() {
             cell(Some(mean(&vals)))
         } else {
@@ -365,12 +369,12 @@ pub fn denoising_table(data: &DataDir, results: &Results) -> Result<String> {
         };
         s += &format!(
             "| **DIP, ours** | {} | {m} |\n\n",
-            cell(recs[0].as_ref().and_then(|r| r.psnr))
+            cell(recs[0].as_ref().and_then(|r| r.final_psnr))
         );
         s += &provenance(&recs);
     } else {
         s += "\n";
-        s += &no_run_note("denoising-cbm3d9");
+        s += &no_run_note("denoising");
     }
     Ok(s)
 }
@@ -386,7 +390,7 @@ pub fn runs_table(results: &Results) -> Result<String> {
         ));
     }
     let mut s = String::from(
-        "| experiment | image | PSNR (dB) | preset | device | iterations | wall time (s) | s / iteration | commit |\n\
+        "| experiment | image | final PSNR (dB) | preset | device | iterations | wall time (s) | s / iteration | commit |\n\
          |---|---|---:|---|---|---:|---:|---:|---|\n",
     );
     for (r, _) in &all {
@@ -394,13 +398,17 @@ pub fn runs_table(results: &Results) -> Result<String> {
             "| {} | {} | {} | {} | {} | {} | {:.1} | {:.3} | `{}` |\n",
             r.experiment,
             r.image,
-            cell(r.psnr),
+            cell(r.final_psnr),
             r.preset,
-            r.device,
+            if r.device_name.is_empty() {
+                &r.device
+            } else {
+                &r.device_name
+            },
             r.iterations,
-            r.seconds,
-            r.seconds / r.iterations.max(1) as f64,
-            &r.commit[..r.commit.len().min(10)]
+            r.wall_seconds,
+            r.wall_seconds / r.iterations.max(1) as f64,
+            super::records::short(&r.git_commit)
         );
     }
     Ok(s)
