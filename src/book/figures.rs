@@ -163,13 +163,13 @@ pub fn network_svg(config: &SkipConfig, parameters: usize) -> String {
         if i + 1 < depth {
             arrow(&mut svg, 635.0, y + row, 635.0, y + 52.0, "");
         } else {
-            arrow(
-                &mut svg,
-                210.0,
-                y + 44.0,
-                530.0,
-                y + 44.0,
-                "deepest: into u directly",
+            arrow(&mut svg, 210.0, y + 48.0, 530.0, y + 48.0, "");
+            let _ = write!(
+                svg,
+                r##"<text x="260" y="{}" font-size="11" fill="#555">deepest scale: d{} feeds u{} directly</text>"##,
+                y + 64.0,
+                i + 1,
+                i + 1
             );
         }
         in_ch = d;
