@@ -225,3 +225,44 @@ fn recorded_runs_appear_in_tables_and_figures() {
     let err = format!("{:#}", book::build(&options).unwrap_err());
     assert!(err.contains("barbara.json"), "{err}");
 }
+
+#[test]
+fn the_html_check_names_network_loads_and_missing_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("here.png"), b"x").unwrap();
+    std::fs::write(
+        dir.path().join("chapter.html"),
+        "<html><head>\n<link rel=\"stylesheet\" href=\"https://cdn.example.org/katex.css\">\n</head><body>\n\
+         <img src=\"here.png\"><img src=\"gone.png\">\n<a href=\"https://example.org\">ok?</a>\n\
+         <a href=\"other.html#x\">x</a>\n<script src=\"//cdn.example.org/x.js\"></script>\n$$x$$</body></html>",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("references.html"),
+        "<a href=\"https://arxiv.org\">a paper</a>",
+    )
+    .unwrap();
+    let problems: Vec<String> = check::check_html(dir.path(), &book::EXTERNAL_LINKS_OK)
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    let text = problems.join("\n");
+    for what in [
+        "cdn.example.org/katex.css",
+        "gone.png",
+        "https://example.org",
+        "other.html",
+        "x.js",
+        "$$",
+    ] {
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("chapter.html") && p.contains(what)),
+            "{what} not reported:\n{text}"
+        );
+    }
+    assert!(!text.contains("references.html"), "{text}");
+    assert!(!text.contains("here.png"), "{text}");
+    assert_eq!(problems.len(), 6, "{text}");
+}
