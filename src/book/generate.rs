@@ -32,12 +32,15 @@ pub const DIRECTIVES: &[&str] = &[
     "loss-curves",
 ];
 
+/// Files generated while the book is built: (path relative to the book's output, bytes).
+pub type Assets = Arc<Mutex<Vec<(PathBuf, Vec<u8>)>>>;
+
 /// Expands the blocks; collects the generated files.
 pub struct Generator {
     pub data: DataDir,
     pub results: Results,
     /// Generated files: (path relative to the book's output, bytes).
-    pub assets: Arc<Mutex<Vec<(PathBuf, Vec<u8>)>>>,
+    pub assets: Assets,
 }
 
 impl Generator {
