@@ -18,9 +18,12 @@
 //! - [`image_io`]: images in and out, written atomically;
 //! - [`data`]: the standard images, their manifest and download;
 //! - [`device`]: choosing CPU, CUDA or Metal;
-//! - [`reproduce`]: the paper's experiments, their records and tables.
+//! - [`reproduce`]: the paper's experiments, their records and tables;
+//! - [`book`]: the tutorial book, its generated tables and figures, and its checks;
+//! - [`bench`]: the benchmark of one training iteration.
 
 pub mod bench;
+pub mod book;
 pub mod data;
 pub mod device;
 pub mod downsampler;

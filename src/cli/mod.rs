@@ -1,5 +1,6 @@
 //! The command line: one subcommand per task, and the tools.
 
+mod book;
 mod data;
 mod reproduce;
 mod restore;
@@ -40,6 +41,8 @@ pub enum Command {
     Reproduce(reproduce::ReproduceArgs),
     /// List the recorded runs.
     Results(reproduce::ResultsArgs),
+    /// Render the tutorial book (HTML) from chapters/, the data folder and results/.
+    Book(book::BookArgs),
 }
 
 /// Options of `dip psnr`.
@@ -79,6 +82,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Data(c) => data::run(c),
         Command::Reproduce(a) => reproduce::reproduce(a),
         Command::Results(a) => reproduce::results(a),
+        Command::Book(a) => book::run(a),
     }
 }
 

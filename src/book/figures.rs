@@ -1,0 +1,346 @@
+//! The figures of the book, drawn by our code when it is built: the network
+//! diagram and the learning curves as plain SVG text, the image grids as PNG.
+
+use std::fmt::Write;
+
+use anyhow::Result;
+
+use crate::image_io::Image;
+use crate::net::{SkipConfig, Upsample};
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn rect(svg: &mut String, x: f64, y: f64, w: f64, h: f64, fill: &str, lines: &[String]) {
+    let _ = write!(
+        svg,
+        r##"<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="6" fill="{fill}" stroke="#333"/>"##
+    );
+    let n = lines.len() as f64;
+    for (i, line) in lines.iter().enumerate() {
+        let ty = y + h / 2.0 + (i as f64 - (n - 1.0) / 2.0) * 14.0 + 4.0;
+        let _ = write!(
+            svg,
+            r#"<text x="{}" y="{ty}" text-anchor="middle">{}</text>"#,
+            x + w / 2.0,
+            esc(line)
+        );
+    }
+}
+
+fn arrow(svg: &mut String, x1: f64, y1: f64, x2: f64, y2: f64, label: &str) {
+    let _ = write!(
+        svg,
+        r##"<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="#333" marker-end="url(#arrow)"/>"##
+    );
+    if !label.is_empty() {
+        let _ = write!(
+            svg,
+            r##"<text x="{}" y="{}" font-size="11" fill="#555">{}</text>"##,
+            (x1 + x2) / 2.0 + 4.0,
+            (y1 + y2) / 2.0 - 3.0,
+            esc(label)
+        );
+    }
+}
+
+// ANCHOR: network_svg
+/// The "skip" network of `config` as an SVG diagram: one row per scale, the
+/// encoder on the left, the skip branch in the middle, the decoder on the right.
+pub fn network_svg(config: &SkipConfig, parameters: usize) -> String {
+    let depth = config.depth();
+    let (row, top) = (78.0, 60.0);
+    let height = top + row * depth as f64 + 50.0;
+    let width = 760.0;
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" font-family="sans-serif" font-size="12"><defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#333"/></marker></defs><rect width="100%" height="100%" fill="white"/>"##
+    );
+    rect(
+        &mut svg,
+        20.0,
+        8.0,
+        150.0,
+        34.0,
+        "#eee",
+        &[format!("z: {} × H × W", config.input_channels)],
+    );
+    rect(
+        &mut svg,
+        590.0,
+        8.0,
+        150.0,
+        34.0,
+        "#eee",
+        &[format!("x = f(z): {} × H × W", config.output_channels)],
+    );
+    let mut in_ch = config.input_channels;
+    for i in 0..depth {
+        let y = top + row * i as f64;
+        let scale = 1usize << (i + 1);
+        let (d, u, s) = (
+            config.channels_down[i],
+            config.channels_up[i],
+            config.channels_skip[i],
+        );
+        rect(
+            &mut svg,
+            20.0,
+            y,
+            190.0,
+            52.0,
+            "#dbe9f6",
+            &[
+                format!(
+                    "d{}: conv {}×{} /2, {in_ch}→{d}",
+                    i + 1,
+                    config.filter_down[i],
+                    config.filter_down[i]
+                ),
+                format!("conv {0}×{0}, {d}→{d}  (BN, LReLU)", config.filter_down[i]),
+                format!("H/{scale} × W/{scale}"),
+            ],
+        );
+        if s > 0 {
+            rect(
+                &mut svg,
+                285.0,
+                y + 8.0,
+                170.0,
+                36.0,
+                "#fde9c9",
+                &[format!(
+                    "s{}: conv {k}×{k}, {in_ch}→{s}",
+                    i + 1,
+                    k = config.filter_skip
+                )],
+            );
+        }
+        let up = match config.upsample[i] {
+            Upsample::Bilinear => "bilinear ×2",
+            Upsample::Nearest => "nearest ×2",
+        };
+        let deeper = if i + 1 < depth {
+            config.channels_up[i + 1]
+        } else {
+            d
+        };
+        rect(
+            &mut svg,
+            530.0,
+            y,
+            210.0,
+            52.0,
+            "#d9f0d3",
+            &[
+                format!("u{}: {up} of {deeper} ch, concat {s}", i + 1),
+                format!("BN, conv {0}×{0} →{u}, BN, LReLU", config.filter_up[i]),
+                if config.need_1x1_up {
+                    format!("conv 1×1 {u}→{u}, BN, LReLU")
+                } else {
+                    String::new()
+                },
+            ],
+        );
+        // encoder input, skip input, merge
+        let from_y = if i == 0 { 42.0 } else { y - row + 52.0 };
+        arrow(&mut svg, 115.0, from_y, 115.0, y, "");
+        if s > 0 {
+            // the skip branch takes the scale's input, like the encoder
+            let _ = write!(
+                svg,
+                r##"<polyline fill="none" stroke="#333" points="115,{0} 250,{0} 250,{1} 283,{1}" marker-end="url(#arrow)"/>"##,
+                y - 12.0,
+                y + 26.0
+            );
+            arrow(&mut svg, 455.0, y + 26.0, 530.0, y + 26.0, "");
+        }
+        // decoder: from the deeper level up
+        if i + 1 < depth {
+            arrow(&mut svg, 635.0, y + row, 635.0, y + 52.0, "");
+        } else {
+            arrow(&mut svg, 210.0, y + 48.0, 530.0, y + 48.0, "");
+            let _ = write!(
+                svg,
+                r##"<text x="260" y="{}" font-size="11" fill="#555">deepest scale: d{} feeds u{} directly</text>"##,
+                y + 64.0,
+                i + 1,
+                i + 1
+            );
+        }
+        in_ch = d;
+    }
+    arrow(&mut svg, 665.0, top, 665.0, 42.0, "conv 1×1, sigmoid");
+    let _ = write!(
+        svg,
+        r##"<text x="20" y="{}" fill="#333">{} scales · {} upsampling · {:?} padding · {} trainable parameters</text></svg>"##,
+        height - 20.0,
+        depth,
+        match config.upsample[0] {
+            Upsample::Bilinear => "bilinear",
+            Upsample::Nearest => "nearest",
+        },
+        config.padding,
+        thousands(parameters)
+    );
+    svg
+}
+// ANCHOR_END: network_svg
+
+/// `2217831` as `2,217,831`.
+pub fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// One line of a chart.
+pub struct Series {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+}
+
+const COLOURS: [&str; 6] = [
+    "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#555555",
+];
+
+fn nice_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+    let span = (hi - lo).max(1e-9);
+    let raw = span / n as f64;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| span / s <= n as f64)
+        .unwrap_or(10.0 * mag);
+    let mut t = (lo / step).ceil() * step;
+    let mut out = Vec::new();
+    while t <= hi + 1e-9 {
+        out.push(t);
+        t += step;
+    }
+    out
+}
+
+// ANCHOR: line_chart
+/// A line chart as SVG: `series` against a shared x axis, with axes, ticks and a legend.
+pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> String {
+    let (w, h) = (680.0, 380.0);
+    let (l, r, t, b) = (64.0, 16.0, 34.0, 48.0);
+    let pts = series
+        .iter()
+        .flat_map(|s| s.points.iter())
+        .filter(|p| p.1.is_finite());
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for &(x, y) in pts {
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
+    }
+    if x0 > x1 {
+        (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
+    }
+    if y1 - y0 < 1e-9 {
+        y1 = y0 + 1.0;
+    }
+    let px = |x: f64| l + (x - x0) / (x1 - x0).max(1e-9) * (w - l - r);
+    let py = |y: f64| h - b - (y - y0) / (y1 - y0) * (h - t - b);
+    let mut svg = format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" font-family="sans-serif" font-size="12"><rect width="100%" height="100%" fill="white"/><text x="{}" y="20" text-anchor="middle" font-size="14">{}</text>"##,
+        w / 2.0,
+        esc(title)
+    );
+    for tx in nice_ticks(x0, x1, 6) {
+        let _ = write!(
+            svg,
+            r##"<line x1="{0}" y1="{1}" x2="{0}" y2="{2}" stroke="#ddd"/><text x="{0}" y="{3}" text-anchor="middle">{4}</text>"##,
+            px(tx),
+            t,
+            h - b,
+            h - b + 16.0,
+            tx
+        );
+    }
+    for ty in nice_ticks(y0, y1, 6) {
+        let _ = write!(
+            svg,
+            r##"<line x1="{l}" y1="{0}" x2="{1}" y2="{0}" stroke="#ddd"/><text x="{2}" y="{3}" text-anchor="end">{4}</text>"##,
+            py(ty),
+            w - r,
+            l - 6.0,
+            py(ty) + 4.0,
+            (ty * 1000.0).round() / 1000.0
+        );
+    }
+    let _ = write!(
+        svg,
+        r##"<rect x="{l}" y="{t}" width="{}" height="{}" fill="none" stroke="#333"/><text x="{}" y="{}" text-anchor="middle">{}</text><text transform="translate(16,{}) rotate(-90)" text-anchor="middle">{}</text>"##,
+        w - l - r,
+        h - t - b,
+        (l + w - r) / 2.0,
+        h - 10.0,
+        esc(x_label),
+        (t + h - b) / 2.0,
+        esc(y_label)
+    );
+    for (i, s) in series.iter().enumerate() {
+        let c = COLOURS[i % COLOURS.len()];
+        let d: Vec<String> = s
+            .points
+            .iter()
+            .filter(|p| p.1.is_finite())
+            .map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y)))
+            .collect();
+        let _ = write!(
+            svg,
+            r##"<polyline fill="none" stroke="{c}" stroke-width="1.5" points="{}"/><rect x="{}" y="{}" width="14" height="3" fill="{c}"/><text x="{}" y="{}">{}</text>"##,
+            d.join(" "),
+            l + 10.0,
+            t + 12.0 + 16.0 * i as f64,
+            l + 28.0,
+            t + 16.0 + 16.0 * i as f64,
+            esc(&s.name)
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+// ANCHOR_END: line_chart
+
+/// Images side by side, separated by white gaps, as PNG bytes (grey images are shown as RGB).
+pub fn grid_png(panels: &[&Image]) -> Result<Vec<u8>> {
+    let gap = 8;
+    let h = panels.iter().map(|p| p.height).max().unwrap_or(1);
+    let w: usize =
+        panels.iter().map(|p| p.width).sum::<usize>() + gap * panels.len().saturating_sub(1);
+    let mut canvas = image::RgbImage::from_pixel(w as u32, h as u32, image::Rgb([255, 255, 255]));
+    let mut left = 0;
+    for p in panels {
+        for y in 0..p.height {
+            for x in 0..p.width {
+                let v = |c: usize| {
+                    (p.at(c.min(p.channels - 1), y, x).clamp(0.0, 1.0) * 255.0).round() as u8
+                };
+                canvas.put_pixel((left + x) as u32, y as u32, image::Rgb([v(0), v(1), v(2)]));
+            }
+        }
+        left += p.width + gap;
+    }
+    let mut bytes = Vec::new();
+    image::DynamicImage::ImageRgb8(canvas).write_to(
+        &mut std::io::Cursor::new(&mut bytes),
+        image::ImageFormat::Png,
+    )?;
+    Ok(bytes)
+}
