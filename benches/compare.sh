@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Rust (`dip bench` kernels) against PyTorch on this machine, interleaved A B A B.
-# Usage: benches/compare.sh [PYTHON] [ROUNDS]; needs `cargo build --release --example bench` first.
+# Usage: benches/compare.sh [PYTHON] [ROUNDS]; needs `cargo build --release` first.
 # Prints one line per run: label, median seconds per iteration, peak RSS.
 set -euo pipefail
 PY=${1:-python3}
 ROUNDS=${2:-2}
-B=target/release/examples/bench
+B="target/release/dip bench"
 run() { # label command...
     local label=$1; shift
     local out; out=$("$@" 2>&1)

@@ -18,7 +18,7 @@ use crate::net::{SkipConfig, SkipNet};
 use crate::ops::Kernels;
 use crate::optim::{Adam, AdamConfig};
 use crate::rng::Rng;
-use crate::{DipError, Result};
+use crate::Result;
 
 /// What to benchmark.
 #[derive(Clone, Debug, PartialEq)]
@@ -211,46 +211,11 @@ pub fn training_conv_flops(config: &SkipConfig, height: usize, width: usize) -> 
     total
 }
 
-/// The command line of the benchmark: `--size S --channels C --iterations N
-/// [--warmup W] [--kernels fast|candle] [--seed S] [--device cpu|cuda|metal|auto]`.
-/// Prints the setting, each iteration's time, the peak memory and, as the last
-/// line, `median seconds per iteration: X` (the same as `benches/torch_reference.py`).
-pub fn run_cli<I: IntoIterator<Item = String>>(args: I) -> Result<BenchReport> {
-    let mut options = BenchOptions::default();
-    let mut device_name = "cpu".to_string();
-    let mut args = args.into_iter();
-    while let Some(flag) = args.next() {
-        let mut value = || {
-            args.next()
-                .ok_or_else(|| DipError::invalid(format!("{flag} needs a value")))
-        };
-        let number = |v: String| {
-            v.parse::<usize>()
-                .map_err(|_| DipError::invalid(format!("{flag}: not a number: {v}")))
-        };
-        match flag.as_str() {
-            "--size" => options.size = number(value()?)?,
-            "--channels" => options.channels = number(value()?)?,
-            "--iterations" => options.iterations = number(value()?)?,
-            "--warmup" => options.warmup = number(value()?)?,
-            "--seed" => options.seed = number(value()?)? as u64,
-            "--device" => device_name = value()?,
-            "--kernels" => {
-                options.kernels = match value()?.as_str() {
-                    "fast" => Kernels::Fast,
-                    "candle" => Kernels::Candle,
-                    other => {
-                        return Err(DipError::invalid(format!(
-                            "--kernels: expected fast or candle, got {other}"
-                        )))
-                    }
-                }
-            }
-            other => return Err(DipError::invalid(format!("unknown option {other}"))),
-        }
-    }
-    tune_allocator();
-    let device = crate::device::select(&device_name)?;
+/// Run the benchmark and print what `dip bench` prints: the setting, each
+/// iteration's time, the parameter count, the peak memory and, as the last
+/// line, `median seconds per iteration: X` (the same last line as
+/// `benches/torch_reference.py`, so scripts can compare the two).
+pub fn run_and_print(options: &BenchOptions, device: &Device) -> Result<BenchReport> {
     let config = SkipConfig::standard(INPUT_CHANNELS, options.channels);
     println!(
         "standard skip net, {INPUT_CHANNELS} → {} channels, {}×{}, kernels {:?}, {} threads, {}",
@@ -259,13 +224,13 @@ pub fn run_cli<I: IntoIterator<Item = String>>(args: I) -> Result<BenchReport> {
         options.size,
         options.kernels,
         candle_core::utils::get_num_threads(),
-        crate::device::describe(&device),
+        crate::device::describe(device),
     );
     println!(
         "conv GFLOP per iteration: {:.2}",
         training_conv_flops(&config, options.size, options.size) / 1e9
     );
-    let report = bench_with(&options, &device, |i, dt| {
+    let report = bench_with(options, device, |i, dt| {
         println!("iteration {}: {dt:.3} s", i + 1)
     })?;
     println!("parameters: {}", report.parameters);

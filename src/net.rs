@@ -107,6 +107,13 @@ impl SkipConfig {
         1 << self.depth()
     }
 
+    /// The smallest side the network accepts: twice [`size_multiple`](Self::size_multiple),
+    /// because the deepest scale must be at least 2 pixels wide for its 3×3
+    /// convolutions to be reflection-padded (a 1-pixel image has nothing to reflect).
+    pub fn min_side(&self) -> usize {
+        2 * self.size_multiple()
+    }
+
     /// Check that the per-scale lists agree and nothing is zero that must not be.
     pub fn validate(&self) -> std::result::Result<(), String> {
         let d = self.depth();
@@ -433,10 +440,15 @@ impl SkipNet {
 
     /// Check that an input of `height × width` fits the network.
     pub fn check_input_size(&self, height: usize, width: usize) -> crate::Result<()> {
-        let m = self.config.size_multiple();
-        if height < m || width < m || height % m != 0 || width % m != 0 {
+        let (m, min) = (self.config.size_multiple(), self.config.min_side());
+        if height % m != 0 || width % m != 0 {
             return Err(crate::DipError::invalid(format!(
-                "the network needs sides that are positive multiples of {m} (2^depth), got {height}×{width}"
+                "the network needs sides that are multiples of {m} (2^depth), got {height}×{width}"
+            )));
+        }
+        if height < min || width < min {
+            return Err(crate::DipError::invalid(format!(
+                "the network needs sides of at least {min} pixels, got {height}×{width}"
             )));
         }
         Ok(())
@@ -517,5 +529,8 @@ mod tests {
         assert!(net.check_input_size(256, 256).is_ok());
         let err = net.check_input_size(100, 256).unwrap_err().to_string();
         assert!(err.contains("multiples of 32"), "{err}");
+        assert!(net.check_input_size(64, 64).is_ok());
+        let err = net.check_input_size(32, 64).unwrap_err().to_string();
+        assert!(err.contains("at least 64"), "{err}");
     }
 }

@@ -1,5 +1,6 @@
 //! The command line: one subcommand per task, and the tools.
 
+mod bench;
 mod book;
 mod data;
 mod reproduce;
@@ -41,6 +42,8 @@ pub enum Command {
     Reproduce(reproduce::ReproduceArgs),
     /// List the recorded runs.
     Results(reproduce::ResultsArgs),
+    /// Time the standard net's training iteration (median seconds per iteration, peak memory).
+    Bench(bench::BenchArgs),
     /// Render the tutorial book (HTML) from chapters/, the data folder and results/.
     Book(book::BookArgs),
 }
@@ -83,6 +86,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Reproduce(a) => reproduce::reproduce(a),
         Command::Results(a) => reproduce::results(a),
         Command::Book(a) => book::run(a),
+        Command::Bench(a) => bench::run(a),
     }
 }
 

@@ -98,9 +98,10 @@ impl Problem {
     }
 }
 
-/// The size to pad `n` up to: the next multiple of `multiple`.
+/// The size to pad `n` up to: the next multiple of `multiple`, and at least two of them.
 pub fn padded_size(n: usize, multiple: usize) -> usize {
-    n.div_ceil(multiple) * multiple
+    // At least two multiples: the deepest scale must be 2 pixels wide (see `SkipConfig::min_side`).
+    n.div_ceil(multiple).max(2) * multiple
 }
 
 /// Reflection-pad an image so that its sides are multiples of `multiple`

@@ -1,0 +1,59 @@
+//! `dip bench`: time the training iteration of the standard net (see `dip::bench`).
+
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+
+use dip::bench::BenchOptions;
+use dip::ops::Kernels;
+
+/// Options of `dip bench`.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Height and width of the image.
+    #[arg(long, default_value_t = 256)]
+    pub size: usize,
+    /// Channels of the image (3 colour, 1 grey).
+    #[arg(long, default_value_t = 3)]
+    pub channels: usize,
+    /// Timed iterations (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    pub iterations: usize,
+    /// Untimed iterations first.
+    #[arg(long, default_value_t = 1)]
+    pub warmup: usize,
+    /// Our CPU kernels, or candle's own ops (for comparison).
+    #[arg(long, value_enum, default_value_t = KernelChoice::Fast)]
+    pub kernels: KernelChoice,
+    /// Seed of the weights, input and target.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// auto, cpu, cuda, cuda:N or metal.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum KernelChoice {
+    Fast,
+    Candle,
+}
+
+pub fn run(args: BenchArgs) -> Result<()> {
+    if args.iterations == 0 {
+        anyhow::bail!("--iterations must be at least 1");
+    }
+    let options = BenchOptions {
+        size: args.size,
+        channels: args.channels,
+        iterations: args.iterations,
+        warmup: args.warmup,
+        kernels: match args.kernels {
+            KernelChoice::Fast => Kernels::Fast,
+            KernelChoice::Candle => Kernels::Candle,
+        },
+        seed: args.seed,
+    };
+    let device = dip::device::select(&args.device)?;
+    dip::bench::run_and_print(&options, &device)?;
+    Ok(())
+}
