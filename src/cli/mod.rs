@@ -3,6 +3,7 @@
 mod bench;
 mod book;
 mod data;
+mod interrupt;
 mod reproduce;
 mod restore;
 

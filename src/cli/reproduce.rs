@@ -1,8 +1,6 @@
 //! `dip reproduce` and `dip results`.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -119,17 +117,8 @@ pub fn reproduce(args: ReproduceArgs) -> Result<()> {
         return Ok(());
     }
 
-    // Ctrl-C: stop after the current iteration and keep a checkpoint; a second one ends at once.
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        let _ = ctrlc::set_handler(move || {
-            if stop.swap(true, Ordering::SeqCst) {
-                std::process::exit(130);
-            }
-            eprintln!("\nstopping after this iteration (Ctrl-C again to quit now)...");
-        });
-    }
+    // Ctrl-C: stop after the current iteration and keep a checkpoint.
+    let stop = super::interrupt::stop_flag();
 
     let mut current = None::<ProgressBar>;
     let quiet = args.quiet;

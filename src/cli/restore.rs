@@ -282,7 +282,7 @@ fn run_fit(
     config.seed = opts.seed;
     let device = problem.observed.device();
     let net = SkipNet::new(&net_config, config.seed, device)?;
-    handle_ctrl_c();
+    let stop = super::interrupt::stop_flag();
     let bar = if opts.quiet {
         ProgressBar::hidden()
     } else {
@@ -300,7 +300,7 @@ fn run_fit(
     let result = fit::fit(net, problem, &config, &mut |s: &Step| {
         bar.set_position(s.iteration as u64 + 1);
         bar.set_message(progress_message(s));
-        if stop_requested() {
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
             interrupted = true;
             return Control::Stop;
         }
@@ -348,19 +348,3 @@ fn progress_message(s: &Step) -> String {
     m
 }
 
-/// Set by Ctrl-C: the fit stops after the current iteration and its result is
-/// still written, so an interrupted run loses nothing it computed.
-static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-fn stop_requested() -> bool {
-    STOP.load(std::sync::atomic::Ordering::Relaxed)
-}
-
-/// Install the Ctrl-C handler (once per process; a second Ctrl-C ends the process at once).
-fn handle_ctrl_c() {
-    let _ = ctrlc::set_handler(|| {
-        if STOP.swap(true, std::sync::atomic::Ordering::Relaxed) {
-            std::process::exit(130);
-        }
-    });
-}
