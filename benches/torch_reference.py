@@ -11,14 +11,22 @@ channels, uniform in [0, 0.1)), MSE to a target image, backward, Adam step.
     python benches/torch_reference.py --size 256 --channels 3 --iterations 5
     python benches/torch_reference.py --count-params --channels 1
     python benches/torch_reference.py --size 256 --flops
+    python benches/torch_reference.py --size 256 --record results/bench/pytorch-cpu-256-c3.json
 
-The last line is `median seconds per iteration: X`, as for `dip bench`.
+The last line is `median seconds per iteration: X`, as for `dip bench`. With
+`--record FILE` the result is also written as JSON with the fields of
+`dip bench --record` (`dip::reproduce::record::BenchRecord`), for the book's table.
 """
 
 import argparse
+import datetime
+import json
 import os
+import platform
 import resource
 import statistics
+import subprocess
+import sys
 import time
 
 import torch
@@ -83,6 +91,54 @@ def iteration(net, opt, z, target):
     opt.step()
 
 
+def peak_rss_mib():
+    """The process's peak resident memory in MiB (ru_maxrss is KiB on Linux, bytes on macOS)."""
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
+
+
+def cpu_model():
+    """The CPU's model name (/proc/cpuinfo on Linux), else what platform says."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "cpu"
+
+
+def git_commit():
+    """`git rev-parse HEAD` of the repository holding this script, or "unknown"."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=os.path.dirname(os.path.abspath(__file__)),
+                             capture_output=True, text=True, check=True)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def conv_gflop(net, opt, z, target):
+    """GFLOP of one iteration as PyTorch's FlopCounterMode counts them (only the convolutions here)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        iteration(net, opt, z, target)
+    return counter.get_total_flops() / 1e9
+
+
+def write_record(path, record):
+    """Write `record` as JSON to `path` atomically (a temporary file, then a rename)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    with open(tmp, "w") as f:
+        json.dump(record, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--size", type=int, default=256)
@@ -93,6 +149,7 @@ def main():
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--count-params", action="store_true", help="print the parameter count and exit")
     p.add_argument("--flops", action="store_true", help="count the FLOPs of one iteration and exit")
+    p.add_argument("--record", metavar="FILE", help="also write the result as JSON (the fields of `dip bench --record`)")
     a = p.parse_args()
 
     torch.manual_seed(a.seed)
@@ -124,9 +181,31 @@ def main():
         if i >= a.warmup:
             seconds.append(dt)
             print(f"iteration {i - a.warmup + 1}: {dt:.3f} s", flush=True)
+    peak = peak_rss_mib()
+    median = statistics.median(seconds)
+    if a.record:
+        # Counted after the timing, on one more iteration, so that it changes neither.
+        record = {
+            "implementation": "pytorch",
+            "version": f"torch {torch.__version__}",
+            "device": "cpu",
+            "device_name": cpu_model(),
+            "threads": torch.get_num_threads(),
+            "size": a.size,
+            "channels": a.channels,
+            "iterations": a.iterations,
+            "seconds": seconds,
+            "median_seconds": median,
+            "peak_rss_mib": peak,
+            "parameters": params,
+            "conv_gflop": conv_gflop(net, opt, z, target),
+            "commit": git_commit(),
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        write_record(a.record, record)
     print(f"parameters: {params}")
-    print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
-    print(f"median seconds per iteration: {statistics.median(seconds):.4f}")
+    print(f"peak RSS: {peak:.0f} MiB")
+    print(f"median seconds per iteration: {median:.4f}")
 
 
 if __name__ == "__main__":

@@ -7,9 +7,11 @@
 //! `[0, 0.1)`), forward, the mean squared error to a target image, backward, and
 //! an Adam step. `benches/torch_reference.py` runs the same network and iteration
 //! in PyTorch, with the same options and the same last line, so the two can be
-//! compared on one machine.
+//! compared on one machine; both write the same record ([`BenchRecord`],
+//! `--record FILE`), from which the book makes its table.
 
-use std::time::Instant;
+use std::path::Path;
+use std::time::{Instant, SystemTime};
 
 use candle_core::{Device, Module, Tensor};
 
@@ -17,8 +19,9 @@ use crate::input;
 use crate::net::{SkipConfig, SkipNet};
 use crate::ops::Kernels;
 use crate::optim::{Adam, AdamConfig};
+use crate::reproduce::record::{self, BenchRecord, Implementation};
 use crate::rng::Rng;
-use crate::Result;
+use crate::{DipError, Result};
 
 /// What to benchmark.
 #[derive(Clone, Debug, PartialEq)]
@@ -63,6 +66,60 @@ pub struct BenchReport {
     pub peak_rss_bytes: Option<u64>,
     /// Threads of the CPU kernels and of candle's CPU ops.
     pub threads: usize,
+}
+
+impl BenchReport {
+    /// This benchmark as a record, on `device` (the schema `benches/torch_reference.py
+    /// --record` writes too), dated now.
+    pub fn to_record(&self, device: &Device) -> BenchRecord {
+        let kernels = match self.options.kernels {
+            Kernels::Fast => "fast kernels",
+            Kernels::Candle => "candle's own ops",
+        };
+        BenchRecord {
+            implementation: Implementation::Dip,
+            version: format!("candle {} ({kernels})", candle_version()),
+            device: crate::device::kind(device).into(),
+            device_name: crate::device::model(device),
+            threads: self.threads,
+            size: self.options.size,
+            channels: self.options.channels,
+            iterations: self.options.iterations,
+            seconds: self.seconds.clone(),
+            median_seconds: self.median,
+            peak_rss_mib: self.peak_rss_bytes.map(|b| b as f64 / (1024.0 * 1024.0)),
+            parameters: self.parameters,
+            conv_gflop: self.conv_flops / 1e9,
+            commit: record::git_commit(),
+            date: record::iso8601(SystemTime::now()),
+        }
+    }
+}
+
+/// Write the record of `report` (run on `device`) to `path` as JSON, atomically,
+/// making its folder if needed; conventionally
+/// `results/bench/<implementation>-<device>-<size>-c<channels>.json` ([`BenchRecord::file_name`]).
+pub fn write_record(report: &BenchReport, device: &Device, path: &Path) -> Result<BenchRecord> {
+    let record = report.to_record(device);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let json = serde_json::to_vec_pretty(&record).map_err(|e| DipError::invalid(e.to_string()))?;
+    crate::image_io::write_atomically(path, &json)?;
+    Ok(record)
+}
+
+/// The version of candle this crate was built with, read from its `Cargo.lock`.
+pub fn candle_version() -> &'static str {
+    const LOCK: &str = include_str!("../Cargo.lock");
+    LOCK.split("[[package]]")
+        .find(|package| package.contains("name = \"candle-core\"\n"))
+        .and_then(|package| {
+            package
+                .lines()
+                .find_map(|l| l.strip_prefix("version = \"")?.strip_suffix('"'))
+        })
+        .unwrap_or("unknown")
 }
 
 /// The number of input channels of `z` in the benchmark (the paper's default).
@@ -265,5 +322,37 @@ mod tests {
         assert_eq!(report.seconds.len(), 2);
         assert_eq!(report.parameters, 2_217_573);
         assert!(report.median > 0.0);
+
+        // Its record, written and read back as `results/bench/` holds it.
+        let results = tempfile::tempdir().unwrap();
+        let path = results.path().join("bench/dip-cpu-64-c1.json");
+        let written = write_record(&report, &Device::Cpu, &path).unwrap();
+        assert_eq!(written.file_name(), "dip-cpu-64-c1.json");
+        assert_eq!(
+            written.version,
+            format!("candle {} (fast kernels)", candle_version())
+        );
+        assert_eq!(
+            (written.size, written.channels, written.iterations),
+            (64, 1, 2)
+        );
+        assert_eq!(written.median_seconds, report.median);
+        assert!(written.date.ends_with('Z'));
+        let read = crate::reproduce::load_bench_records(results.path()).unwrap();
+        assert_eq!(read.len(), 1);
+        // JSON keeps a float to about 17 significant digits, not always every bit.
+        assert!((read[0].median_seconds - written.median_seconds).abs() < 1e-12);
+        assert_eq!(read[0].seconds.len(), 2);
+        assert_eq!(
+            (read[0].parameters, &read[0].commit),
+            (2_217_573, &written.commit)
+        );
+    }
+
+    #[test]
+    fn candle_version_is_read_from_the_lock_file() {
+        let v = candle_version();
+        assert!(v.starts_with("0."), "{v}");
+        assert!(v.split('.').all(|part| part.parse::<u32>().is_ok()), "{v}");
     }
 }

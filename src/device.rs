@@ -84,6 +84,42 @@ pub fn describe(device: &Device) -> String {
     }
 }
 
+/// `cpu`, `cuda` or `metal`.
+pub fn kind(device: &Device) -> &'static str {
+    match device {
+        Device::Cpu => "cpu",
+        Device::Cuda(_) => "cuda",
+        Device::Metal(_) => "metal",
+    }
+}
+
+/// The hardware's name: the CPU's model (`/proc/cpuinfo`, Linux) or the GPU's
+/// (`nvidia-smi`); the device's kind where the system does not say.
+pub fn model(device: &Device) -> String {
+    let found = match device {
+        Device::Cpu => std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|info| {
+                info.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| l.split_once(':'))
+                    .map(|(_, name)| name.trim().to_string())
+            }),
+        Device::Cuda(_) => std::process::Command::new("nvidia-smi")
+            .args(["--query-gpu=name", "--format=csv,noheader"])
+            .output()
+            .ok()
+            .and_then(|out| {
+                let names = String::from_utf8_lossy(&out.stdout).into_owned();
+                names.lines().next().map(|l| l.trim().to_string())
+            }),
+        Device::Metal(_) => None,
+    };
+    found
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| kind(device).to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +128,8 @@ mod tests {
     fn cpu_and_auto_work_everywhere() {
         assert!(select("cpu").unwrap().is_cpu());
         select("auto").unwrap();
+        assert_eq!(kind(&Device::Cpu), "cpu");
+        assert!(!model(&Device::Cpu).is_empty());
     }
 
     #[test]

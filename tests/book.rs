@@ -5,8 +5,13 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use std::sync::atomic::AtomicBool;
+
+use candle_core::Device;
 use dip::book::{self, check, generate, BookOptions};
 use dip::data::DataDir;
+use dip::reproduce::record::{BenchRecord, Implementation};
+use dip::reproduce::{self, Experiment, Options, Preset};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -108,8 +113,11 @@ fn katex_available(options: &BookOptions) -> bool {
     }
 }
 
+/// A page of the built book, without the alignment of table cells (`<td>12.35</td>`).
 fn read(out: &Path, page: &str) -> String {
-    std::fs::read_to_string(out.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"))
+    std::fs::read_to_string(out.join(page))
+        .unwrap_or_else(|e| panic!("{page}: {e}"))
+        .replace(r#" style="text-align: right""#, "")
 }
 
 #[test]
@@ -160,44 +168,72 @@ fn the_book_builds_and_works_offline() {
         inpainting.contains("32.18"),
         "re-measured Table 1 row missing"
     );
+    let results_page = read(&out, "results.html");
+    for table in [
+        "Table 1",
+        "Set14 ×8, per image",
+        "snail",
+        "Time of our runs",
+        "ours vs PyTorch",
+    ] {
+        assert!(results_page.contains(table), "Results: {table} missing");
+    }
+    assert!(results_page.contains("No benchmark recorded yet"));
     // nothing from the network, every image and link resolves
     let problems = check::check_html(&out, &book::EXTERNAL_LINKS_OK);
     assert!(problems.is_empty(), "{problems:?}");
 }
 
-/// A recorded run (made up here, in a temporary results folder, only to test the
-/// plumbing) shows up: its row in Table 1 with its provenance, its image grid and
-/// its learning curve; the runs table lists it.
+/// Real runs of the tiny preset (Table 1 on every image, a few iterations) show up
+/// in the book: their numbers in Table 1 with the runs that made them, our image
+/// grid, the timing table; a benchmark record shows beside PyTorch's.
 #[test]
 fn recorded_runs_appear_in_tables_and_figures() {
-    let Some(authors) = common::data_file("reference-outputs/inpainting-table1/barbara.png") else {
+    let Some(_) = common::data_file("reference-outputs/inpainting-table1/barbara.png") else {
         return;
     };
     if common::data_file("reference-outputs/sr/set14/x8/zebra.png").is_none() {
         return;
     }
     let results = tempfile::tempdir().unwrap();
-    let dir = results.path().join("paper/table1");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(&authors, dir.join("barbara.png")).unwrap();
-    let history: Vec<String> = (0..5)
-        .map(|i| {
-            format!(
-                r#"{{"iteration":{i},"loss":{},"psnr_corrupted":{},"psnr_clean":{},"psnr_clean_average":null,"rolled_back":false}}"#,
-                0.1 / (i + 1) as f64,
-                10.0 + i as f64,
-                12.0 + i as f64
-            )
-        })
-        .collect();
-    std::fs::write(
-        dir.join("barbara.json"),
-        format!(
-            r#"{{"experiment":"table1","image":"barbara","preset":"paper","seed":0,"device":"cpu","device_name":"test-device","iterations":5,"wall_seconds":1.5,"git_commit":"0123456789abcdef","final_psnr":12.345,"history":[{}],"output":"barbara.png","some_future_field":1}}"#,
-            history.join(",")
-        ),
+    let mut o = Options::new(Preset::Tiny);
+    o.only = vec![Experiment::Table1];
+    o.iterations = Some(3);
+    o.results = results.path().to_path_buf();
+    o.data = DataDir::new(common::data_dir());
+    reproduce::run(&o, &Device::Cpu, &AtomicBool::new(false), &mut |_| {}).unwrap();
+    let records = reproduce::load_records(results.path()).unwrap();
+    assert_eq!(records.len(), 11);
+
+    // Our benchmark (one iteration at the smallest size), and PyTorch's as
+    // `benches/torch_reference.py --record` writes it.
+    let bench = dip::bench::BenchOptions {
+        size: 64,
+        channels: 1,
+        iterations: 1,
+        warmup: 0,
+        ..Default::default()
+    };
+    let report = dip::bench::bench_with(&bench, &Device::Cpu, |_, _| {}).unwrap();
+    let ours = dip::bench::write_record(
+        &report,
+        &Device::Cpu,
+        &results.path().join("bench/dip-cpu-64-c1.json"),
     )
     .unwrap();
+    let torch = BenchRecord {
+        implementation: Implementation::Pytorch,
+        version: "torch 2.5.1".into(),
+        median_seconds: 0.25,
+        seconds: vec![0.25],
+        ..ours.clone()
+    };
+    std::fs::write(
+        results.path().join("bench").join(torch.file_name()),
+        serde_json::to_vec(&torch).unwrap(),
+    )
+    .unwrap();
+
     let out = tempfile::tempdir().unwrap();
     let mut options = BookOptions::new(root());
     options.out = out.path().join("html");
@@ -208,20 +244,53 @@ fn recorded_runs_appear_in_tables_and_figures() {
     }
     let report = book::build(&options).unwrap_or_else(|e| panic!("{e:#}"));
     let inpainting = read(&report.out, "inpainting.html");
-    assert!(inpainting.contains("12.35"), "our row is missing");
-    assert!(
-        inpainting.contains("test-device"),
-        "the provenance is missing"
+    // Every image's number, and their mean, in our row of Table 1.
+    let psnrs: Vec<f64> = dip::reproduce::paper::TABLE1_IMAGES
+        .iter()
+        .map(|name| {
+            let r = records.iter().find(|r| r.image == *name).unwrap();
+            r.final_psnr.unwrap()
+        })
+        .collect();
+    let row = format!(
+        "<td>{}</td><td>{:.2}</td></tr>",
+        psnrs
+            .iter()
+            .map(|p| format!("{p:.2}"))
+            .collect::<Vec<_>>()
+            .join("</td><td>"),
+        psnrs.iter().sum::<f64>() / 11.0
     );
-    assert!(inpainting.contains("0123456789"), "the commit is missing");
+    assert!(inpainting.contains(&row), "our row {row} is missing");
+    assert!(inpainting.contains("Deep Image Prior (ours, tiny, cpu)"));
+    // Which runs made it.
+    let commit = dip::reproduce::record::short_commit(&records[0].git_commit);
+    assert!(inpainting.contains("preset <code>tiny</code> on cpu ("));
+    assert!(inpainting.contains("11 runs, 3 iterations each"));
+    assert!(inpainting.contains(commit), "the commit is missing");
+    assert!(inpainting.contains("final output"));
     assert!(report
         .out
         .join("generated/ours-table1-barbara.png")
         .is_file());
     let results_page = read(&report.out, "results.html");
-    assert!(results_page.contains("test-device"));
-    // a record that does not parse is an error naming it
-    std::fs::write(dir.join("barbara.json"), "{ not json").unwrap();
+    assert!(results_page.contains(&row), "Results: our Table 1 row");
+    assert!(
+        results_page.contains("table1: tiny, cpu ("),
+        "the timing row"
+    );
+    let ratio = format!("{:.2}", ours.median_seconds / 0.25);
+    assert!(
+        results_page.contains(&format!(
+            "<td>64 × 64, 1 channel</td><td>{:.3}</td><td>0.250</td><td>{ratio}</td>",
+            ours.median_seconds
+        )),
+        "the benchmark row"
+    );
+    assert!(results_page.contains("torch 2.5.1"));
+    // A record that does not parse is an error naming it.
+    let barbara = results.path().join("tiny/table1/barbara.json");
+    std::fs::write(&barbara, "{ not json").unwrap();
     let err = format!("{:#}", book::build(&options).unwrap_err());
     assert!(err.contains("barbara.json"), "{err}");
 }

@@ -8,7 +8,8 @@ use std::process::Command;
 use std::sync::atomic::AtomicBool;
 
 use dip::data::DataDir;
-use dip::reproduce::{self, tables, Experiment, Options, Outcome, Preset, Record};
+use dip::reproduce::tables::{self, Inputs, Presets, Source};
+use dip::reproduce::{self, Experiment, Options, Outcome, Preset, Record};
 
 /// Tiny-preset options on the test data, writing to `results`.
 fn tiny(results: &Path, only: Experiment, images: &[&str]) -> Options {
@@ -263,23 +264,123 @@ fn cli_reproduce_resume_and_results_json() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("house"));
+
+    // The tables, as the book renders them: our house over two seeds, the authors' re-measured.
+    let out = dip()
+        .args(["results", "--tables", "--results", results, "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let psnrs: Vec<f64> = rows
+        .iter()
+        .map(|r| r["final_psnr"].as_f64().unwrap())
+        .collect();
+    let house = tables::Cell::of(&psnrs).unwrap().format(2);
+    assert!(
+        stdout.contains("Deep Image Prior (ours, tiny, cpu)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("| {house} |")),
+        "{house}: {stdout}"
+    );
+    assert!(stdout.contains("| 39.00 |"), "the authors' house: {stdout}");
+    assert!(
+        stdout.contains("2 runs (2 seeds), 8 iterations each"),
+        "{stdout}"
+    );
+}
+
+/// `dip bench --record FILE` writes the benchmark record the book's table reads,
+/// and still ends with the median.
+#[test]
+fn cli_bench_writes_a_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bench/dip-cpu-64-c1.json");
+    let out = dip()
+        .args([
+            "bench",
+            "--size",
+            "64",
+            "--channels",
+            "1",
+            "--iterations",
+            "1",
+            "--warmup",
+            "0",
+            "--record",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let median: f64 = stdout
+        .lines()
+        .last()
+        .and_then(|l| l.strip_prefix("median seconds per iteration: "))
+        .expect("the median last")
+        .parse()
+        .unwrap();
+    let records = reproduce::load_bench_records(dir.path()).unwrap();
+    assert_eq!(records.len(), 1);
+    let r = &records[0];
+    assert_eq!(r.file_name(), "dip-cpu-64-c1.json");
+    assert_eq!((r.device.as_str(), r.parameters), ("cpu", 2_217_573));
+    assert!((r.median_seconds - median).abs() < 1e-4);
+    assert!(r.version.starts_with("candle 0.") && r.version.ends_with("(fast kernels)"));
+}
+
+/// The authors' published Table 1 outputs, as `shared/reference/dip-settings.md`
+/// measured them: Barbara, Boat, House, Lena, Peppers, C.man, Couple, Finger, Hill, Man, Montage.
+const TABLE1_AUTHORS: [f64; 11] = [
+    32.18, 33.04, 39.00, 36.08, 33.06, 29.80, 32.48, 32.81, 32.73, 32.17, 34.49,
+];
+
+fn inputs<'a>(records: &'a [Record], data: &'a DataDir, presets: Presets) -> Inputs<'a> {
+    Inputs {
+        records,
+        bench: &[],
+        data: Some(data),
+        presets,
+    }
+}
+
+fn ours(preset: &str) -> Source {
+    Source::Ours {
+        preset: preset.into(),
+    }
 }
 
 /// The tables come back from the records on disk: ours beside the paper's, with
-/// mean ± sd over seeds, and the authors' outputs measured from the data folder.
+/// mean ± sd over seeds, the authors' outputs measured from the data folder, and
+/// only the strongest complete preset where the book asks for one.
 #[test]
 fn tables_regenerate_from_records() {
-    if !have_data(&[
-        "inpainting-table1/house.png",
-        "inpainting-table1/masked/house.png",
-        "reference-outputs/inpainting-table1/house.png",
-        "set5/baby.png",
-        "reference-outputs/sr/set5/x4/baby.png",
-        "denoising-cbm3d9/image_F16_512rgb.png",
-    ]) {
+    let mut files = vec![
+        "set5/baby.png".to_string(),
+        "reference-outputs/sr/set5/x4/baby.png".to_string(),
+        "denoising-cbm3d9/image_F16_512rgb.png".to_string(),
+    ];
+    for name in dip::reproduce::paper::TABLE1_IMAGES {
+        files.push(format!("inpainting-table1/{name}.png"));
+        files.push(format!("inpainting-table1/masked/{name}.png"));
+        files.push(format!("reference-outputs/inpainting-table1/{name}.png"));
+    }
+    if !have_data(&files.iter().map(String::as_str).collect::<Vec<_>>()) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
+    // Table 1 on every image, and house with a second seed.
+    let mut o = tiny(dir.path(), Experiment::Table1, &[]);
+    o.iterations = Some(3);
+    run(&o);
     let mut o = tiny(dir.path(), Experiment::Table1, &["house"]);
     o.iterations = Some(3);
     o.seeds = 2;
@@ -289,38 +390,89 @@ fn tables_regenerate_from_records() {
     run(&o);
 
     let records = reproduce::load_records(dir.path()).unwrap();
-    assert_eq!(records.len(), 3);
+    assert_eq!(records.len(), 11 + 1 + 1);
     let data = DataDir::new(common::data_dir());
 
-    let t1 = tables::table1(&records, Some(&data));
-    let house = t1.columns.iter().position(|c| c == "house").unwrap();
-    let ours = t1.row("Deep Image Prior (ours, tiny)").expect("our row");
-    let cell = ours.cells[house].as_ref().unwrap();
-    assert_eq!(cell.n, 2);
-    assert!(cell.sd.is_some(), "two seeds give an sd");
+    let t1 = tables::table1(&inputs(&records, &data, Presets::All));
+    let house = t1.cell(&ours("tiny"), "House").expect("our house");
+    assert_eq!(house.n, 2);
     let seeds: Vec<f64> = records
         .iter()
         .filter(|r| r.image == "house")
         .map(|r| r.final_psnr.unwrap())
         .collect();
-    assert!((cell.mean - (seeds[0] + seeds[1]) / 2.0).abs() < 1e-9);
+    assert!((house.mean - (seeds[0] + seeds[1]) / 2.0).abs() < 1e-9);
+    assert!(house.sd.unwrap() > 0.0, "two seeds give an sd");
+    // Every image has our number; the mean is the mean of the per-image means.
+    let row = t1.row_of(&ours("tiny")).unwrap();
+    let cells: Vec<f64> = row.cells.iter().map(|c| c.as_ref().unwrap().mean).collect();
+    assert!((cells[11] - cells[..11].iter().sum::<f64>() / 11.0).abs() < 1e-9);
+    // The paper's row, and the authors' outputs re-measured by our code.
+    let paper = t1.row("Deep Image Prior (paper)").unwrap();
+    assert_eq!(paper.cells[2].as_ref().unwrap().mean, 39.16);
+    let authors = t1.row_of(&Source::AuthorsOutputs).unwrap();
+    for (cell, expected) in authors.cells.iter().zip(TABLE1_AUTHORS) {
+        let measured = cell.as_ref().unwrap().mean;
+        assert!(
+            (measured - expected).abs() < 0.05,
+            "{measured} vs {expected}"
+        );
+    }
+    // The markdown shows our numbers, which runs made them, and that they are final PSNRs.
+    let md = t1.to_markdown();
+    assert!(md.contains(&format!("| {:.2} ± {:.2} |", house.mean, house.sd.unwrap())));
     assert!(
-        ours.cells.last().unwrap().is_none(),
+        md.contains(&format!("| {:.2} |", cells[0])),
+        "barbara: {md}"
+    );
+    assert!(md.contains("preset `tiny` on cpu"), "{md}");
+    assert!(md.contains("12 runs (2 seeds), 3 iterations each"), "{md}");
+    assert!(md.contains(dip::reproduce::record::short_commit(&records[0].git_commit)));
+    assert!(md.contains("final output"), "{md}");
+    assert!(t1.missing.is_none());
+
+    let sr = tables::sr_images(&inputs(&records, &data, Presets::All), "set5", 4);
+    assert!(sr.cell(&ours("tiny"), "baby").is_some());
+    let bicubic = Source::Baseline {
+        preset: "tiny".into(),
+    };
+    assert!(sr.cell(&bicubic, "baby").is_some());
+    assert!(
+        sr.cell(&ours("tiny"), "mean").is_none(),
         "no mean without every image"
     );
-    let paper = t1.row("Deep Image Prior (paper)").unwrap();
-    assert_eq!(paper.cells[house].as_ref().unwrap().mean, 39.16);
-    let authors = t1.row("DIP, authors' outputs (measured here)").unwrap();
-    let measured = authors.cells[house].as_ref().unwrap().mean;
-    assert!((measured - 39.00).abs() < 0.05, "{measured}");
-    assert!(t1.to_markdown(2).contains("39.16"));
+    let authors = sr.cell(&Source::AuthorsOutputs, "baby").unwrap();
+    assert!((authors.mean - 31.49).abs() < 0.1);
 
-    let sr = tables::sr_set5_x4(&records, Some(&data));
-    let baby = sr.row("Deep Image Prior (ours, tiny)").unwrap().cells[0].clone();
-    assert!(baby.is_some());
-    assert!(sr.row("bicubic (ours, tiny)").unwrap().cells[0].is_some());
-    let authors = sr.row("DIP, authors' outputs (measured here)").unwrap();
-    assert!((authors.cells[0].as_ref().unwrap().mean - 31.49).abs() < 0.1);
+    // A paper-preset run of one image does not hide the complete tiny set...
+    let mut paper_house = records
+        .iter()
+        .find(|r| r.image == "house" && r.seed == 0)
+        .unwrap()
+        .clone();
+    paper_house.preset = "paper".into();
+    std::fs::create_dir_all(dir.path().join("paper/table1")).unwrap();
+    std::fs::write(
+        dir.path().join("paper/table1/house.json"),
+        serde_json::to_vec(&paper_house).unwrap(),
+    )
+    .unwrap();
+    let records = reproduce::load_records(dir.path()).unwrap();
+    let strongest = tables::table1(&inputs(&records, &data, Presets::Strongest));
+    assert!(strongest.row_of(&ours("tiny")).is_some());
+    assert!(strongest.row_of(&ours("paper")).is_none());
+    assert_eq!(strongest.runs.len(), 1);
+    let every = tables::table1(&inputs(&records, &data, Presets::All));
+    assert!(every.row_of(&ours("paper")).is_some() && every.row_of(&ours("tiny")).is_some());
+    // ...but without a complete set, the strongest preset with a run is shown.
+    std::fs::remove_file(dir.path().join("tiny/table1/fingerprint.json")).unwrap();
+    let records = reproduce::load_records(dir.path()).unwrap();
+    let strongest = tables::table1(&inputs(&records, &data, Presets::Strongest));
+    assert!(strongest.row_of(&ours("paper")).is_some());
+    assert!(strongest.row_of(&ours("tiny")).is_none());
+    assert!(strongest.cell(&ours("paper"), "mean").is_none());
+    let figure = tables::strongest_record(&records, Experiment::Table1, "house").unwrap();
+    assert_eq!(figure.preset, "paper");
 
     let mut o = tiny(
         dir.path(),
@@ -334,7 +486,17 @@ fn tables_regenerate_from_records() {
     assert_eq!(curves.len(), 2);
     assert!(curves.iter().all(|c| c.points.len() == 3));
 
-    let timing = tables::timing(&records);
-    assert_eq!(timing.rows.len(), 3);
-    assert_eq!(tables::all(&records, Some(&data)).len(), 6);
+    let all = inputs(&records, &data, Presets::All);
+    let timing = tables::timing(&all);
+    let labels: Vec<&str> = timing.rows.iter().map(|r| r.label.as_str()).collect();
+    assert_eq!(timing.rows.len(), 4, "{labels:?}");
+    let table1_tiny = timing
+        .rows
+        .iter()
+        .find(|r| r.label.starts_with("table1: tiny, cpu"))
+        .unwrap();
+    // 11 images and a second seed of house, less fingerprint: 11 runs of 3 iterations.
+    assert_eq!(table1_tiny.cells[0].as_ref().unwrap().mean, 11.0);
+    assert_eq!(table1_tiny.cells[1].as_ref().unwrap().mean, 33.0);
+    assert_eq!(tables::all(&all).len(), 10);
 }

@@ -1,31 +1,37 @@
 //! The `{{#dip NAME ARGS}}` blocks of the chapters, expanded when the book is built
 //! into markdown (tables) and files under `generated/` (figures).
+//!
+//! Tables come from [`crate::reproduce::tables`] (rendered by its
+//! [`Table::to_markdown`](crate::reproduce::tables::Table::to_markdown)); records
+//! from [`crate::reproduce::record`]. Of our runs the book shows the strongest
+//! preset that is complete (paper, then quick, then tiny).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context, Result};
 use candle_core::Device;
 
 use super::figures::{self, Series};
-use super::records::{Results, RunRecord};
-
-use super::tables;
 use crate::data::DataDir;
 use crate::image_io::Image;
-use crate::metrics;
 use crate::net::{SkipConfig, SkipNet};
-use crate::rng::Rng;
+use crate::reproduce::paper;
+use crate::reproduce::plan::{Experiment, Job, Task};
+use crate::reproduce::record::{self, BenchRecord, Record};
+use crate::reproduce::tables::{self, Inputs, Presets, Runs};
 
 /// The blocks a chapter may use.
 pub const DIRECTIVES: &[&str] = &[
     "network-diagram",
     "parameter-count",
     "table1",
-    "sr-table",
-    "sr-set5-x4",
     "denoising-table",
-    "runs",
+    "sr-table",
+    "sr-images",
+    "demos-table",
+    "timing",
+    "bench",
     "authors-grid",
     "grid",
     "curves",
@@ -38,12 +44,39 @@ pub type Assets = Arc<Mutex<Vec<(PathBuf, Vec<u8>)>>>;
 /// Expands the blocks; collects the generated files.
 pub struct Generator {
     pub data: DataDir,
-    pub results: Results,
+    /// The results folder: the records, and our restored images beside them.
+    pub results: PathBuf,
+    /// Every run record under `results`.
+    pub records: Vec<Record>,
+    /// The benchmark records of `results/bench/`.
+    pub bench: Vec<BenchRecord>,
     /// Generated files: (path relative to the book's output, bytes).
     pub assets: Assets,
 }
 
 impl Generator {
+    /// Read every record under `results` (a record that does not parse is an error naming it).
+    pub fn new(data: DataDir, results: &Path, assets: Assets) -> Result<Self> {
+        let read = || format!("cannot read the records in {}", results.display());
+        Ok(Self {
+            data,
+            results: results.to_path_buf(),
+            records: record::load_records(results).with_context(read)?,
+            bench: record::load_bench_records(results).with_context(read)?,
+            assets,
+        })
+    }
+
+    /// What the tables are made from: the strongest complete preset of our runs.
+    fn inputs(&self) -> Inputs<'_> {
+        Inputs {
+            records: &self.records,
+            bench: &self.bench,
+            data: Some(&self.data),
+            presets: Presets::Strongest,
+        }
+    }
+
     fn asset(&self, name: &str, bytes: Vec<u8>) -> String {
         let rel = format!("generated/{name}");
         self.assets
@@ -81,18 +114,28 @@ impl Generator {
                 .copied()
                 .with_context(|| format!("argument {i} missing"))
         };
+        let experiment = |i: usize| -> Result<Experiment> { Ok(Experiment::parse(arg(i)?)?) };
+        let inputs = self.inputs();
         match args.first().copied().unwrap_or("") {
             "network-diagram" => self.network_diagram(),
             "parameter-count" => parameter_count(),
-            "table1" => tables::table1(&self.data, &self.results),
-            "sr-table" => tables::sr_table(&self.data, &self.results),
-            "sr-set5-x4" => tables::sr_set5_x4(&self.data, &self.results),
-            "denoising-table" => tables::denoising_table(&self.data, &self.results),
-            "runs" => tables::runs_table(&self.results),
-            "authors-grid" => self.authors_grid(arg(1)?, arg(2)?),
-            "grid" => self.ours_grid(arg(1)?, arg(2)?),
-            "curves" => self.curves(arg(1)?, arg(2)?),
-            "loss-curves" => self.loss_curves(arg(1)?, arg(2)?),
+            "table1" => Ok(tables::table1(&inputs).to_markdown()),
+            "denoising-table" => Ok(tables::denoising(&inputs).to_markdown()),
+            "sr-table" => Ok(tables::sr(&inputs).to_markdown()),
+            "sr-images" => {
+                let (set, factor) = (arg(1)?, arg(2)?.parse::<usize>()?);
+                if !paper::SR_COLUMNS.contains(&(set, factor)) {
+                    bail!("no super-resolution table for `{set}` ×{factor}: use set5 or set14, 4 or 8");
+                }
+                Ok(tables::sr_images(&inputs, set, factor).to_markdown())
+            }
+            "demos-table" => Ok(tables::demos(&inputs).to_markdown()),
+            "timing" => Ok(tables::timing(&inputs).to_markdown()),
+            "bench" => Ok(tables::bench(&inputs).to_markdown()),
+            "authors-grid" => self.authors_grid(experiment(1)?, arg(2)?),
+            "grid" => self.ours_grid(experiment(1)?, arg(2)?),
+            "curves" => self.curves(experiment(1)?, arg(2)?),
+            "loss-curves" => self.loss_curves(experiment(1)?, arg(2)?),
             other => bail!("unknown block `{other}`"),
         }
     }
@@ -124,232 +167,182 @@ impl Generator {
         ))
     }
 
-    /// Corrupted | the authors' published output | clean, for images whose
-    /// authors' outputs are in the data folder; PSNRs measured now.
-    fn authors_grid(&self, experiment: &str, image: &str) -> Result<String> {
-        match experiment {
-            "inpainting-table1" => {
-                let clean = self.load(&format!("inpainting-table1/{image}.png"))?;
-                let masked = self.load(&format!("inpainting-table1/masked/{image}.png"))?;
-                let theirs =
-                    self.load(&format!("reference-outputs/inpainting-table1/{image}.png"))?;
-                let caption = format!(
-                    "{image}, 50 % of the pixels missing (the paper's own masked input). \
-                     The authors' output: {:.2} dB, measured by our code.",
-                    metrics::psnr(&clean, &theirs)?
-                );
-                self.grid(
-                    &format!("authors-{experiment}-{image}"),
-                    &[
-                        ("corrupted", &masked),
-                        ("the authors' DIP output", &theirs),
-                        ("clean", &clean),
-                    ],
-                    &caption,
-                )
+    /// The corrupted input (made by our code, as a paper run with seed 0 would) | the
+    /// authors' published output | clean, with PSNRs measured by our code now.
+    fn authors_grid(&self, experiment: Experiment, image: &str) -> Result<String> {
+        let job = Job::paper(experiment, image)
+            .with_context(|| format!("no run `{image}` in `{}`", experiment.name()))?;
+        let published = match &job.task {
+            Task::Inpainting {
+                reference: Some(r), ..
             }
-            "denoising-cbm3d9" => {
-                let (out, truth) = tables::DENOISING_IMAGES
-                    .iter()
-                    .find(|(o, _)| *o == image)
-                    .with_context(|| format!("no denoising image `{image}`"))?;
-                let clean = self.load(&format!("denoising-cbm3d9/{truth}.png"))?;
-                let theirs = self.load(&format!("reference-outputs/denoising-cbm3d9/{out}.png"))?;
-                let noisy =
-                    crate::tasks::denoising::add_noise(&clean, 25.0 / 255.0, &mut Rng::new(0));
-                let caption = format!(
-                    "{image}, σ = 25. Noisy (drawn by our code, seed 0): {:.2} dB; the authors' output: {:.2} dB, measured by our code.",
-                    metrics::psnr(&clean, &noisy)?,
-                    metrics::psnr(&clean, &theirs)?
-                );
-                self.grid(
-                    &format!("authors-{experiment}-{image}"),
-                    &[
-                        ("noisy", &noisy),
-                        ("the authors' DIP output", &theirs),
-                        ("clean", &clean),
-                    ],
-                    &caption,
-                )
+            | Task::Denoising {
+                reference: Some(r), ..
             }
-            "sr" => {
-                let (set, rest) = image
-                    .split_once("-x")
-                    .context("SR images are <set>-x<factor>-<name>")?;
-                let (factor, name) = rest
-                    .split_once('-')
-                    .context("SR images are <set>-x<factor>-<name>")?;
-                let factor: usize = factor.parse()?;
-                let truth = tables::sr_ground_truth(&self.data, set, name, factor)?;
-                let region = truth.crop_to_multiple(32)?;
-                let low = crate::tasks::super_resolution::low_resolution(&region, factor)?;
-                let bicubic = crate::tasks::super_resolution::bicubic(&low, factor);
-                let theirs = self
-                    .load(&format!("reference-outputs/sr/{set}/x{factor}/{name}.png"))?
-                    .crop_to_multiple(32)?;
-                let caption = format!(
-                    "{name} ({set}, ×{factor}). The low-resolution input (made by our code) enlarged by bicubic \
-                     interpolation: {:.2} dB; the authors' output: {:.2} dB (Y channel, border of 4 shaved), measured by our code.",
-                    metrics::psnr_sr(&truth, &bicubic)?,
-                    metrics::psnr_sr(&truth, &theirs)?
-                );
-                self.grid(
-                    &format!("authors-sr-{image}"),
-                    &[
-                        ("bicubic", &bicubic),
-                        ("the authors' DIP output", &theirs),
-                        ("clean", &region),
-                    ],
-                    &caption,
-                )
-            }
-            other => bail!("no authors' outputs for `{other}`"),
-        }
-    }
-
-    fn record(&self, experiment: &str, image: &str) -> Result<Option<(RunRecord, PathBuf)>> {
-        self.results.get(experiment, image)
-    }
-
-    /// Our restored image beside the clean one (and the corrupted one) where the data
-    /// folder has them at the size of our output, with the PSNR the run measured and
-    /// its provenance; a note if no run is recorded.
-    fn ours_grid(&self, experiment: &str, image: &str) -> Result<String> {
-        let Some((record, path)) = self.record(experiment, image)? else {
-            return Ok(tables::no_run_note_for(experiment, image));
+            | Task::SuperResolution {
+                reference: Some(r), ..
+            } => r,
+            _ => bail!("the authors published no output of `{image}`"),
         };
-        let out_path = record.output_path(&path);
+        let prepared = job.prepare(&self.data, &Device::Cpu)?;
+        let clean = prepared.clean.context("no clean image")?;
+        let mut theirs = self.load(published)?;
+        let (origin, protocol) = match job.task {
+            Task::SuperResolution { .. } => {
+                // The published SR images are the restored centre crop in a zero canvas.
+                theirs = theirs.crop_to_multiple(crate::metrics::SR_CROP_MULTIPLE)?;
+                (
+                    "of the low-resolution image made by our code",
+                    " (Y channel, a border of 4 shaved)",
+                )
+            }
+            Task::Denoising { .. } => ("noise drawn by our code, seed 0", ""),
+            _ => ("the paper's own", ""),
+        };
+        let theirs_psnr = tables::authors_psnr(&self.data, experiment, image)
+            .context("cannot measure the authors' output")?;
+        let input = prepared.baseline.context("no corrupted input")?;
+        let caption = format!(
+            "{image}. The {} ({origin}): {}; the authors' output: {theirs_psnr:.2} dB, \
+             both measured by our code{protocol}.",
+            input.name,
+            db(input.psnr)
+        );
+        self.grid(
+            &format!("authors-{}-{image}", experiment.name()),
+            &[
+                (&input.name, &prepared.input),
+                ("the authors' DIP output", &theirs),
+                ("clean", &clean),
+            ],
+            &caption,
+        )
+    }
+
+    /// Our strongest run of `experiment` on `image`, or `None`.
+    fn record(&self, experiment: Experiment, image: &str) -> Option<&Record> {
+        tables::strongest_record(&self.records, experiment, image)
+    }
+
+    /// The corrupted input as the run saw it (its job, prepared again) | our restored
+    /// image | the clean image where there is one, with the PSNR the run measured and
+    /// its provenance; a note if no run is recorded.
+    fn ours_grid(&self, experiment: Experiment, image: &str) -> Result<String> {
+        let Some(record) = self.record(experiment, image) else {
+            return Ok(no_run(experiment, image));
+        };
+        let out_path = record.output_path(&self.results);
         let ours = Image::load(&out_path).with_context(|| {
             format!("the restored image {} of a run record", out_path.display())
         })?;
-        let (clean, corrupted) = match experiment {
-            "table1" => (
-                Some(format!("inpainting-table1/{image}.png")),
-                Some(format!("inpainting-table1/masked/{image}.png")),
-            ),
-            "denoising" => (
-                tables::DENOISING_IMAGES
-                    .iter()
-                    .find(|(o, _)| *o == image)
-                    .map(|(_, t)| format!("denoising-cbm3d9/{t}.png")),
-                None,
-            ),
-            "demos" if ["kate", "vase", "library"].contains(&image) => {
-                (None, Some(format!("dip-repo/inpainting/{image}.png")))
-            }
-            _ => (None, None),
+        let prepared = record.job().prepare(&self.data, &Device::Cpu)?;
+        let input_name = match &prepared.baseline {
+            Some(b) => b.name.clone(),
+            None => "input".into(),
         };
-        let same_size = |i: &Image| i.height == ours.height && i.width == ours.width;
-        let clean = match clean {
-            Some(rel) => Some(self.load(&rel)?).filter(same_size),
-            None => None,
-        };
-        let corrupted = match corrupted {
-            Some(rel) => Some(self.load(&rel)?).filter(same_size),
-            None => None,
-        };
-        let mut panels: Vec<(&str, &Image)> = Vec::new();
-        if let Some(c) = &corrupted {
-            panels.push(("corrupted", c));
+        let mut panels: Vec<(&str, &Image)> = vec![(&input_name, &prepared.input), ("ours", &ours)];
+        if let Some(clean) = &prepared.clean {
+            panels.push(("clean", clean));
         }
-        panels.push(("ours", &ours));
-        if let Some(c) = &clean {
-            panels.push(("clean", c));
-        }
+        let psnr = match record.final_psnr {
+            Some(p) => format!("{p:.2} dB against the clean image"),
+            None => "no PSNR (no clean image)".into(),
+        };
+        let baseline = match &prepared.baseline {
+            Some(b) => format!(" ({}: {})", b.name, db(b.psnr)),
+            None => String::new(),
+        };
         let caption = format!(
-            "{image}, our run: {}; {}.",
-            record
-                .final_psnr
-                .map(|p| format!("{p:.2} dB against the clean image"))
-                .unwrap_or_else(|| "no PSNR (no clean image)".into()),
+            "{image}, our run: {psnr}{baseline}; {}.",
             record.provenance()
         );
-        self.grid(&format!("ours-{experiment}-{image}"), &panels, &caption)
+        self.grid(
+            &format!("ours-{}-{image}", experiment.name()),
+            &panels,
+            &caption,
+        )
     }
 
-    fn curves(&self, experiment: &str, image: &str) -> Result<String> {
-        let Some((record, _)) = self.record(experiment, image)? else {
-            return Ok(tables::no_run_note_for(experiment, image));
+    fn curves(&self, experiment: Experiment, image: &str) -> Result<String> {
+        let Some(record) = self.record(experiment, image) else {
+            return Ok(no_run(experiment, image));
         };
-        if record.history.is_empty() {
-            return Ok(format!(
-                "> The record of `{experiment}/{image}` has no history.\n"
-            ));
-        }
+        let e = experiment.name();
         let h = &record.history;
-        let mut series = vec![Series {
-            name: "output vs corrupted".into(),
-            points: h
+        if h.is_empty() {
+            return Ok(format!("> The record of `{e}/{image}` has no history.\n"));
+        }
+        let series_of = |name: &str, value: &dyn Fn(&record::HistoryPoint) -> Option<f64>| {
+            let points: Vec<(f64, f64)> = h
                 .iter()
-                .filter_map(|s| s.psnr_corrupted.map(|p| (s.iteration as f64, p)))
-                .collect(),
-        }];
-        if h.iter().any(|s| s.psnr_clean.is_some()) {
-            series.push(Series {
-                name: "output vs clean".into(),
-                points: h
-                    .iter()
-                    .filter_map(|s| s.psnr_clean.map(|p| (s.iteration as f64, p)))
-                    .collect(),
-            });
-        }
-        if h.iter().any(|s| s.psnr_clean_average.is_some()) {
-            series.push(Series {
-                name: "averaged output vs clean".into(),
-                points: h
-                    .iter()
-                    .filter_map(|s| s.psnr_clean_average.map(|p| (s.iteration as f64, p)))
-                    .collect(),
-            });
-        }
-        let svg = figures::line_chart(
-            &format!("{experiment}: {image}"),
-            "iteration",
-            "PSNR (dB)",
-            &series,
-        );
-        let rel = self.asset(
-            &format!("curves-{experiment}-{image}.svg"),
-            svg.into_bytes(),
-        );
+                .filter_map(|s| value(s).map(|p| (s.iteration as f64, p)))
+                .collect();
+            (!points.is_empty()).then(|| Series {
+                name: name.into(),
+                points,
+            })
+        };
+        let series: Vec<Series> = [
+            series_of("output vs corrupted", &|s| s.psnr_corrupted),
+            series_of("output vs clean", &|s| s.psnr_clean),
+            series_of("averaged output vs clean", &|s| s.psnr_clean_average),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let svg = figures::line_chart(&format!("{e}: {image}"), "iteration", "PSNR (dB)", &series);
+        let rel = self.asset(&format!("curves-{e}-{image}.svg"), svg.into_bytes());
         Ok(format!(
-            "![PSNR against iteration, {experiment} {image}]({rel})\n\n*PSNR against iteration; {}.*\n",
+            "![PSNR against iteration, {e} {image}]({rel})\n\n*PSNR against iteration; {}.*\n",
             record.provenance()
         ))
     }
 
-    /// Loss against iteration of several records of one experiment (e.g. the noise
-    /// impedance runs), `images` comma-separated.
-    fn loss_curves(&self, experiment: &str, images: &str) -> Result<String> {
-        let mut series = Vec::new();
-        let mut records = Vec::new();
-        for image in images.split(',') {
-            if let Some((r, _)) = self.record(experiment, image)? {
-                series.push(Series {
-                    name: image.to_string(),
-                    points: r
-                        .history
-                        .iter()
-                        .filter_map(|s| {
-                            s.loss
-                                .filter(|l| *l > 0.0)
-                                .map(|l| (s.iteration as f64, l.log10()))
-                        })
-                        .collect(),
-                });
-                records.push(Some(r));
-            }
-        }
-        if series.is_empty() {
-            return Ok(tables::no_run_note(experiment));
-        }
-        let svg = figures::line_chart(experiment, "iteration", "log10 MSE loss", &series);
-        let rel = self.asset(&format!("loss-{experiment}.svg"), svg.into_bytes());
+    /// Loss against iteration of several runs of one experiment (the noise-impedance
+    /// runs), `images` comma-separated, from the strongest preset that has them (seed 0).
+    fn loss_curves(&self, experiment: Experiment, images: &str) -> Result<String> {
+        let names: Vec<String> = images.split(',').map(String::from).collect();
+        let Some(preset) = tables::strongest_preset(&self.records, experiment, &names) else {
+            return Ok(format!("> {}\n", tables::no_run_note(experiment, None)));
+        };
+        let series: Vec<Series> = tables::learning_curves(&self.records, &preset)
+            .into_iter()
+            .filter(|c| c.seed == 0 && names.contains(&c.name))
+            .map(|c| Series {
+                name: c.name,
+                points: c
+                    .points
+                    .iter()
+                    .filter(|(_, loss)| *loss > 0.0)
+                    .map(|&(i, loss)| (i as f64, loss.log10()))
+                    .collect(),
+            })
+            .collect();
+        let records: Vec<&Record> = self
+            .records
+            .iter()
+            .filter(|r| r.experiment == experiment && r.preset == preset && r.seed == 0)
+            .filter(|r| names.contains(&r.image))
+            .collect();
+        let e = experiment.name();
+        let svg = figures::line_chart(e, "iteration", "log10 MSE loss", &series);
+        let rel = self.asset(&format!("loss-{e}.svg"), svg.into_bytes());
         Ok(format!(
-            "![loss against iteration, {experiment}]({rel})\n\n*Loss against iteration (log scale). {}*\n",
-            tables::provenance(&records)
+            "![loss against iteration, {e}]({rel})\n\n*Loss against iteration (log scale). {}*\n",
+            Runs::of(&preset, &records)
         ))
     }
+}
+
+/// The note where no run of `experiment` on `image` is recorded.
+fn no_run(experiment: Experiment, image: &str) -> String {
+    let on = format!("`{image}`");
+    format!("> {}\n", tables::no_run_note(experiment, Some(&on)))
+}
+
+/// `31.42 dB`, or `–`.
+fn db(v: Option<f64>) -> String {
+    v.map_or("–".into(), |v| format!("{v:.2} dB"))
 }
 
 fn parameter_count() -> Result<String> {

@@ -1,5 +1,7 @@
 //! `dip bench`: time the training iteration of the standard net (see `dip::bench`).
 
+use std::path::PathBuf;
+
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 
@@ -30,6 +32,10 @@ pub struct BenchArgs {
     /// auto, cpu, cuda, cuda:N or metal.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Also write the result as a JSON record to FILE (the book's timing table reads
+    /// results/bench/<implementation>-<device>-<size>-c<channels>.json).
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -54,6 +60,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
         seed: args.seed,
     };
     let device = dip::device::select(&args.device)?;
-    dip::bench::run_and_print(&options, &device)?;
+    let report = dip::bench::run_and_print(&options, &device)?;
+    if let Some(path) = &args.record {
+        // Silently: the last line printed stays the median, for scripts.
+        dip::bench::write_record(&report, &device, path)?;
+    }
     Ok(())
 }

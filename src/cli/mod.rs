@@ -41,7 +41,7 @@ pub enum Command {
     Data(data::DataCommand),
     /// Run the paper's experiments, with records, checkpoints and resuming.
     Reproduce(reproduce::ReproduceArgs),
-    /// List the recorded runs.
+    /// List the recorded runs, or print the paper's tables from them (--tables).
     Results(reproduce::ResultsArgs),
     /// Time the standard net's training iteration (median seconds per iteration, peak memory).
     Bench(bench::BenchArgs),

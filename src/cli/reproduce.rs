@@ -8,7 +8,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use dip::data::DataDir;
-use dip::reproduce::{self, Event, Experiment, Options, Outcome, Preset};
+use dip::reproduce::{self, tables, Event, Experiment, Options, Outcome, Preset};
 
 /// Options of `dip reproduce`.
 #[derive(Args, Debug)]
@@ -66,6 +66,12 @@ pub struct ResultsArgs {
     /// Print a JSON array.
     #[arg(long)]
     pub json: bool,
+    /// Print the paper's tables with every preset's rows (Markdown, or JSON with --json).
+    #[arg(long)]
+    pub tables: bool,
+    /// The data folder, for the authors' outputs in --tables (default: $DIP_DATA, else ./data).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
 }
 
 pub fn reproduce(args: ReproduceArgs) -> Result<()> {
@@ -228,6 +234,9 @@ fn fmt_db(v: Option<f64>) -> String {
 pub fn results(args: ResultsArgs) -> Result<()> {
     let records = reproduce::load_records(&args.results)
         .with_context(|| format!("cannot read the records in {}", args.results.display()))?;
+    if args.tables {
+        return print_tables(&args, &records);
+    }
     let rows: Vec<reproduce::Summary> = records.iter().map(|r| r.summary()).collect();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
@@ -253,6 +262,27 @@ pub fn results(args: ResultsArgs) -> Result<()> {
             r.final_psnr.map_or("–".into(), |v| format!("{v:.2}")),
             r.wall_seconds
         );
+    }
+    Ok(())
+}
+
+/// `dip results --tables`: every table, with every preset's rows.
+fn print_tables(args: &ResultsArgs, records: &[reproduce::Record]) -> Result<()> {
+    let bench = reproduce::load_bench_records(&args.results)?;
+    let data = DataDir::locate(args.data.as_deref());
+    let inputs = tables::Inputs {
+        records,
+        bench: &bench,
+        data: Some(&data),
+        presets: tables::Presets::All,
+    };
+    let all = tables::all(&inputs);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&all)?);
+    } else {
+        for table in all {
+            println!("{}", table.to_markdown());
+        }
     }
     Ok(())
 }

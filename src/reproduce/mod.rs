@@ -2,9 +2,10 @@
 //!
 //! - [`plan`]: the presets (`paper`, `quick`, `tiny`), the experiments, one [`Job`] per run;
 //! - [`run`]: fit the jobs one after the other, with checkpoints, resuming and skipping;
-//! - [`record`]: the JSON record of each run, and reading them all back;
+//! - [`record`]: the JSON record of each run and of each benchmark, and reading them back;
 //! - [`checkpoint`]: a stopped run's state in a safetensors file;
-//! - [`tables`]: the paper's tables from the records, beside the paper's numbers;
+//! - [`tables`]: the paper's tables from the records, beside the paper's numbers, and
+//!   their one rendering to Markdown (the book's and `dip results --tables`);
 //! - [`paper`]: the numbers the paper quotes.
 //!
 //! Layout of a results folder: `<results>/<preset>/<experiment>/<image>[-seed<k>].json`,
@@ -24,7 +25,7 @@ use std::time::{Instant, SystemTime};
 use candle_core::Device;
 
 pub use plan::{Cut, Experiment, Job, Preset, Task};
-pub use record::{load_records, Record, Summary};
+pub use record::{load_bench_records, load_records, BenchRecord, Record, Summary};
 
 use crate::data::DataDir;
 use crate::error::{DipError, Result};
@@ -262,7 +263,7 @@ fn run_job(
         net: job.net.clone(),
         fit: job.fit.clone(),
         parameters,
-        device: device_kind(device).into(),
+        device: crate::device::kind(device).into(),
         device_name: device_name(device),
         crate_version: env!("CARGO_PKG_VERSION").into(),
         git_commit: record::git_commit(),
@@ -293,27 +294,12 @@ fn run_job(
     Ok(Outcome::Finished(Box::new(record)))
 }
 
-fn device_kind(device: &Device) -> &'static str {
-    match device {
-        Device::Cpu => "cpu",
-        Device::Cuda(_) => "cuda",
-        Device::Metal(_) => "metal",
-    }
-}
-
-/// The device's description, with the GPU's name where `nvidia-smi` tells it.
+/// The device's description, with the GPU's name on CUDA.
 fn device_name(device: &Device) -> String {
     let base = crate::device::describe(device);
-    if device.is_cuda() {
-        if let Ok(out) = std::process::Command::new("nvidia-smi")
-            .args(["--query-gpu=name", "--format=csv,noheader"])
-            .output()
-        {
-            let name = String::from_utf8_lossy(&out.stdout);
-            if let Some(first) = name.lines().next().filter(|l| !l.trim().is_empty()) {
-                return format!("{base} ({})", first.trim());
-            }
-        }
+    let model = crate::device::model(device);
+    if device.is_cuda() && model != "cuda" {
+        return format!("{base} ({model})");
     }
     base
 }

@@ -9,7 +9,8 @@
 //! `shared/reference/dip-settings.md`; [`crate::reproduce::tables`] measures
 //! them again from the data folder.
 //!
-//! All values in dB.
+//! All values in dB. They agree with `shared/reference/dip-settings.md`, which
+//! decides where two sources differ.
 
 /// The eleven grey images of Table 1, in the paper's column order (file names of the data folder).
 pub const TABLE1_IMAGES: [&str; 11] = [
@@ -24,6 +25,12 @@ pub const TABLE1_IMAGES: [&str; 11] = [
     "hill",
     "man",
     "montage",
+];
+
+/// The paper's column titles of Table 1, in the order of [`TABLE1_IMAGES`].
+pub const TABLE1_TITLES: [&str; 11] = [
+    "Barbara", "Boat", "House", "Lena", "Peppers", "C.man", "Couple", "Finger", "Hill", "Man",
+    "Montage",
 ];
 
 /// Table 1, Papyan et al. (convolutional sparse coding), per image.
@@ -57,6 +64,10 @@ pub struct SrRow {
 /// The columns of [`SR_TABLE`]: (set, factor).
 pub const SR_COLUMNS: [(&str, usize); 4] = [("set5", 4), ("set14", 4), ("set5", 8), ("set14", 8)];
 
+/// The method names of [`SR_TABLE`] that the per-image tables quote.
+pub const SR_BICUBIC: &str = "bicubic";
+pub const SR_DIP: &str = "Deep Image Prior";
+
 /// The super-resolution table of the paper.
 pub const SR_TABLE: [SrRow; 7] = [
     SrRow {
@@ -89,6 +100,17 @@ pub const SR_TABLE: [SrRow; 7] = [
     },
 ];
 
+/// The row of `method` in [`SR_TABLE`].
+pub fn sr_row(method: &str) -> Option<&'static SrRow> {
+    SR_TABLE.iter().find(|r| r.method == method)
+}
+
+/// The paper's value of `method` on `set` ×`factor`, if it reports one.
+pub fn sr_value(method: &str, set: &str, factor: usize) -> Option<f64> {
+    let column = SR_COLUMNS.iter().position(|&c| c == (set, factor))?;
+    sr_row(method)?.values[column]
+}
+
 /// Deep Image Prior on Set5 ×4, per image (paper).
 pub const SR_SET5_X4_DIP: [(&str, f64); 5] = [
     ("baby", 31.49),
@@ -116,6 +138,15 @@ pub const SET14: [&str; 14] = [
     "ppt3",
     "zebra",
 ];
+
+/// The images of `set` (`set5` or `set14`).
+pub fn sr_images(set: &str) -> &'static [&'static str] {
+    if set == "set5" {
+        &SET5
+    } else {
+        &SET14
+    }
+}
 
 /// The nine colour images of the denoising comparison: (our name, which is the
 /// name of the authors' output file, and the ground truth's file in `denoising-cbm3d9/`).

@@ -301,6 +301,13 @@ pub struct Job {
 }
 
 impl Job {
+    /// The job of the paper preset for `experiment` and the run `image` (seed 0).
+    pub fn paper(experiment: Experiment, image: &str) -> Option<Job> {
+        experiment_jobs(Preset::Paper, experiment)
+            .into_iter()
+            .find(|j| j.image == image)
+    }
+
     /// The stem of its files in `results/<preset>/<experiment>/`: `<image>` or `<image>-seed<k>`.
     pub fn stem(&self) -> String {
         if self.seed == 0 {
@@ -421,12 +428,7 @@ fn experiment_jobs(p: Preset, experiment: Experiment) -> Vec<Job> {
         Experiment::Sr => {
             let mut out = Vec::new();
             for (set, factor) in paper::SR_COLUMNS {
-                let names: &[&str] = if set == "set5" {
-                    &paper::SET5
-                } else {
-                    &paper::SET14
-                };
-                for name in names {
+                for name in paper::sr_images(set) {
                     let (paper_it, quick_it, reg, quick_crop) = if factor == 8 {
                         (4000, 250, 0.05, 96)
                     } else {
@@ -554,8 +556,12 @@ pub struct Prepared {
     pub problem: Problem,
     /// The clean image the result is scored against (the HR crop for SR), if any.
     pub clean: Option<Image>,
-    /// The corrupted input as an image (for the record's baseline and the book).
+    /// The PSNR of the corrupted input (or of bicubic upsampling), for the record.
     pub baseline: Option<Baseline>,
+    /// The corrupted image at the restored image's size, for figures: the masked or
+    /// noisy image, the low-resolution image enlarged by bicubic interpolation (SR),
+    /// the JPEG image, a noise-impedance target.
+    pub input: Image,
     /// For SR of a whole image: the ground truth cropped top-left to a multiple of
     /// the factor, for [`metrics::psnr_sr`].
     pub sr_ground_truth: Option<Image>,
@@ -605,6 +611,7 @@ impl Job {
                         name: "masked input".into(),
                         psnr: finite(metrics::psnr(&clean, &masked)?),
                     }),
+                    input: masked,
                     problem,
                     clean: Some(clean),
                     sr_ground_truth: None,
@@ -623,6 +630,7 @@ impl Job {
                         name: "noisy input".into(),
                         psnr: finite(metrics::psnr(&clean, &noisy)?),
                     }),
+                    input: noisy,
                     problem,
                     clean: Some(clean),
                     sr_ground_truth: None,
@@ -630,10 +638,8 @@ impl Job {
             }
             Task::SuperResolution { clean, factor, .. } => {
                 let f = *factor;
-                let hr = as_channels(load(clean)?);
-                // The paper's protocol: the ground truth is cropped top-left to a multiple
-                // of the factor; the net restores its centre crop divisible by 32.
-                let gt = hr.crop(0, 0, hr.height - hr.height % f, hr.width - hr.width % f)?;
+                let gt = sr_ground_truth(&as_channels(load(clean)?), f)?;
+                // The net restores the ground truth's centre crop divisible by 32.
                 let region = gt.crop_to_multiple(metrics::SR_CROP_MULTIPLE)?;
                 let region = self.cut.apply(&region)?;
                 let region = region.crop(
@@ -650,6 +656,7 @@ impl Job {
                         name: "bicubic".into(),
                         psnr: finite(problem.score.measure(&region, &bicubic)?),
                     }),
+                    input: bicubic,
                     problem,
                     clean: Some(region),
                     sr_ground_truth: (self.cut == Cut::Whole).then_some(gt),
@@ -659,6 +666,7 @@ impl Job {
                 let img = as_channels(self.cut.apply(&load(image)?)?);
                 Ok(Prepared {
                     problem: denoising::problem(&img, None, multiple, device)?,
+                    input: img,
                     clean: None,
                     baseline: None,
                     sr_ground_truth: None,
@@ -670,6 +678,7 @@ impl Job {
                 let target_image = curve_target(&img, *target, &mut rng);
                 Ok(Prepared {
                     problem: denoising::problem(&target_image, None, multiple, device)?,
+                    input: target_image,
                     clean: None,
                     baseline: None,
                     sr_ground_truth: None,
@@ -677,6 +686,17 @@ impl Job {
             }
         }
     }
+}
+
+/// The ground truth of super-resolution in the paper's protocol: the HR image
+/// cropped top-left to a multiple of the factor.
+pub fn sr_ground_truth(hr: &Image, factor: usize) -> Result<Image> {
+    hr.crop(
+        0,
+        0,
+        hr.height - hr.height % factor,
+        hr.width - hr.width % factor,
+    )
 }
 
 /// The target of a noise-impedance run.

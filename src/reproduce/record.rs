@@ -1,5 +1,6 @@
 //! The record of one run, written as JSON beside the restored image, and
-//! reading all of them back.
+//! reading all of them back; and the record of one benchmark
+//! ([`BenchRecord`], under `results/bench/`).
 
 use std::path::{Path, PathBuf};
 
@@ -86,6 +87,41 @@ pub struct Record {
 }
 
 impl Record {
+    /// The job this run was: every setting, from the record.
+    pub fn job(&self) -> Job {
+        Job {
+            experiment: self.experiment,
+            image: self.image.clone(),
+            // The short name only matters to `--images`; the run name matches too.
+            name: self.image.clone(),
+            preset: self.preset.clone(),
+            seed: self.seed,
+            net: self.net.clone(),
+            fit: self.fit.clone(),
+            task: self.task.clone(),
+            cut: self.cut,
+        }
+    }
+
+    /// The restored image of this run, in the results folder `results`.
+    pub fn output_path(&self, results: &Path) -> PathBuf {
+        job_dir(results, &self.job()).join(&self.output)
+    }
+
+    /// Which run this was, in one line (for captions): preset, device, iterations,
+    /// wall time, seed, commit.
+    pub fn provenance(&self) -> String {
+        format!(
+            "preset `{}`, {}, {} iterations, {:.0} s, seed {}, commit `{}`",
+            self.preset,
+            self.device_name,
+            self.iterations,
+            self.wall_seconds,
+            self.seed,
+            short_commit(&self.git_commit)
+        )
+    }
+
     /// The summary row that `dip results` prints.
     pub fn summary(&self) -> Summary {
         Summary {
@@ -171,12 +207,16 @@ pub fn load_record(path: &Path) -> Result<Record> {
 
 /// Every record under `results` (the `<preset>/<experiment>/*.json` files), sorted by
 /// preset, experiment, image and seed. A JSON file that is not a record is an error naming it.
+/// The benchmarks' folder (`results/bench/`) is not a preset: see [`load_bench_records`].
 pub fn load_records(results: &Path) -> Result<Vec<Record>> {
     let mut records = Vec::new();
     if !results.is_dir() {
         return Ok(records);
     }
-    for preset in read_dirs(results)? {
+    let presets = read_dirs(results)?
+        .into_iter()
+        .filter(|p| !p.ends_with(BENCH_DIR));
+    for preset in presets {
         for experiment in read_dirs(&preset)? {
             let mut files: Vec<PathBuf> = std::fs::read_dir(&experiment)?
                 .filter_map(|e| e.ok().map(|e| e.path()))
@@ -206,6 +246,105 @@ fn read_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
         .collect();
     dirs.sort();
     Ok(dirs)
+}
+
+/// The first 10 characters of a commit hash.
+pub fn short_commit(commit: &str) -> &str {
+    &commit[..commit.len().min(10)]
+}
+
+/// Which implementation a benchmark timed.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Implementation {
+    /// This crate (`dip bench`).
+    Dip,
+    /// `benches/torch_reference.py`: the same network and iteration in PyTorch.
+    Pytorch,
+}
+
+impl Implementation {
+    pub fn name(self) -> &'static str {
+        match self {
+            Implementation::Dip => "dip",
+            Implementation::Pytorch => "pytorch",
+        }
+    }
+}
+
+/// The folder of the benchmark records in a results folder.
+pub const BENCH_DIR: &str = "bench";
+
+/// One benchmark of the standard net's training iteration (forward, MSE, backward,
+/// Adam step), written by `dip bench --record FILE` or
+/// `benches/torch_reference.py --record FILE` (the same fields), conventionally
+/// as `results/bench/<implementation>-<device>-<size>-c<channels>.json`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BenchRecord {
+    pub implementation: Implementation,
+    /// `candle 0.11.1 (fast kernels)`, `torch 2.5.1`...
+    pub version: String,
+    /// `cpu`, `cuda` or `metal`.
+    pub device: String,
+    /// The CPU model or GPU name.
+    pub device_name: String,
+    pub threads: usize,
+    /// Height and width of the image.
+    pub size: usize,
+    /// Channels of the output image.
+    pub channels: usize,
+    /// Timed iterations (after the warm-up ones).
+    pub iterations: usize,
+    /// Seconds of each timed iteration.
+    pub seconds: Vec<f64>,
+    pub median_seconds: f64,
+    /// Peak resident memory of the process, MiB, where the system reports it.
+    pub peak_rss_mib: Option<f64>,
+    /// Trainable parameters of the net (2,217,831 for 3 channels: the same net in both).
+    pub parameters: usize,
+    /// GFLOP of the convolutions of one iteration.
+    pub conv_gflop: f64,
+    pub commit: String,
+    /// When it was run (RFC 3339).
+    pub date: String,
+}
+
+impl BenchRecord {
+    /// Its conventional file name: `<implementation>-<device>-<size>-c<channels>.json`.
+    pub fn file_name(&self) -> String {
+        format!(
+            "{}-{}-{}-c{}.json",
+            self.implementation.name(),
+            self.device,
+            self.size,
+            self.channels
+        )
+    }
+}
+
+/// Every benchmark record of `results/bench/` (`*.json`), sorted by file name. No
+/// folder is no record; a file that is not a benchmark record is an error naming it.
+pub fn load_bench_records(results: &Path) -> Result<Vec<BenchRecord>> {
+    let dir = results.join(BENCH_DIR);
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|f| {
+            let bytes = std::fs::read(f)?;
+            serde_json::from_slice(&bytes).map_err(|e| {
+                DipError::invalid(format!("{} is not a benchmark record: {e}", f.display()))
+            })
+        })
+        .collect()
 }
 
 /// `git rev-parse HEAD` in the crate's source folder (or the working directory), or "unknown".
@@ -254,6 +393,30 @@ pub fn iso8601(t: std::time::SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bench_records_read_the_shared_schema() {
+        // What `benches/torch_reference.py --record` writes.
+        let json = r#"{"implementation": "pytorch", "version": "torch 2.5.1", "device": "cpu",
+            "device_name": "AMD EPYC", "threads": 2, "size": 256, "channels": 3,
+            "iterations": 5, "seconds": [1.0, 1.2], "median_seconds": 1.1,
+            "peak_rss_mib": null, "parameters": 2217831, "conv_gflop": 115.02,
+            "commit": "abc", "date": "2026-01-01T00:00:00Z"}"#;
+        let r: BenchRecord = serde_json::from_str(json).unwrap();
+        assert_eq!(r.implementation, Implementation::Pytorch);
+        assert_eq!(r.peak_rss_mib, None);
+        assert_eq!(r.file_name(), "pytorch-cpu-256-c3.json");
+        let dir = tempfile::tempdir().unwrap();
+        assert!(load_bench_records(dir.path()).unwrap().is_empty());
+        std::fs::create_dir(dir.path().join(BENCH_DIR)).unwrap();
+        std::fs::write(dir.path().join("bench/a.json"), json).unwrap();
+        assert_eq!(load_bench_records(dir.path()).unwrap(), vec![r]);
+        // The bench folder is not a preset of run records.
+        assert!(load_records(dir.path()).unwrap().is_empty());
+        std::fs::write(dir.path().join("bench/b.json"), "{}").unwrap();
+        let err = load_bench_records(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("b.json"), "{err}");
+    }
 
     #[test]
     fn iso8601_of_known_times() {
