@@ -1,25 +1,37 @@
 #!/usr/bin/env bash
-# Rust (`dip bench` kernels) against PyTorch on this machine, interleaved A B A B.
-# Usage: benches/compare.sh [PYTHON] [ROUNDS]; needs `cargo build --release` first.
+# Rust (`dip bench`) against PyTorch (`benches/torch_reference.py`) on this machine,
+# interleaved A B A B so that both see the same machine, at 256×256 (3 and 1
+# channels) and 512×512.
+#
+# Usage: benches/compare.sh [PYTHON] [ROUNDS] [RECORD_DIR]
+#   needs `cargo build --release` first and a PYTHON with torch installed.
+#   With RECORD_DIR, the last round's runs are written there as JSON records
+#   (results/bench/ is what the book's benchmark table reads).
 # Prints one line per run: label, median seconds per iteration, peak RSS.
 set -euo pipefail
 PY=${1:-python3}
 ROUNDS=${2:-2}
+RECORD=${3:-}
 B="target/release/dip bench"
-run() { # label command...
-    local label=$1; shift
-    local out; out=$("$@" 2>&1)
+T="$PY benches/torch_reference.py"
+run() { # label record-name command...
+    local label=$1 name=$2; shift 2
+    local extra=()
+    if [ -n "$RECORD" ] && [ "$round" = "$ROUNDS" ]; then
+        mkdir -p "$RECORD"
+        extra=(--record "$RECORD/$name.json")
+    fi
+    local out; out=$("$@" "${extra[@]}" 2>&1) || { echo "$label failed:"; echo "$out"; exit 1; }
     printf '%-28s %s s/it  %s\n' "$label" "$(tail -1 <<<"$out" | awk '{print $NF}')" \
         "$(grep 'peak RSS' <<<"$out" | awk '{print $3, $4}')"
 }
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-for r in $(seq "$ROUNDS"); do
-    run "rust fast 256 c3"   $B --size 256 --channels 3 --iterations 4
-    run "torch 256 c3"       "$PY" benches/torch_reference.py --size 256 --channels 3 --iterations 4
-    run "rust fast 256 c1"   $B --size 256 --channels 1 --iterations 4
-    run "torch 256 c1"       "$PY" benches/torch_reference.py --size 256 --channels 1 --iterations 4
-    run "rust fast 512 c3"   $B --size 512 --channels 3 --iterations 2
-    run "torch 512 c3"       "$PY" benches/torch_reference.py --size 512 --channels 3 --iterations 2
-    run "rust candle 256 c3" $B --size 256 --channels 3 --iterations 2 --kernels candle
+for round in $(seq "$ROUNDS"); do
+    run "rust 256 c3"   dip-cpu-256-c3     $B --size 256 --channels 3 --iterations 5
+    run "torch 256 c3"  pytorch-cpu-256-c3 $T --size 256 --channels 3 --iterations 5
+    run "rust 256 c1"   dip-cpu-256-c1     $B --size 256 --channels 1 --iterations 5
+    run "torch 256 c1"  pytorch-cpu-256-c1 $T --size 256 --channels 1 --iterations 5
+    run "rust 512 c3"   dip-cpu-512-c3     $B --size 512 --channels 3 --iterations 3
+    run "torch 512 c3"  pytorch-cpu-512-c3 $T --size 512 --channels 3 --iterations 3
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
