@@ -218,7 +218,7 @@ impl<'a> Fitter<'a> {
 
         // Rollback: a sudden drop of the fit to x0 means the optimisation jumped away.
         if let Some(drop) = self.config.rollback_drop_db {
-            if i % self.config.rollback_every.max(1) == 0 {
+            if i.is_multiple_of(self.config.rollback_every.max(1)) {
                 if self.last_good.is_some() && psnr_corrupted - self.last_good_psnr < -drop {
                     let step = self.roll_back(i, loss)?;
                     self.elapsed += start.elapsed().as_secs_f64();

@@ -441,7 +441,7 @@ impl SkipNet {
     /// Check that an input of `height × width` fits the network.
     pub fn check_input_size(&self, height: usize, width: usize) -> crate::Result<()> {
         let (m, min) = (self.config.size_multiple(), self.config.min_side());
-        if height % m != 0 || width % m != 0 {
+        if !height.is_multiple_of(m) || !width.is_multiple_of(m) {
             return Err(crate::DipError::invalid(format!(
                 "the network needs sides that are multiples of {m} (2^depth), got {height}×{width}"
             )));

@@ -311,7 +311,10 @@ fn a_seeded_fit_reaches_the_same_psnr_with_fast_and_candle_kernels() {
     let candle = final_psnr(Kernels::Candle);
     let noisy_psnr = psnr(&clean, &noisy).unwrap();
     eprintln!("noisy {noisy_psnr:.3} dB; fast kernels {fast:.3} dB, candle's ops {candle:.3} dB");
-    assert!(fast > noisy_psnr + 2.0, "the fit did not denoise: {fast:.2} dB");
+    assert!(
+        fast > noisy_psnr + 2.0,
+        "the fit did not denoise: {fast:.2} dB"
+    );
     assert!(
         (fast - candle).abs() <= 0.05,
         "fast {fast:.3} dB vs candle {candle:.3} dB"

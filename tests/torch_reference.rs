@@ -16,7 +16,10 @@ fn torch_script(args: &[&str]) -> String {
     let python = std::env::var("DIP_TORCH_PYTHON")
         .expect("set DIP_TORCH_PYTHON to a Python that has torch installed");
     let out = Command::new(&python)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/benches/torch_reference.py"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/benches/torch_reference.py"
+        ))
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
@@ -46,7 +49,11 @@ fn the_pytorch_reference_has_our_parameter_count_and_flops() {
             .unwrap()
             .parameter_count();
         let theirs = torch_script(&["--count-params", "--channels", &channels.to_string()]);
-        assert_eq!(value(&theirs, "parameters:") as usize, ours, "{channels} channels");
+        assert_eq!(
+            value(&theirs, "parameters:") as usize,
+            ours,
+            "{channels} channels"
+        );
     }
     for size in [256, 512] {
         let config = SkipConfig::standard(INPUT_CHANNELS, 3);

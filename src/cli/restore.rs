@@ -112,14 +112,14 @@ pub fn denoise(args: DenoiseArgs) -> Result<()> {
     let input = Image::load(&args.input)?;
     let mut clean = load_clean(&args.fit)?;
     let noisy = if let Some(sigma) = args.sigma {
-        if !(sigma > 0.0) {
+        if sigma.is_nan() || sigma <= 0.0 {
             bail!("--sigma must be positive, got {sigma}");
         }
         clean.get_or_insert(input.clone());
         denoising::add_noise(
             &input,
             sigma / 255.0,
-            &mut Rng::new(args.fit.seed ^ 0xc0ff_ee),
+            &mut Rng::new(args.fit.seed ^ 0x00c0_ffee),
         )
     } else if let Some(q) = args.jpeg_quality {
         clean.get_or_insert(input.clone());
@@ -347,4 +347,3 @@ fn progress_message(s: &Step) -> String {
     }
     m
 }
-

@@ -155,7 +155,7 @@ pub struct Nearest2xAdjointOp;
 
 /// The input sizes whose ×2 upsampling has `h × w` pixels, for the adjoints.
 fn halve(name: &str, h: usize, w: usize) -> Result<(usize, usize)> {
-    if h % 2 != 0 || w % 2 != 0 {
+    if !h.is_multiple_of(2) || !w.is_multiple_of(2) {
         candle_core::bail!("{name} needs an even height and width, got {h}×{w}");
     }
     Ok((h / 2, w / 2))

@@ -761,7 +761,10 @@ mod tests {
             assert_eq!((&p.experiment, &p.image), (&q.experiment, &q.image));
             assert_eq!(q.net, narrowed(p.net.clone(), QUICK_MAX_CHANNELS));
             assert_eq!(q.net.depth(), p.net.depth());
-            assert_eq!((&q.net.filter_down, &q.net.upsample), (&p.net.filter_down, &p.net.upsample));
+            assert_eq!(
+                (&q.net.filter_down, &q.net.upsample),
+                (&p.net.filter_down, &p.net.upsample)
+            );
             assert!(q.net.channels_down.iter().all(|&c| c <= 64));
         }
         let t1 = quick.iter().find(|j| j.image == "barbara").unwrap();

@@ -347,8 +347,15 @@ pub fn load_bench_records(results: &Path) -> Result<Vec<BenchRecord>> {
         .collect()
 }
 
-/// `git rev-parse HEAD` in the crate's source folder (or the working directory), or "unknown".
+/// `git rev-parse HEAD` in the crate's source folder (or the working directory), or
+/// "unknown"; asked once per process, so that every record of a long run names the
+/// commit the run started from, even if commits are made while it runs.
 pub fn git_commit() -> String {
+    static COMMIT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    COMMIT.get_or_init(ask_git_commit).clone()
+}
+
+fn ask_git_commit() -> String {
     let run = |dir: Option<&Path>| -> Option<String> {
         let mut cmd = std::process::Command::new("git");
         cmd.args(["rev-parse", "HEAD"]);

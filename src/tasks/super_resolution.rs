@@ -18,7 +18,7 @@ pub const SHAVE: usize = 4;
 /// down by `factor` with an antialiasing Lanczos-3 filter (PIL's `ANTIALIAS`).
 /// The sides of `clean` must be multiples of `factor`.
 pub fn low_resolution(clean: &Image, factor: usize) -> Result<Image> {
-    if clean.height % factor != 0 || clean.width % factor != 0 {
+    if !clean.height.is_multiple_of(factor) || !clean.width.is_multiple_of(factor) {
         return Err(DipError::invalid(format!(
             "the image is {}×{}: its sides must be multiples of the factor {factor}",
             clean.width, clean.height
