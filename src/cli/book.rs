@@ -40,6 +40,19 @@ pub fn run(args: BookArgs) -> Result<()> {
     let mut options = BookOptions::new(&args.root);
     options.out = args.out.clone();
     options.data = DataDir::locate(args.data.as_deref());
+    // The figures of standard images are rendered from the data folder: fetch what is missing.
+    let missing = dip::data::entries(None)?
+        .into_iter()
+        .filter(|e| !options.data.path(e.path).is_file())
+        .count();
+    if missing > 0 {
+        eprintln!(
+            "{missing} standard image(s) missing in {}: fetching them (as `dip data fetch`)",
+            options.data.root().display()
+        );
+        super::data::fetch(None, Some(options.data.root().to_path_buf()))
+            .context("the book needs the standard images")?;
+    }
     if let Some(r) = args.results {
         options.results = r;
     }

@@ -33,7 +33,7 @@ pub fn run(command: DataCommand) -> Result<()> {
     }
 }
 
-fn fetch(set: Option<String>, dir: Option<PathBuf>) -> Result<()> {
+pub fn fetch(set: Option<String>, dir: Option<PathBuf>) -> Result<()> {
     let dir = data::data_dir(dir.as_deref());
     let bar = ProgressBar::hidden();
     bar.set_style(
