@@ -3,6 +3,7 @@
 mod bench;
 mod book;
 mod data;
+mod notebooks;
 mod reproduce;
 mod restore;
 
@@ -46,6 +47,8 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Render the tutorial book (HTML) from chapters/, the data folder and results/.
     Book(book::BookArgs),
+    /// Write the chapters as Jupyter notebooks (Rust kernel) into code/, or check them (--check).
+    Notebooks(notebooks::NotebooksArgs),
 }
 
 /// Options of `dip psnr`.
@@ -87,6 +90,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Results(a) => reproduce::results(a),
         Command::Book(a) => book::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Notebooks(a) => notebooks::run(a),
     }
 }
 
