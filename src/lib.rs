@@ -16,16 +16,19 @@
 //! - [`fit`]: the fitting loop (output averaging, rollback, history);
 //! - [`metrics`]: PSNR (and its super-resolution variant) and SSIM;
 //! - [`image_io`]: images in and out, written atomically;
+//! - [`display`]: images and figures shown inline in a Jupyter notebook (evcxr);
 //! - [`data`]: the standard images, their manifest and download;
 //! - [`device`]: choosing CPU, CUDA or Metal;
 //! - [`reproduce`]: the paper's experiments, their records and tables;
 //! - [`book`]: the tutorial book, its generated tables and figures, and its checks;
+//! - [`notebooks`]: the chapters as Jupyter notebooks (`code/`), and what their cells call;
 //! - [`bench`]: the benchmark of one training iteration.
 
 pub mod bench;
 pub mod book;
 pub mod data;
 pub mod device;
+pub mod display;
 pub mod downsampler;
 pub mod error;
 pub mod fit;
@@ -33,6 +36,7 @@ pub mod image_io;
 pub mod input;
 pub mod metrics;
 pub mod net;
+pub mod notebooks;
 pub mod ops;
 pub mod optim;
 pub mod reproduce;

@@ -15,19 +15,31 @@
 pub mod check;
 pub mod figures;
 pub mod generate;
+#[cfg(feature = "tools")]
 pub mod math;
 
-use std::path::{Path, PathBuf};
+#[cfg(feature = "tools")]
+use std::path::Path;
+use std::path::PathBuf;
+#[cfg(feature = "tools")]
 use std::sync::{Arc, Mutex};
 
-use anyhow::{bail, Context, Result};
+#[cfg(feature = "tools")]
+use anyhow::Context;
+use anyhow::{bail, Result};
+#[cfg(feature = "tools")]
 use mdbook_driver::book::Book;
+#[cfg(feature = "tools")]
 use mdbook_driver::builtin_preprocessors::{IndexPreprocessor, LinkPreprocessor};
+#[cfg(feature = "tools")]
 use mdbook_driver::config::Config;
+#[cfg(feature = "tools")]
 use mdbook_driver::MDBook;
+#[cfg(feature = "tools")]
 use mdbook_preprocessor::{Preprocessor, PreprocessorContext};
 
 use crate::data::DataDir;
+#[cfg(feature = "tools")]
 use generate::Generator;
 
 /// The KaTeX version whose JavaScript the `katex` crate embeds; its stylesheet and
@@ -123,8 +135,10 @@ pub fn ensure_katex(options: &BookOptions) -> Result<PathBuf> {
 
 /// The preprocessor typesetting math with KaTeX (runs on the chapters as written,
 /// so errors name the source line).
+#[cfg(feature = "tools")]
 struct MathPreprocessor;
 
+#[cfg(feature = "tools")]
 impl Preprocessor for MathPreprocessor {
     fn name(&self) -> &str {
         "dip-katex"
@@ -152,8 +166,10 @@ impl Preprocessor for MathPreprocessor {
 }
 
 /// The preprocessor expanding `{{#dip …}}` blocks into generated markdown.
+#[cfg(feature = "tools")]
 struct GeneratedPreprocessor(Arc<Generator>);
 
+#[cfg(feature = "tools")]
 impl Preprocessor for GeneratedPreprocessor {
     fn name(&self) -> &str {
         "dip-generated"
@@ -183,6 +199,7 @@ impl Preprocessor for GeneratedPreprocessor {
 /// Build the book: check the sources, run mdbook with our preprocessors, write the
 /// generated figures and KaTeX's assets, check the HTML. Fails, naming file and line,
 /// on any problem.
+#[cfg(feature = "tools")]
 pub fn build(options: &BookOptions) -> Result<BuildReport> {
     let root = &options.root;
     let katex = ensure_katex(options)?;
@@ -247,6 +264,7 @@ pub fn build(options: &BookOptions) -> Result<BuildReport> {
     })
 }
 
+#[cfg(feature = "tools")]
 fn copy_katex(dist: &Path, to: &Path) -> Result<()> {
     std::fs::create_dir_all(to.join("fonts"))?;
     std::fs::copy(dist.join("katex.min.css"), to.join("katex.min.css"))?;

@@ -4,6 +4,7 @@ mod bench;
 mod book;
 mod data;
 mod interrupt;
+mod notebooks;
 mod reproduce;
 mod restore;
 
@@ -47,6 +48,8 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Render the tutorial book (HTML) from chapters/, the data folder and results/.
     Book(book::BookArgs),
+    /// Write the chapters as Jupyter notebooks (Rust kernel) into code/, or check them (--check).
+    Notebooks(notebooks::NotebooksArgs),
 }
 
 /// Options of `dip psnr`.
@@ -88,6 +91,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Results(a) => reproduce::results(a),
         Command::Book(a) => book::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Notebooks(a) => notebooks::run(a),
     }
 }
 

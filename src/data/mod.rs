@@ -20,14 +20,16 @@
 
 use std::ffi::OsString;
 use std::fs::File;
-use std::io::{ErrorKind, Read};
+use std::io::ErrorKind;
+#[cfg(feature = "tools")]
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
 use crate::error::{DipError, Result};
+#[cfg(feature = "tools")]
 use crate::image_io::write_atomically;
 
 // ---------------------------------------------------------------------------
@@ -385,6 +387,7 @@ pub struct FetchReport {
 /// The files come from `base_url` if given, else from the mirror named by the
 /// environment variable `DIP_DATA_MIRROR`, else from GitHub ([`GITHUB_RAW`]).
 /// `progress` is called with a [`FetchEvent`] at each step.
+#[cfg(feature = "tools")]
 pub fn fetch(
     dir: &Path,
     set: Option<&str>,
@@ -446,6 +449,7 @@ pub fn fetch(
 
 /// The server to download from: the argument, else the mirror of the
 /// environment (when not empty), else GitHub.
+#[cfg_attr(not(feature = "tools"), allow(dead_code))]
 fn choose_base_url(base_url: Option<&str>, env: Option<String>) -> String {
     if let Some(base) = base_url {
         return base.to_string();
@@ -458,7 +462,9 @@ fn choose_base_url(base_url: Option<&str>, env: Option<String>) -> String {
 
 /// The HTTP client: it gives up on a server that does not answer within 30 s, or
 /// that stops sending for 60 s.
+#[cfg(feature = "tools")]
 fn http_agent() -> ureq::Agent {
+    use std::time::Duration;
     ureq::Agent::config_builder()
         .timeout_connect(Some(Duration::from_secs(30)))
         .timeout_per_read(Some(Duration::from_secs(60)))
@@ -467,6 +473,7 @@ fn http_agent() -> ureq::Agent {
 }
 
 /// Downloads one file, checks it, and writes it in place.
+#[cfg(feature = "tools")]
 fn fetch_file(
     agent: &ureq::Agent,
     dir: &Path,
@@ -494,6 +501,7 @@ fn fetch_file(
 /// `on_bytes` is told how many bytes have arrived after each piece. At most
 /// `expected_size + 1` bytes are read: more than expected is wrong anyway, and
 /// the checksum will say so.
+#[cfg(feature = "tools")]
 fn download(
     agent: &ureq::Agent,
     url: &str,

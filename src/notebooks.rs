@@ -1,0 +1,785 @@
+//! The chapters as Jupyter notebooks, for the Rust kernel (evcxr): `dip notebooks`
+//! writes one notebook per chapter that has code into `code/`, and a test checks
+//! that the committed notebooks are what the chapters make.
+//!
+//! A chapter becomes cells in reading order:
+//! - its prose becomes markdown cells, math kept as `$…$` / `$$…$$` (Jupyter typesets
+//!   it with MathJax) and links to chapters pointing at their notebooks (or at the
+//!   chapter's markdown, if it has none);
+//! - a Rust code block that includes the chapter's own code — anything outside
+//!   `src/`, i.e. `tests/chapter_cells.rs` and `examples/` — becomes a code cell, the
+//!   includes expanded (and de-indented); a code block whose info string has
+//!   `shows-image` is tagged `image` (the execution check wants a PNG out of it);
+//! - a Rust code block that includes the crate's code (from `src/`) stays a listing in
+//!   the markdown: the notebook uses that code through the crate and never defines
+//!   it again;
+//! - a `{{#dip …}}` block (a generated table or figure of the book) becomes a code cell
+//!   computing it with [`book_block`] and showing it inline;
+//! - the first code cell brings in the crate (`:dep` on the repository by relative path,
+//!   without its command-line tools) and candle.
+//!
+//! Generation is deterministic (cell ids from the chapter and the position, no
+//! timestamps), so the committed notebooks can be compared byte for byte.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+
+use crate::book::check::{anchor_text, includes};
+use crate::book::generate::Generator;
+use crate::data::DataDir;
+use crate::display::Markdown;
+
+/// Where the notebooks go, relative to the repository's root.
+pub const DEFAULT_OUT: &str = "code";
+
+/// The fence attribute that marks a code cell as showing an image.
+pub const SHOWS_IMAGE: &str = "shows-image";
+
+/// The cell tag of a code cell that must show an image (`image/png`).
+pub const IMAGE_TAG: &str = "image";
+
+/// One generated notebook.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notebook {
+    /// The chapter it comes from, relative to the root (`chapters/fitting.md`).
+    pub chapter: PathBuf,
+    /// Its file name in the output folder (`fitting.ipynb`).
+    pub file_name: String,
+    /// The notebook, as it is written.
+    pub json: String,
+    /// How many code cells it has, the crate's `:dep` cell included.
+    pub code_cells: usize,
+}
+
+/// A cell under construction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Cell {
+    Markdown(String),
+    Code {
+        source: String,
+        tags: Vec<&'static str>,
+        block: Option<String>,
+    },
+}
+
+/// The chapters of the book at `root`, in the order of its `SUMMARY.md`, as paths
+/// relative to `root`.
+pub fn chapters(root: &Path) -> Result<Vec<PathBuf>> {
+    let src = chapters_dir(root)?;
+    let summary_path = root.join(&src).join("SUMMARY.md");
+    let summary = std::fs::read_to_string(&summary_path)
+        .with_context(|| format!("cannot read {}", summary_path.display()))?;
+    let mut out = Vec::new();
+    for line in summary.lines() {
+        let mut rest = line;
+        while let Some(p) = rest.find("](") {
+            let after = &rest[p + 2..];
+            let Some(end) = after.find(')') else { break };
+            let target = &after[..end];
+            if target.ends_with(".md") && !target.contains("://") {
+                let path = src.join(target);
+                if !out.contains(&path) {
+                    out.push(path);
+                }
+            }
+            rest = &after[end + 1..];
+        }
+    }
+    if out.is_empty() {
+        bail!("{} lists no chapters", summary_path.display());
+    }
+    Ok(out)
+}
+
+/// The chapters' folder of the book at `root` (`src` of `book.toml`), relative to `root`.
+fn chapters_dir(root: &Path) -> Result<PathBuf> {
+    let toml_path = root.join("book.toml");
+    let toml = std::fs::read_to_string(&toml_path)
+        .with_context(|| format!("cannot read {}", toml_path.display()))?;
+    let mut in_book = false;
+    for line in toml.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_book = line == "[book]";
+        } else if in_book {
+            if let Some(v) = line.strip_prefix("src") {
+                if let Some(v) = v.trim_start().strip_prefix('=') {
+                    return Ok(PathBuf::from(v.trim().trim_matches('"')));
+                }
+            }
+        }
+    }
+    Ok(PathBuf::from("src"))
+}
+
+/// The version requirement of a dependency in the crate's `Cargo.toml` at `root`.
+fn dependency_version(root: &Path, name: &str) -> Result<String> {
+    let path = root.join("Cargo.toml");
+    let toml = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    for line in toml.lines() {
+        if let Some(rest) = line.strip_prefix(name) {
+            let rest = rest.trim_start();
+            if let Some(value) = rest.strip_prefix('=') {
+                let value = value.trim();
+                let quoted = value
+                    .strip_prefix('"')
+                    .or_else(|| value.split("version = \"").nth(1));
+                if let Some(q) = quoted {
+                    if let Some(end) = q.find('"') {
+                        return Ok(q[..end].to_string());
+                    }
+                }
+            }
+        }
+    }
+    bail!(
+        "{} has no dependency `{name}` with a version",
+        path.display()
+    )
+}
+
+/// The first code cell of every notebook: the crate (by relative path from `code/`,
+/// without its command-line tools) and candle, optimised.
+fn dep_cell(root: &Path) -> Result<String> {
+    let candle = dependency_version(root, "candle-core")?;
+    Ok(format!(
+        ":dep deep-image-prior = {{ path = \"..\", default-features = false }}\n\
+         :dep candle-core = \"{candle}\"\n\
+         :opt 3"
+    ))
+}
+
+/// The note at the top of every notebook, after the chapter's title.
+fn header_note(chapter: &Path) -> String {
+    format!(
+        "*This notebook is the chapter `{}` of the book, made by `dip notebooks`: edit the \
+         chapter, not the notebook. Run it with the Rust kernel (evcxr) from the `code/` folder \
+         (see the README). The first cell compiles the crate and candle (minutes, the first \
+         time); the images come from the data folder, `$DIP_DATA` or else `data/` at the \
+         repository's root. For a GPU, add `features = [\"cuda\"]` (or `[\"metal\"]`) to the \
+         `:dep` of the crate.*",
+        chapter.display()
+    )
+}
+
+/// Remove the indentation common to all non-blank lines, and blank lines at both ends.
+pub fn dedent(code: &str) -> String {
+    let lines: Vec<&str> = code.lines().collect();
+    let indent = lines
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start().len())
+        .min()
+        .unwrap_or(0);
+    let body: Vec<&str> = lines
+        .iter()
+        .map(|l| {
+            if l.len() >= indent {
+                &l[indent..]
+            } else {
+                l.trim_start()
+            }
+        })
+        .collect();
+    let start = body.iter().position(|l| !l.trim().is_empty()).unwrap_or(0);
+    let end = body
+        .iter()
+        .rposition(|l| !l.trim().is_empty())
+        .map_or(0, |e| e + 1);
+    body[start..end.max(start)]
+        .iter()
+        .map(|l| l.trim_end())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The text an include of `chapter_dir` brings in.
+fn expand_include(
+    root: &Path,
+    chapter_dir: &Path,
+    path: &str,
+    selector: Option<&str>,
+) -> Result<String> {
+    let file = root.join(chapter_dir).join(path);
+    let text = std::fs::read_to_string(&file)
+        .with_context(|| format!("cannot read {}", file.display()))?;
+    let code = match selector {
+        None => text,
+        Some(anchor) if anchor.chars().all(|c| c.is_ascii_digit() || c == ':') => {
+            bail!("{path}:{anchor}: line ranges are not supported in notebooks, use an anchor")
+        }
+        Some(anchor) => anchor_text(&text, anchor)
+            .with_context(|| format!("{path} has no anchor `{anchor}`"))?,
+    };
+    let code = dedent(&code);
+    if code.is_empty() {
+        bail!("{path}:{} includes no code", selector.unwrap_or(""));
+    }
+    Ok(code)
+}
+
+/// Whether an include path (relative to the chapters' folder) is the crate's own code.
+fn is_library_code(path: &str) -> bool {
+    let p = path.trim_start_matches("./");
+    p.starts_with("../src/")
+}
+
+/// A code block of a chapter, as cells or markdown.
+enum Block {
+    /// Markdown (a listing, or code that is not Rust).
+    Markdown(String),
+    /// A code cell.
+    Code { source: String, image: bool },
+}
+
+fn convert_fence(
+    root: &Path,
+    chapter_dir: &Path,
+    fence: &str,
+    info: &str,
+    body: &[&str],
+    line: usize,
+) -> Result<Block> {
+    let mut attrs = info.split(',').map(str::trim);
+    let lang = attrs.next().unwrap_or("");
+    let attrs: Vec<&str> = attrs.collect();
+    let raw = body.join("\n");
+    let raw_fence = || format!("{fence}{info}\n{raw}\n{fence}");
+    if lang != "rust" {
+        return Ok(Block::Markdown(raw_fence()));
+    }
+    let incs = includes(&raw);
+    if incs.is_empty() {
+        // Inline Rust is shown, not run: the notebook only runs code that cargo compiles.
+        return Ok(Block::Markdown(format!("{fence}rust\n{raw}\n{fence}")));
+    }
+    let library: Vec<bool> = incs.iter().map(|i| is_library_code(&i.path)).collect();
+    if library.iter().any(|&l| l) != library.iter().all(|&l| l) {
+        bail!(
+            "line {line}: a code block includes both the crate's code (src/) and a chapter's \
+             cells; split it in two"
+        );
+    }
+    // Expand the includes in place, keeping any other lines.
+    let mut expanded = Vec::new();
+    for (n, l) in body.iter().enumerate() {
+        let here = incs.iter().filter(|i| i.line == n + 1).collect::<Vec<_>>();
+        if here.is_empty() {
+            expanded.push(l.to_string());
+            continue;
+        }
+        if l.trim() != format!("{{{{#include {}}}}}", include_arg(here[0])) || here.len() > 1 {
+            bail!(
+                "line {}: an include must be alone on its line",
+                line + n + 1
+            );
+        }
+        expanded.push(expand_include(
+            root,
+            chapter_dir,
+            &here[0].path,
+            here[0].selector.as_deref(),
+        )?);
+    }
+    let code = dedent(&expanded.join("\n"));
+    if library[0] {
+        let files: BTreeSet<String> = incs
+            .iter()
+            .map(|i| format!("`{}`", i.path.trim_start_matches("../")))
+            .collect();
+        let files: Vec<String> = files.into_iter().collect();
+        Ok(Block::Markdown(format!(
+            "*The crate's code, from {} (the notebook uses it through `dip`):*\n\n{fence}rust\n{code}\n{fence}",
+            files.join(", ")
+        )))
+    } else {
+        Ok(Block::Code {
+            source: code,
+            image: attrs.contains(&SHOWS_IMAGE),
+        })
+    }
+}
+
+fn include_arg(i: &crate::book::check::Include) -> String {
+    match &i.selector {
+        Some(s) => format!("{}:{s}", i.path),
+        None => i.path.clone(),
+    }
+}
+
+/// Rewrite links to chapters (`x.md`, `x.md#y`): to the notebook of `x` if it has
+/// one (`x.ipynb#y`), else to the chapter's markdown (`../chapters/x.md#y`).
+fn rewrite_links(text: &str, chapters_dir: &Path, with_notebook: &BTreeSet<String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(p) = rest.find("](") {
+        out.push_str(&rest[..p + 2]);
+        let after = &rest[p + 2..];
+        let end = after.find(')').unwrap_or(after.len());
+        let target = &after[..end];
+        let (file, fragment) = match target.split_once('#') {
+            Some((f, frag)) => (f, Some(frag)),
+            None => (target, None),
+        };
+        let local = !file.contains("://") && !file.contains('/') && file.ends_with(".md");
+        if local {
+            let stem = file.trim_end_matches(".md");
+            let mut new = if with_notebook.contains(stem) {
+                format!("{stem}.ipynb")
+            } else {
+                format!("../{}/{file}", chapters_dir.display())
+            };
+            if let Some(f) = fragment {
+                new.push('#');
+                new.push_str(f);
+            }
+            out.push_str(&new);
+        } else {
+            out.push_str(target);
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A generated block of the book (`{{#dip ARGS}}`) as a code cell.
+fn block_cell(args: &str) -> String {
+    format!(
+        "// `{{{{#dip {args}}}}}` of the book, computed here from the data folder\n\
+         // and from the records of our runs (results/, written by `dip reproduce`).\n\
+         dip::notebooks::book_block(\"{args}\")?.show();"
+    )
+}
+
+/// Whether a `{{#dip …}}` block shows an image whatever the records (it needs only the data).
+fn block_shows_image(args: &str) -> bool {
+    args.split_whitespace().next() == Some("authors-grid")
+}
+
+/// The cells of one chapter (without the header and `:dep` cells).
+fn chapter_cells(
+    root: &Path,
+    chapter: &Path,
+    text: &str,
+    chapters_dir: &Path,
+    with_notebook: &BTreeSet<String>,
+) -> Result<Vec<Cell>> {
+    let chapter_dir = chapter.parent().unwrap_or(Path::new(""));
+    let lines: Vec<&str> = text.lines().collect();
+    let mut cells = Vec::new();
+    let mut md: Vec<String> = Vec::new();
+    let flush = |md: &mut Vec<String>, cells: &mut Vec<Cell>| {
+        let text = md.join("\n");
+        let text = text.trim_matches('\n');
+        if !text.trim().is_empty() {
+            cells.push(Cell::Markdown(rewrite_links(
+                text,
+                chapters_dir,
+                with_notebook,
+            )));
+        }
+        md.clear();
+    };
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        let trimmed = line.trim_start();
+        let fence_len = trimmed.chars().take_while(|&c| c == '`').count();
+        if fence_len >= 3 {
+            let fence = &trimmed[..fence_len];
+            let info = trimmed[fence_len..].trim();
+            let start = i;
+            let mut body = Vec::new();
+            i += 1;
+            while i < lines.len() && lines[i].trim_start() != fence {
+                body.push(lines[i]);
+                i += 1;
+            }
+            if i == lines.len() {
+                bail!("{}:{}: unclosed code block", chapter.display(), start + 1);
+            }
+            i += 1;
+            match convert_fence(root, chapter_dir, fence, info, &body, start + 1)
+                .with_context(|| format!("{}:{}", chapter.display(), start + 1))?
+            {
+                Block::Markdown(m) => md.push(m),
+                Block::Code { source, image } => {
+                    flush(&mut md, &mut cells);
+                    cells.push(Cell::Code {
+                        source,
+                        tags: if image { vec![IMAGE_TAG] } else { vec![] },
+                        block: None,
+                    });
+                }
+            }
+            continue;
+        }
+        if let Some(rest) = line.trim().strip_prefix("{{#dip ") {
+            let args = rest
+                .strip_suffix("}}")
+                .with_context(|| format!("{}:{}: unclosed {{{{#dip", chapter.display(), i + 1))?
+                .trim()
+                .to_string();
+            if args.contains('"') || args.contains('\\') {
+                bail!(
+                    "{}:{}: odd characters in a {{{{#dip}}}} block",
+                    chapter.display(),
+                    i + 1
+                );
+            }
+            flush(&mut md, &mut cells);
+            cells.push(Cell::Code {
+                source: block_cell(&args),
+                tags: if block_shows_image(&args) {
+                    vec![IMAGE_TAG]
+                } else {
+                    vec![]
+                },
+                block: Some(args),
+            });
+            i += 1;
+            continue;
+        }
+        if line.contains("{{#dip ") || line.contains("{{#include") {
+            bail!(
+                "{}:{}: a {{{{#…}}}} block must be alone on its line (or in a code block)",
+                chapter.display(),
+                i + 1
+            );
+        }
+        md.push(line.to_string());
+        i += 1;
+    }
+    flush(&mut md, &mut cells);
+    Ok(cells)
+}
+
+/// The source of a cell the way notebooks store it: lines, each but the last with its `\n`.
+fn source_lines(text: &str) -> Value {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    Value::Array(lines.into_iter().map(|l| Value::String(l.into())).collect())
+}
+
+fn notebook_json(chapter: &Path, stem: &str, cells: &[Cell]) -> Result<String> {
+    let cells: Vec<Value> = cells
+        .iter()
+        .enumerate()
+        .map(|(n, cell)| {
+            let id = format!("{stem}-{n:02}");
+            match cell {
+                Cell::Markdown(text) => json!({
+                    "cell_type": "markdown",
+                    "id": id,
+                    "metadata": {},
+                    "source": source_lines(text),
+                }),
+                Cell::Code {
+                    source,
+                    tags,
+                    block,
+                } => {
+                    let mut metadata = serde_json::Map::new();
+                    if let Some(b) = block {
+                        metadata.insert("dip".into(), json!({ "block": b }));
+                    }
+                    if !tags.is_empty() {
+                        metadata.insert("tags".into(), json!(tags));
+                    }
+                    json!({
+                        "cell_type": "code",
+                        "execution_count": null,
+                        "id": id,
+                        "metadata": metadata,
+                        "outputs": [],
+                        "source": source_lines(source),
+                    })
+                }
+            }
+        })
+        .collect();
+    let notebook = json!({
+        "cells": cells,
+        "metadata": {
+            "dip": {
+                "chapter": chapter.display().to_string(),
+                "generated_by": "dip notebooks",
+            },
+            "kernelspec": {
+                "display_name": "Rust",
+                "language": "rust",
+                "name": "rust",
+            },
+            "language_info": {
+                "codemirror_mode": "rust",
+                "file_extension": ".rs",
+                "mimetype": "text/rust",
+                "name": "Rust",
+                "pygment_lexer": "rust",
+                "version": "",
+            },
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    });
+    // Jupyter's own layout: one space of indentation, keys sorted, a final newline.
+    let mut bytes = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b" ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut bytes, formatter);
+    serde::Serialize::serialize(&sort_keys(notebook), &mut ser)?;
+    let mut text = String::from_utf8(bytes)?;
+    text.push('\n');
+    Ok(text)
+}
+
+/// The value with the keys of every object in sorted order (whatever the map type).
+fn sort_keys(v: Value) -> Value {
+    match v {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            let mut sorted = serde_json::Map::new();
+            for (k, v) in entries {
+                sorted.insert(k, sort_keys(v));
+            }
+            Value::Object(sorted)
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(sort_keys).collect()),
+        other => other,
+    }
+}
+
+/// The notebooks of the book at `root`: one per chapter with at least one code cell
+/// of its own, in the order of `SUMMARY.md`.
+pub fn generate(root: &Path) -> Result<Vec<Notebook>> {
+    let chapters = chapters(root)?;
+    let chapters_dir = chapters_dir(root)?;
+    let dep = dep_cell(root)?;
+    // First pass: which chapters have code of their own (links go to their notebooks).
+    let mut parsed = Vec::new();
+    let mut with_notebook = BTreeSet::new();
+    for chapter in &chapters {
+        let path = root.join(chapter);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let cells = chapter_cells(root, chapter, &text, &chapters_dir, &BTreeSet::new())?;
+        let own_code = cells
+            .iter()
+            .any(|c| matches!(c, Cell::Code { block: None, .. }));
+        let stem = chapter
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .context("a chapter without a name")?
+            .to_string();
+        if own_code {
+            with_notebook.insert(stem.clone());
+        }
+        parsed.push((chapter.clone(), stem, text, own_code));
+    }
+    let mut out = Vec::new();
+    for (chapter, stem, text, own_code) in parsed {
+        if !own_code {
+            continue;
+        }
+        let mut cells = chapter_cells(root, &chapter, &text, &chapters_dir, &with_notebook)?;
+        // The title, the note, then the crate.
+        let mut first = vec![];
+        if let Some(Cell::Markdown(m)) = cells.first() {
+            if let Some(title) = m.lines().next().filter(|l| l.starts_with("# ")) {
+                let rest = m[title.len()..].trim_start_matches('\n').to_string();
+                first.push(Cell::Markdown(format!(
+                    "{title}\n\n{}",
+                    header_note(&chapter)
+                )));
+                first.push(Cell::Code {
+                    source: dep.clone(),
+                    tags: vec![],
+                    block: None,
+                });
+                if rest.trim().is_empty() {
+                    cells.remove(0);
+                } else {
+                    cells[0] = Cell::Markdown(rest);
+                }
+            }
+        }
+        if first.is_empty() {
+            first.push(Cell::Markdown(header_note(&chapter)));
+            first.push(Cell::Code {
+                source: dep.clone(),
+                tags: vec![],
+                block: None,
+            });
+        }
+        first.extend(cells);
+        let code_cells = first
+            .iter()
+            .filter(|c| matches!(c, Cell::Code { .. }))
+            .count();
+        out.push(Notebook {
+            json: notebook_json(&chapter, &stem, &first)?,
+            file_name: format!("{stem}.ipynb"),
+            chapter,
+            code_cells,
+        });
+    }
+    Ok(out)
+}
+
+/// What differs between the notebooks of the book at `root` and the folder `out`:
+/// one line per missing, out-of-date or extra notebook (empty: in sync).
+pub fn check(root: &Path, out: &Path) -> Result<Vec<String>> {
+    let notebooks = generate(root)?;
+    let mut problems = Vec::new();
+    for nb in &notebooks {
+        let path = out.join(&nb.file_name);
+        match std::fs::read_to_string(&path) {
+            Ok(text) if text == nb.json => {}
+            Ok(_) => problems.push(format!(
+                "{} differs from what {} makes",
+                path.display(),
+                nb.chapter.display()
+            )),
+            Err(_) => problems.push(format!(
+                "{} is missing (made from {})",
+                path.display(),
+                nb.chapter.display()
+            )),
+        }
+    }
+    for extra in stale(out, &notebooks)? {
+        problems.push(format!("{} comes from no chapter", extra.display()));
+    }
+    Ok(problems)
+}
+
+/// Notebooks in `out` that no chapter makes.
+fn stale(out: &Path, notebooks: &[Notebook]) -> Result<Vec<PathBuf>> {
+    let mut extra = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(out) {
+        for e in entries {
+            let path = e?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if name.ends_with(".ipynb") && !notebooks.iter().any(|n| n.file_name == name) {
+                extra.push(path);
+            }
+        }
+    }
+    extra.sort();
+    Ok(extra)
+}
+
+/// What [`write`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WriteReport {
+    pub notebooks: Vec<PathBuf>,
+    /// Those whose content changed (or that were new).
+    pub changed: Vec<PathBuf>,
+    /// Notebooks of no chapter, removed.
+    pub removed: Vec<PathBuf>,
+}
+
+/// Write the notebooks of the book at `root` into `out` (atomically, only those that
+/// changed), and remove the notebooks there that no chapter makes any more.
+pub fn write(root: &Path, out: &Path) -> Result<WriteReport> {
+    let notebooks = generate(root)?;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut report = WriteReport::default();
+    for nb in &notebooks {
+        let path = out.join(&nb.file_name);
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(nb.json.as_str()) {
+            crate::image_io::write_atomically(&path, nb.json.as_bytes())?;
+            report.changed.push(path.clone());
+        }
+        report.notebooks.push(path);
+    }
+    for extra in stale(out, &notebooks)? {
+        std::fs::remove_file(&extra)
+            .with_context(|| format!("cannot remove {}", extra.display()))?;
+        report.removed.push(extra);
+    }
+    Ok(report)
+}
+
+// ---------------------------------------------------------------------------
+// What the notebooks' cells call
+// ---------------------------------------------------------------------------
+
+/// The repository the crate was built from (the notebooks' `..`).
+pub fn repository_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The data folder of the notebooks: `$DIP_DATA` if set, else `data/` at the
+/// repository's root (where `dip data fetch` run there puts it).
+pub fn data_dir() -> DataDir {
+    match std::env::var_os(crate::data::DATA_ENV) {
+        Some(d) if !d.is_empty() => DataDir::new(d),
+        _ => DataDir::new(repository_root().join("data")),
+    }
+}
+
+/// The records of our runs the notebooks read: `results/` at the repository's root.
+pub fn results_dir() -> PathBuf {
+    repository_root().join("results")
+}
+
+/// A generated block of the book, `{{#dip ARGS}}` (a table or a figure), computed now
+/// from [`data_dir`] and [`results_dir`] as the book computes it, as markdown with its
+/// images inline (data URIs).
+pub fn book_block(args: &str) -> Result<Markdown> {
+    let generator = Generator::new(data_dir(), &results_dir(), Default::default())?;
+    let mut text = generator.expand("notebook", &format!("{{{{#dip {args}}}}}"))?;
+    let assets = std::mem::take(&mut *generator.assets.lock().unwrap());
+    let mut images = Vec::new();
+    for (rel, bytes) in assets {
+        let rel = rel.to_string_lossy().replace('\\', "/");
+        let mime = match rel.rsplit('.').next() {
+            Some("png") => "image/png",
+            Some("svg") => "image/svg+xml",
+            _ => continue,
+        };
+        let data = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bytes);
+        text = text.replace(
+            &format!("]({rel})"),
+            &format!("](data:{mime};base64,{data})"),
+        );
+        images.push((mime.to_string(), data));
+    }
+    Ok(Markdown { text, images })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dedent_removes_the_common_indentation_and_blank_ends() {
+        assert_eq!(dedent("\n    a\n      b\n\n    c\n\n"), "a\n  b\n\nc");
+        assert_eq!(dedent("x"), "x");
+    }
+
+    #[test]
+    fn links_go_to_notebooks_or_chapters() {
+        let with: BTreeSet<String> = ["fitting".to_string()].into();
+        let s = rewrite_links(
+            "see [f](fitting.md#x), [r](references.md#ref-1), [w](https://a.b/c.md)",
+            Path::new("chapters"),
+            &with,
+        );
+        assert_eq!(
+            s,
+            "see [f](fitting.ipynb#x), [r](../chapters/references.md#ref-1), [w](https://a.b/c.md)"
+        );
+    }
+
+    #[test]
+    fn source_is_stored_as_lines() {
+        assert_eq!(source_lines("a\nb"), json!(["a\n", "b"]));
+        assert_eq!(source_lines(""), json!([]));
+    }
+}
