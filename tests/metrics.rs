@@ -5,6 +5,7 @@
 mod common;
 
 use dip::metrics::{mse, psnr, psnr_from_mse, psnr_sr, psnr_y, shave, ssim, y_channel};
+use dip::reproduce::paper::{SET14, SET5};
 use dip::rng::Rng;
 use dip::Image;
 
@@ -372,24 +373,6 @@ fn sr_psnrs(set: &str, factor: usize, names: &[&str]) -> Option<Vec<f64>> {
 fn mean(values: &[f64]) -> f64 {
     values.iter().sum::<f64>() / values.len() as f64
 }
-
-const SET5: [&str; 5] = ["baby", "bird", "butterfly", "head", "woman"];
-const SET14: [&str; 14] = [
-    "baboon",
-    "barbara",
-    "bridge",
-    "coastguard",
-    "comic",
-    "face",
-    "flowers",
-    "foreman",
-    "lenna",
-    "man",
-    "monarch",
-    "pepper",
-    "ppt3",
-    "zebra",
-];
 
 #[test]
 fn set5_x4_sr_psnr_from_the_authors_outputs() {
