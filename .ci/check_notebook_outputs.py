@@ -33,14 +33,17 @@ def main(path):
         tags = meta.get("tags", [])
         block = meta.get("dip", {}).get("block")
         shown = set()
+        stderr = ""
         for out in cell.get("outputs", []):
             kind = out.get("output_type")
             if kind == "error":
                 problems.append(f"{name}: error {out.get('ename')}: {out.get('evalue')}")
             elif kind == "stream" and out.get("name") == "stderr":
-                problems.append(f"{name}: wrote to stderr:\n{''.join(out.get('text', ''))}")
+                stderr += "".join(out.get("text", ""))
             elif kind in ("execute_result", "display_data"):
                 shown.update(out.get("data", {}).keys())
+        if stderr:
+            problems.append(f"{name}: wrote to stderr (a panic, or an error from `?`):\n{stderr.rstrip()}")
         timing = meta.get("execution", {})
         took = ""
         if "iopub.execute_input" in timing and "shell.execute_reply" in timing:

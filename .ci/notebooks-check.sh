@@ -38,11 +38,12 @@ start=$(seconds)
 
 echo "== Jupyter's nbconvert from PyPI (.ci/notebooks-requirements.txt), in target/notebooks-venv"
 t=$(seconds)
-if [ ! -x "$venv/bin/pip" ]; then
-  python3 -m venv "$venv" 2>/dev/null || {
-    (apt-get update && apt-get install -y python3-venv) >/dev/null 2>&1
-    python3 -m venv "$venv"
-  }
+if [ ! -x "$venv/bin/python" ] && ! python3 -m venv "$venv"; then
+  # Debian/Ubuntu keep venv (and pip) out of python3 itself.
+  (apt-get update && apt-get install -y python3 python3-venv python3-pip) >/dev/null 2>&1 \
+    || sudo apt-get install -y python3 python3-venv python3-pip >/dev/null 2>&1 || true
+  rm -rf "$venv"
+  python3 -m venv "$venv"
 fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r .ci/notebooks-requirements.txt
 echo "   $(( $(seconds) - t )) s"

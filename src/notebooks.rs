@@ -158,8 +158,8 @@ fn header_note(chapter: &Path) -> String {
     format!(
         "*This notebook is the chapter `{}` of the book, made by `dip notebooks`: edit the \
          chapter, not the notebook. Run it with the Rust kernel (evcxr) from the `code/` folder \
-         (see the README). The first cell compiles the crate and candle (minutes, the first \
-         time); the images come from the data folder, `$DIP_DATA` or else `data/` at the \
+         (see the README). The first cell compiles the crate and candle (minutes; set \
+         `EVCXR_TMPDIR` to share that build between kernels); the images come from the data folder, `$DIP_DATA` or else `data/` at the \
          repository's root. For a GPU, add `features = [\"cuda\"]` (or `[\"metal\"]`) to the \
          `:dep` of the crate.*",
         chapter.display()
