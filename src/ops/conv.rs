@@ -650,9 +650,10 @@ pub fn conv2d_fast(
     stride: usize,
     padding: usize,
 ) -> Result<Tensor> {
-    x.contiguous()?.apply_op3(
-        &weight.contiguous()?,
-        &bias.contiguous()?,
+    apply_conv_op(
+        x,
+        weight,
+        bias,
         Conv2dOp {
             stride,
             padding,
@@ -670,13 +671,20 @@ pub fn conv2d_reflect_fast(
     stride: usize,
     padding: usize,
 ) -> Result<Tensor> {
-    x.contiguous()?.apply_op3(
-        &weight.contiguous()?,
-        &bias.contiguous()?,
+    apply_conv_op(
+        x,
+        weight,
+        bias,
         Conv2dOp {
             stride,
             padding,
             reflect: true,
         },
     )
+}
+
+/// Run the kernel on contiguous copies of its operands (it reads them as flat slices).
+fn apply_conv_op(x: &Tensor, weight: &Tensor, bias: &Tensor, op: Conv2dOp) -> Result<Tensor> {
+    x.contiguous()?
+        .apply_op3(&weight.contiguous()?, &bias.contiguous()?, op)
 }
