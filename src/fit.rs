@@ -6,7 +6,8 @@
 //! - an exponential average of the outputs (weight 0.99) smooths the result;
 //! - if the fit to the corrupted image suddenly gets much worse (its PSNR
 //!   drops by more than 5 dB), the parameters are rolled back to the last good
-//!   ones — and a NaN or infinite loss is treated the same way, never silently;
+//!   ones, exactly as the reference notebooks do it ([`RollbackCheck`]) — and a
+//!   NaN or infinite loss is rolled back too, never silently;
 //! - a history of the loss and PSNRs, per iteration, for the learning curves.
 //!
 //! A fixed seed makes a CPU run repeat exactly: the per-iteration noise is
@@ -37,10 +38,62 @@ pub struct FitConfig {
     pub exp_weight: Option<f64>,
     /// Roll back when the PSNR against the corrupted image drops by more than this (dB).
     pub rollback_drop_db: Option<f64>,
-    /// Check for a drop every this many iterations.
+    /// The period of the rollback check (the reference's `show_every`).
     pub rollback_every: usize,
+    /// Which iterations the check runs on: the multiples of `rollback_every`
+    /// (Table 1's `restoration.ipynb`) or all the others (`denoising.ipynb`).
+    #[serde(default)]
+    pub rollback_check: RollbackCheck,
+    /// The input the final image is read off: the clean `z`, or, as the
+    /// reference's notebooks do, the last perturbed `z + noise`.
+    #[serde(default)]
+    pub final_input: FinalInput,
     /// Seed of everything random in the fit (weights, `z`, perturbations).
     pub seed: u64,
+}
+
+/// On which iterations the rollback check runs.
+///
+/// In both reference notebooks the check compares this iteration's PSNR against
+/// the corrupted image with the last saved one; on a drop of more than
+/// `rollback_drop_db` it copies the saved parameters back, but the optimiser step
+/// that follows still runs with the gradients already computed, and the output
+/// average has already taken this output. Otherwise it saves the parameters and
+/// the PSNR. The iteration counter `i` the check reads is only advanced by an
+/// iteration that did not roll back, so after a rollback the same `i` is checked
+/// again.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RollbackCheck {
+    /// When `i % every == 0` (`restoration.ipynb`, Table 1: `every` = 50).
+    #[default]
+    Multiples,
+    /// When `i % every != 0` (`denoising.ipynb`: `every` = `show_every` = 100).
+    AllButMultiples,
+}
+
+impl RollbackCheck {
+    /// Whether the check runs at the reference's counter `i`.
+    pub fn applies(self, i: usize, every: usize) -> bool {
+        let multiple = i.is_multiple_of(every.max(1));
+        match self {
+            RollbackCheck::Multiples => multiple,
+            RollbackCheck::AllButMultiples => !multiple,
+        }
+    }
+}
+
+/// Which input the final image is computed from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinalInput {
+    /// `f_θ(z)`.
+    #[default]
+    Clean,
+    /// `f_θ(z + noise)` with the last iteration's noise: the reference's
+    /// `net(net_input)` after the loop, where `net_input` is the global the
+    /// closure last perturbed (denoising, super-resolution, Table 1).
+    LastPerturbed,
 }
 
 impl FitConfig {
@@ -54,7 +107,9 @@ impl FitConfig {
             input: InputKind::Noise { channels: 32 },
             exp_weight: Some(0.99),
             rollback_drop_db: Some(5.0),
-            rollback_every: 1,
+            rollback_every: 100,
+            rollback_check: RollbackCheck::AllButMultiples,
+            final_input: FinalInput::LastPerturbed,
             seed: 0,
         }
     }
@@ -78,7 +133,7 @@ pub struct Step {
 
 /// The outcome of a fit.
 pub struct FitResult {
-    /// `f_θ(z)` with the clean input at the end, cropped to the user's image.
+    /// The network's output at the end (from [`FinalInput`]), cropped to the user's image.
     pub output: Image,
     /// The exponential average of the outputs, cropped, if averaging.
     pub average: Option<Image>,
@@ -193,44 +248,22 @@ impl<'a> Fitter<'a> {
     }
 
     // ANCHOR: step
-    /// One iteration: perturb `z`, forward, energy, backward, Adam step.
+    /// One iteration: perturb `z`, forward, energy, backward, the rollback check, Adam step.
     pub fn step(&mut self) -> Result<Step> {
         let start = Instant::now();
         let i = self.iteration();
-        let mut noise_rng = Rng::new(
-            self.config
-                .seed
-                .wrapping_mul(0x9e37_79b9)
-                .wrapping_add(i as u64 + 1),
-        );
-        let z = input::perturbed(&self.z, self.config.reg_noise_std, &mut noise_rng)?;
+        let z = self.perturbed_input(i)?;
         let out = self.net.forward(&z)?;
         let energy = self.problem.energy(&out)?;
         let loss = energy.to_scalar::<f32>()? as f64;
 
         if !loss.is_finite() {
-            let step = self.roll_back(i, loss)?;
+            let step = self.roll_back_non_finite(i, loss)?;
             self.elapsed += start.elapsed().as_secs_f64();
             return Ok(step);
         }
         self.non_finite_in_a_row = 0;
         let psnr_corrupted = -10.0 * loss.log10();
-
-        // Rollback: a sudden drop of the fit to x0 means the optimisation jumped away.
-        if let Some(drop) = self.config.rollback_drop_db {
-            if i.is_multiple_of(self.config.rollback_every.max(1)) {
-                if self.last_good.is_some() && psnr_corrupted - self.last_good_psnr < -drop {
-                    let step = self.roll_back(i, loss)?;
-                    self.elapsed += start.elapsed().as_secs_f64();
-                    return Ok(step);
-                }
-                self.last_good = Some(self.snapshot()?);
-                self.last_good_psnr = psnr_corrupted;
-            }
-        }
-
-        let grads = energy.backward()?;
-        self.adam.step(&grads)?;
 
         let out = out.detach();
         if let Some(w) = self.config.exp_weight {
@@ -239,6 +272,11 @@ impl<'a> Fitter<'a> {
                 Some(avg) => ((avg * w)? + (&out * (1.0 - w))?)?,
             });
         }
+        let grads = energy.backward()?;
+        let rolled_back = self.rollback_check(psnr_corrupted)?;
+        // As in the reference, the step runs after a rollback too, with this iteration's gradients.
+        self.adam.step(&grads)?;
+
         let (psnr_clean, psnr_clean_average) = self.psnr_against_clean(&out)?;
         let step = Step {
             iteration: i,
@@ -246,7 +284,7 @@ impl<'a> Fitter<'a> {
             psnr_corrupted,
             psnr_clean,
             psnr_clean_average,
-            rolled_back: false,
+            rolled_back,
         };
         self.history.push(step.clone());
         self.elapsed += start.elapsed().as_secs_f64();
@@ -254,15 +292,60 @@ impl<'a> Fitter<'a> {
     }
     // ANCHOR_END: step
 
-    /// Put back the last good parameters (or fail if there are none, or too many NaNs in a row).
-    fn roll_back(&mut self, i: usize, loss: f64) -> Result<Step> {
-        if !loss.is_finite() {
-            self.non_finite_in_a_row += 1;
-            if self.non_finite_in_a_row >= MAX_NON_FINITE_IN_A_ROW {
-                return Err(DipError::Diverged(format!(
-                    "the loss was {loss} at {MAX_NON_FINITE_IN_A_ROW} iterations in a row (last: {i}); try a lower learning rate"
-                )));
+    /// `z` plus this iteration's noise (drawn from `(seed, iteration)`, so a resumed
+    /// run and the final image draw the same noise again).
+    fn perturbed_input(&self, iteration: usize) -> Result<Tensor> {
+        let mut noise_rng = Rng::new(
+            self.config
+                .seed
+                .wrapping_mul(0x9e37_79b9)
+                .wrapping_add(iteration as u64 + 1),
+        );
+        Ok(input::perturbed(&self.z, self.config.reg_noise_std, &mut noise_rng)?)
+    }
+
+    /// The reference's counter `i`: the iterations that did not roll back.
+    fn reference_counter(&self) -> usize {
+        self.history.iter().filter(|s| !s.rolled_back).count()
+    }
+
+    // ANCHOR: rollback
+    /// The reference's backtracking: on a check iteration, a PSNR against the
+    /// corrupted image more than `rollback_drop_db` below the last saved one puts
+    /// the saved parameters back (returns true); otherwise the parameters are saved.
+    fn rollback_check(&mut self, psnr_corrupted: f64) -> Result<bool> {
+        let Some(drop) = self.config.rollback_drop_db else {
+            return Ok(false);
+        };
+        let (check, every) = (self.config.rollback_check, self.config.rollback_every);
+        if !check.applies(self.reference_counter(), every) {
+            return Ok(false);
+        }
+        match &self.last_good {
+            Some(good) if psnr_corrupted - self.last_good_psnr < -drop => {
+                for (p, g) in self.net.parameters().iter().zip(good) {
+                    p.set(g)?;
+                }
+                self.rollbacks += 1;
+                Ok(true)
             }
+            _ => {
+                self.last_good = Some(self.snapshot()?);
+                self.last_good_psnr = psnr_corrupted;
+                Ok(false)
+            }
+        }
+    }
+    // ANCHOR_END: rollback
+
+    /// A NaN or infinite loss: put back the last good parameters, without a step
+    /// (or fail if there are none, or too many in a row). The reference has no such guard.
+    fn roll_back_non_finite(&mut self, i: usize, loss: f64) -> Result<Step> {
+        self.non_finite_in_a_row += 1;
+        if self.non_finite_in_a_row >= MAX_NON_FINITE_IN_A_ROW {
+            return Err(DipError::Diverged(format!(
+                "the loss was {loss} at {MAX_NON_FINITE_IN_A_ROW} iterations in a row (last: {i}); try a lower learning rate"
+            )));
         }
         let Some(good) = &self.last_good else {
             return Err(DipError::Diverged(format!(
@@ -276,11 +359,7 @@ impl<'a> Fitter<'a> {
         let step = Step {
             iteration: i,
             loss,
-            psnr_corrupted: if loss.is_finite() {
-                -10.0 * loss.log10()
-            } else {
-                f64::NAN
-            },
+            psnr_corrupted: f64::NAN,
             psnr_clean: None,
             psnr_clean_average: None,
             rolled_back: true,
@@ -288,6 +367,7 @@ impl<'a> Fitter<'a> {
         self.history.push(step.clone());
         Ok(step)
     }
+
 
     fn snapshot(&self) -> Result<Vec<Tensor>> {
         Ok(self
@@ -313,9 +393,17 @@ impl<'a> Fitter<'a> {
         Ok((score(out)?, avg))
     }
 
-    /// The final output `f_θ(z)` with the clean `z`, and the average, cropped.
+    /// The input the final image is read off ([`FinalInput`]).
+    pub fn final_input(&self) -> Result<Tensor> {
+        match (self.config.final_input, self.iteration()) {
+            (FinalInput::LastPerturbed, n) if n > 0 => self.perturbed_input(n - 1),
+            _ => Ok(self.z.clone()),
+        }
+    }
+
+    /// The final output `f_θ(final input)` and the average, cropped.
     pub fn result(&self) -> Result<FitResult> {
-        let out = self.net.forward(&self.z)?;
+        let out = self.net.forward(&self.final_input()?)?;
         let output = self.problem.crop_result(&Image::from_tensor(&out)?)?;
         let average = match &self.average {
             Some(a) => Some(self.problem.crop_result(&Image::from_tensor(a)?)?),

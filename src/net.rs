@@ -56,6 +56,21 @@ pub struct SkipConfig {
     pub need_1x1_up: bool,
     /// Whether the head ends with a sigmoid.
     pub need_sigmoid: bool,
+    /// How BatchNorm's scale γ starts.
+    #[serde(default)]
+    pub bn_init: BnInit,
+}
+
+/// The initial BatchNorm scale γ (β always starts at 0).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BnInit {
+    /// γ = 1 (PyTorch ≥ 1.2).
+    #[default]
+    Ones,
+    /// γ ~ U(0, 1): PyTorch 0.4's `BatchNorm2d.reset_parameters`, the version the
+    /// reference code pins (`environment.yml`), so the paper's nets started this way.
+    Uniform,
 }
 
 impl SkipConfig {
@@ -88,7 +103,14 @@ impl SkipConfig {
             padding: Padding::Reflection,
             need_1x1_up: true,
             need_sigmoid: true,
+            bn_init: BnInit::Ones,
         }
+    }
+
+    /// The same net with PyTorch 0.4's BatchNorm initialisation (γ ~ U(0, 1)), as the paper's runs.
+    pub fn with_bn_init(mut self, init: BnInit) -> Self {
+        self.bn_init = init;
+        self
     }
 
     /// Set the upsampling of every scale.
@@ -112,6 +134,20 @@ impl SkipConfig {
     /// convolutions to be reflection-padded (a 1-pixel image has nothing to reflect).
     pub fn min_side(&self) -> usize {
         2 * self.size_multiple()
+    }
+
+    /// The side of the deepest scale for an input side `n`: each stride-2 conv
+    /// (reflection-padded by `(k − 1)/2`) turns `n` into `⌈n/2⌉`.
+    pub fn deepest_side(&self, n: usize) -> usize {
+        (0..self.depth()).fold(n, |s, _| s.div_ceil(2))
+    }
+
+    /// Whether the output has the input's size for an input side `n`. With sides
+    /// that are not multiples of 2^depth, the upsampled deeper branch is one pixel
+    /// larger than the skip branch and the reference's `Concat` centre-crops it, so
+    /// the size survives only where every scale has a skip connection.
+    pub fn keeps_side(&self, n: usize) -> bool {
+        n.is_multiple_of(self.size_multiple()) || self.channels_skip.iter().all(|&s| s > 0)
     }
 
     /// Check that the per-scale lists agree and nothing is zero that must not be.
@@ -199,16 +235,20 @@ impl Conv {
     }
 }
 
-/// Batch normalisation's scale γ (initially 1) and shift β (initially 0).
+/// Batch normalisation's scale γ (initially 1, or U(0, 1): [`BnInit`]) and shift β (initially 0).
 pub struct BatchNorm {
     pub gamma: Var,
     pub beta: Var,
 }
 
 impl BatchNorm {
-    fn new(channels: usize, device: &Device) -> Result<Self> {
+    fn new(channels: usize, init: BnInit, rng: &mut Rng, device: &Device) -> Result<Self> {
+        let gamma = match init {
+            BnInit::Ones => Tensor::ones(channels, DType::F32, device)?,
+            BnInit::Uniform => Tensor::from_vec(rng.uniform(channels, 0.0, 1.0), channels, device)?,
+        };
         Ok(Self {
-            gamma: Var::ones(channels, DType::F32, device)?,
+            gamma: Var::from_tensor(&gamma)?,
             beta: Var::zeros(channels, DType::F32, device)?,
         })
     }
@@ -273,7 +313,8 @@ impl Level {
 // ANCHOR_END: level_forward
 
 /// Concatenate along channels, centre-cropping both to the smaller size if they differ
-/// (the reference's `Concat`; with sides that are multiples of 2^depth they never do).
+/// (the reference's `Concat`: with sides that are multiples of 2^depth they never do;
+/// Table 1's 514×514 images make the upsampled branch one pixel larger at every scale).
 fn concat_cropped(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let (_, _, ha, wa) = a.dims4()?;
     let (_, _, hb, wb) = b.dims4()?;
@@ -334,7 +375,7 @@ impl SkipNet {
          -> Result<ConvBnAct> {
             Ok(ConvBnAct {
                 conv: Conv::new(rng, cin, cout, k, stride, pad, device)?,
-                bn: BatchNorm::new(cout, device)?,
+                bn: BatchNorm::new(cout, c.bn_init, rng, device)?,
             })
         };
         let skip = match c.channels_skip[i] {
@@ -367,7 +408,7 @@ impl SkipNet {
             c.channels_up[i + 1]
         };
         let merged = c.channels_skip[i] + k;
-        let merge_bn = BatchNorm::new(merged, device)?;
+        let merge_bn = BatchNorm::new(merged, c.bn_init, rng, device)?;
         let up = unit(rng, merged, c.channels_up[i], c.filter_up[i], 1)?;
         let up_1x1 = if c.need_1x1_up {
             Some(unit(rng, c.channels_up[i], c.channels_up[i], 1, 1)?)
@@ -438,17 +479,22 @@ impl SkipNet {
         self.parameters().iter().map(|v| v.elem_count()).sum()
     }
 
-    /// Check that an input of `height × width` fits the network.
+    /// Check that an input of `height × width` fits the network: the deepest scale
+    /// must be at least 2 pixels wide (reflection padding needs something to
+    /// reflect), and the output must come out at the input's size.
     pub fn check_input_size(&self, height: usize, width: usize) -> crate::Result<()> {
-        let (m, min) = (self.config.size_multiple(), self.config.min_side());
-        if !height.is_multiple_of(m) || !width.is_multiple_of(m) {
+        let c = &self.config;
+        let deepest = c.deepest_side(height).min(c.deepest_side(width));
+        if deepest < 2 {
             return Err(crate::DipError::invalid(format!(
-                "the network needs sides that are multiples of {m} (2^depth), got {height}×{width}"
+                "the network needs sides of at least {} pixels, got {height}×{width}",
+                c.min_side()
             )));
         }
-        if height < min || width < min {
+        if !c.keeps_side(height) || !c.keeps_side(width) {
+            let m = c.size_multiple();
             return Err(crate::DipError::invalid(format!(
-                "the network needs sides of at least {min} pixels, got {height}×{width}"
+                "a network without a skip connection at every scale needs sides that are multiples of {m} (2^depth), got {height}×{width}"
             )));
         }
         Ok(())
@@ -506,6 +552,32 @@ mod tests {
     }
 
     #[test]
+    fn odd_sides_come_out_at_the_input_size() {
+        // 66 → 33 → 17 → 9: the upsampled branch is one pixel too large and is centre-cropped.
+        let cfg = SkipConfig::uniform(3, 1, 4, 4, 2, 3);
+        let net = SkipNet::new(&cfg, 0, &Device::Cpu).unwrap();
+        let z = Tensor::zeros((1, 3, 66, 70), DType::F32, &Device::Cpu).unwrap();
+        assert_eq!(net.forward(&z).unwrap().dims(), &[1, 1, 66, 70]);
+    }
+
+    #[test]
+    fn pytorch_0_4_batch_norm_starts_with_gamma_uniform_in_0_1() {
+        let cfg = SkipConfig::uniform(2, 3, 16, 16, 4, 2).with_bn_init(BnInit::Uniform);
+        let net = SkipNet::new(&cfg, 3, &Device::Cpu).unwrap();
+        let gammas: Vec<f32> = net
+            .named_parameters()
+            .into_iter()
+            .filter(|(n, _)| n.ends_with("gamma"))
+            .flat_map(|(_, v)| v.as_tensor().to_vec1::<f32>().unwrap())
+            .collect();
+        assert!(gammas.iter().all(|g| (0.0..1.0).contains(g)));
+        let mean = gammas.iter().sum::<f32>() / gammas.len() as f32;
+        assert!((mean - 0.5).abs() < 0.1, "mean γ {mean}");
+        let ones = SkipNet::new(&cfg.clone().with_bn_init(BnInit::Ones), 3, &Device::Cpu).unwrap();
+        assert!(ones.top.down.bn.gamma.as_tensor().to_vec1::<f32>().unwrap().iter().all(|&g| g == 1.0));
+    }
+
+    #[test]
     fn the_same_seed_builds_the_same_weights() {
         let cfg = SkipConfig::uniform(2, 3, 4, 4, 1, 2);
         let a = SkipNet::new(&cfg, 7, &Device::Cpu).unwrap();
@@ -527,10 +599,13 @@ mod tests {
     fn inputs_that_do_not_fit_are_refused() {
         let net = SkipNet::new(&SkipConfig::standard(32, 3), 0, &Device::Cpu).unwrap();
         assert!(net.check_input_size(256, 256).is_ok());
-        let err = net.check_input_size(100, 256).unwrap_err().to_string();
-        assert!(err.contains("multiples of 32"), "{err}");
+        // Table 1's reflection-padded 514×514 (the skip at every scale crops the deeper branch).
+        assert!(net.check_input_size(514, 514).is_ok());
         assert!(net.check_input_size(64, 64).is_ok());
         let err = net.check_input_size(32, 64).unwrap_err().to_string();
         assert!(err.contains("at least 64"), "{err}");
+        let no_skip = SkipNet::new(&SkipConfig::uniform(2, 3, 8, 8, 0, 5), 0, &Device::Cpu).unwrap();
+        let err = no_skip.check_input_size(100, 256).unwrap_err().to_string();
+        assert!(err.contains("multiples of 32"), "{err}");
     }
 }

@@ -59,12 +59,18 @@ pub struct PsnrArgs {
     pub a: PathBuf,
     /// The image to score.
     pub b: PathBuf,
-    /// Score the luma (Y) channel only, as the super-resolution papers do.
+    /// Score the luma (Y) channel only (BT.601, 16–235 scaled to [0, 1]).
     #[arg(long)]
     pub y_channel: bool,
-    /// Pixels to shave off each border (with --y-channel).
+    /// Pixels to shave off every side, the same on all four (with --y-channel).
     #[arg(long, default_value_t = 0)]
     pub shave: usize,
+    /// The paper's super-resolution PSNR, exactly as its `super-resolution_eval_script.py`:
+    /// Y channel over the region where the (full-size) output is not black, less 4 pixels
+    /// at the top and left and 5 at the bottom and right. A is the ground truth cropped
+    /// top-left to a multiple of the factor; B has its size.
+    #[arg(long, conflicts_with_all = ["y_channel", "shave"])]
+    pub paper_sr: bool,
 }
 
 /// Options of `dip net`.
@@ -98,7 +104,9 @@ pub fn run(cli: Cli) -> Result<()> {
 fn psnr(args: PsnrArgs) -> Result<()> {
     let a = Image::load(&args.a)?;
     let b = Image::load(&args.b)?;
-    let value = if args.y_channel {
+    let value = if args.paper_sr {
+        metrics::psnr_paper_sr_canvas(&a, &b)?
+    } else if args.y_channel {
         metrics::psnr_y(&a, &b, args.shave)?
     } else {
         if args.shave > 0 {

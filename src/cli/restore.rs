@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use dip::fit::{self, Control, FitConfig, Step};
+use dip::fit::{self, Control, FinalInput, FitConfig, RollbackCheck, Step};
 use dip::image_io::{write_atomically, Image};
 use dip::input::InputKind;
 use dip::net::{SkipConfig, SkipNet, Upsample};
@@ -172,6 +172,8 @@ pub fn inpaint(args: InpaintArgs) -> Result<()> {
         exp_weight: None,
         rollback_drop_db: Some(5.0),
         rollback_every: 50,
+        rollback_check: RollbackCheck::Multiples,
+        final_input: FinalInput::Clean,
         seed: 0,
     };
     let mut net = SkipConfig::standard(32, input.channels);
@@ -215,8 +217,11 @@ pub fn super_resolve(args: SuperResolveArgs) -> Result<()> {
         reg_noise_std: if f >= 8 { 0.05 } else { 0.03 },
         input: InputKind::Noise { channels: 32 },
         exp_weight: None,
+        // Not in the reference's SR notebook: a safety net for people's photos.
         rollback_drop_db: Some(5.0),
         rollback_every: 1,
+        rollback_check: RollbackCheck::Multiples,
+        final_input: FinalInput::LastPerturbed,
         seed: 0,
     };
     run_fit(

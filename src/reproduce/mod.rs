@@ -24,15 +24,16 @@ use std::time::{Instant, SystemTime};
 
 use candle_core::Device;
 
-pub use plan::{Cut, Experiment, Job, Preset, Task};
+pub use plan::{Cut, Experiment, Job, Prepared, Preset, Task};
 pub use record::{load_bench_records, load_records, BenchRecord, Record, Summary};
 
 use crate::data::DataDir;
 use crate::error::{DipError, Result};
-use crate::fit::{Fitter, Step};
+use crate::fit::{FitResult, Fitter, Step};
 use crate::image_io::write_atomically;
 use crate::metrics;
 use crate::net::SkipNet;
+use crate::tasks::Score;
 
 /// What `dip reproduce` runs, and how.
 #[derive(Clone, Debug)]
@@ -155,10 +156,15 @@ pub fn run(
 /// Whether the finished record at `path` is of `job` (same settings).
 fn finished_same(path: &Path, job: &Job) -> bool {
     record::load_record(path).is_ok_and(|r| {
-        r.net == job.net && r.fit == job.fit && r.task == job.task && r.cut == job.cut
+        r.net == job.net
+            && r.fit == job.fit
+            && r.task == job.task
+            && r.cut == job.cut
+            && r.framing == Some(job.framing)
     })
 }
 
+/// One job in its three steps: prepare the problem, fit (resumable), record.
 fn run_job(
     options: &Options,
     job: &Job,
@@ -168,8 +174,7 @@ fn run_job(
     stop: &AtomicBool,
     events: &mut dyn FnMut(Event),
 ) -> Result<Outcome> {
-    let results = &options.results;
-    let record_path = record::record_path(results, job);
+    let record_path = record::record_path(&options.results, job);
     if !options.force && finished_same(&record_path, job) {
         return Ok(Outcome::Skipped(record_path));
     }
@@ -178,9 +183,44 @@ fn run_job(
     let net = SkipNet::new(&job.net, job.seed, device)?;
     let parameters = net.parameter_count();
     let mut fitter = Fitter::new(net, &prepared.problem, &job.fit)?;
+    let started = resume(options, job, &mut fitter, device)?;
+    events(Event::Start {
+        job,
+        index,
+        total,
+        resumed_from: started.resumed_from,
+    });
+    let prepare_seconds = session.elapsed().as_secs_f64();
+    if let Some(outcome) = fit(options, job, &mut fitter, &started, stop, events)? {
+        return Ok(outcome);
+    }
+    let result = fitter.result()?;
+    let run = Run {
+        job,
+        prepared: &prepared,
+        result: &result,
+        parameters,
+        device,
+        started: &started,
+        prepare_seconds,
+    };
+    let record = write_record(&options.results, &run)?;
+    let ckpt_path = record::checkpoint_path(&options.results, job);
+    if ckpt_path.exists() {
+        std::fs::remove_file(&ckpt_path)?;
+    }
+    Ok(Outcome::Finished(Box::new(record)))
+}
 
-    // Resume from the checkpoint if asked and it is of this job.
-    let ckpt_path = record::checkpoint_path(results, job);
+/// Where a run starts: its first start time, and the iteration it resumed from.
+struct Started {
+    meta: checkpoint::CheckpointMeta,
+    resumed_from: Option<usize>,
+}
+
+/// Resume `fitter` from the job's checkpoint if asked and it is of this job.
+fn resume(options: &Options, job: &Job, fitter: &mut Fitter, device: &Device) -> Result<Started> {
+    let ckpt_path = record::checkpoint_path(&options.results, job);
     let mut started_at = record::iso8601(SystemTime::now());
     let mut resumed_from = None;
     if options.resume && !options.force && ckpt_path.is_file() {
@@ -193,66 +233,95 @@ fn run_job(
     }
     let meta = checkpoint::CheckpointMeta {
         job: job.clone(),
-        started_at: started_at.clone(),
+        started_at,
     };
-    events(Event::Start {
-        job,
-        index,
-        total,
-        resumed_from,
-    });
-    let prepare_seconds = session.elapsed().as_secs_f64();
+    Ok(Started { meta, resumed_from })
+}
 
+/// Fit to the end, checkpointing; `Some(Interrupted)` if stopped (Ctrl-C or `stop_after`).
+fn fit(
+    options: &Options,
+    job: &Job,
+    fitter: &mut Fitter,
+    started: &Started,
+    stop: &AtomicBool,
+    events: &mut dyn FnMut(Event),
+) -> Result<Option<Outcome>> {
+    let ckpt_path = record::checkpoint_path(&options.results, job);
     while !fitter.finished() {
         let step = fitter.step()?;
         events(Event::Step { job, step: &step });
         let done = fitter.iteration();
         let interrupted =
             stop.load(Ordering::SeqCst) || options.stop_after.is_some_and(|k| done >= k);
+        let due = options.checkpoint_every > 0 && done.is_multiple_of(options.checkpoint_every);
+        if (interrupted || due) && !fitter.finished() {
+            checkpoint::save(&ckpt_path, &started.meta, &fitter.checkpoint()?)?;
+        }
         if interrupted && !fitter.finished() {
-            checkpoint::save(&ckpt_path, &meta, &fitter.checkpoint()?)?;
-            return Ok(Outcome::Interrupted {
+            return Ok(Some(Outcome::Interrupted {
                 checkpoint: ckpt_path,
                 iteration: done,
-            });
-        }
-        if options.checkpoint_every > 0
-            && done % options.checkpoint_every == 0
-            && !fitter.finished()
-        {
-            checkpoint::save(&ckpt_path, &meta, &fitter.checkpoint()?)?;
+            }));
         }
     }
+    Ok(None)
+}
 
-    let result = fitter.result()?;
+/// What a finished run leaves to be recorded.
+struct Run<'a> {
+    job: &'a Job,
+    prepared: &'a Prepared,
+    result: &'a FitResult,
+    parameters: usize,
+    device: &'a Device,
+    started: &'a Started,
+    prepare_seconds: f64,
+}
+
+/// PSNR and SSIM of `image` against the run's clean image, with the run's metric
+/// (the paper's SR protocol for a whole SR image). Ours and the authors' alike.
+fn measure(prepared: &Prepared, image: &crate::Image) -> Result<(Option<f64>, Option<f64>)> {
+    let Some(clean) = &prepared.clean else {
+        return Ok((None, None));
+    };
+    let psnr = match &prepared.sr_ground_truth {
+        // The paper's SR protocol, literally.
+        Some(gt) => metrics::psnr_sr(gt, image)?,
+        None => prepared.problem.score.measure(clean, image)?,
+    };
+    let luma = |trim: metrics::Trim| {
+        move |i: &crate::Image| metrics::y_channel(&i.clipped()).and_then(|y| trim.apply(&y))
+    };
+    let ssim = match prepared.problem.score {
+        Score::Psnr => metrics::ssim(clean, image).ok(),
+        Score::PsnrY { shave } => {
+            let y = luma(metrics::Trim::even(shave));
+            metrics::ssim(&y(clean)?, &y(image)?).ok()
+        }
+        Score::PsnrYPaper => {
+            let y = luma(metrics::PAPER_SR_TRIM);
+            metrics::ssim(&y(clean)?, &y(image)?).ok()
+        }
+    };
+    Ok((plan::finite(psnr), ssim))
+}
+
+/// Save the restored image and write the run's record (atomically); the record.
+fn write_record(results: &Path, run: &Run) -> Result<Record> {
+    let job = run.job;
+    let result = run.result;
     let restored = result.restored();
     let image_path = record::image_path(results, job);
     std::fs::create_dir_all(image_path.parent().expect("a folder"))?;
     restored.save(&image_path)?;
-
-    let (final_psnr, final_ssim) = match &prepared.clean {
-        None => (None, None),
-        Some(clean) => {
-            let psnr = match &prepared.sr_ground_truth {
-                // The paper's SR protocol, literally.
-                Some(gt) => metrics::psnr_sr(gt, restored)?,
-                None => prepared.problem.score.measure(clean, restored)?,
-            };
-            let ssim = match prepared.problem.score {
-                crate::tasks::Score::Psnr => metrics::ssim(clean, restored).ok(),
-                crate::tasks::Score::PsnrY { shave } => {
-                    let y = |i: &crate::Image| {
-                        metrics::y_channel(&i.clipped()).and_then(|y| metrics::shave(&y, shave))
-                    };
-                    metrics::ssim(&y(clean)?, &y(restored)?).ok()
-                }
-            };
-            (plan::finite(psnr), ssim)
-        }
+    let (final_psnr, final_ssim) = measure(run.prepared, restored)?;
+    let authors_psnr = match &run.prepared.authors_output {
+        Some(authors) => measure(run.prepared, authors)?.0,
+        None => None,
     };
     let best = record::best_psnr(&result.history);
     let (history_every, history) = record::thin_history(&result.history);
-    let iterations = result.history.len();
     let record = Record {
         experiment: job.experiment,
         image: job.image.clone(),
@@ -260,38 +329,37 @@ fn run_job(
         seed: job.seed,
         task: job.task.clone(),
         cut: job.cut,
+        framing: Some(job.framing),
         net: job.net.clone(),
         fit: job.fit.clone(),
-        parameters,
-        device: crate::device::kind(device).into(),
-        device_name: device_name(device),
+        parameters: run.parameters,
+        device: crate::device::kind(run.device).into(),
+        device_name: device_name(run.device),
         crate_version: env!("CARGO_PKG_VERSION").into(),
         git_commit: record::git_commit(),
-        started_at,
-        wall_seconds: result.seconds + prepare_seconds,
+        started_at: run.started.meta.started_at.clone(),
+        wall_seconds: result.seconds + run.prepare_seconds,
         seconds_per_iteration: result.seconds_per_iteration(),
-        iterations,
-        resumed_from,
+        iterations: result.history.len(),
+        resumed_from: run.started.resumed_from,
         rollbacks: result.rollbacks,
         history_every,
         history,
         final_loss: result.history.last().and_then(|s| plan::finite(s.loss)),
         final_psnr,
         final_ssim,
+        authors_psnr,
         best_psnr: best.map(|b| b.0),
         best_iteration: best.map(|b| b.1),
-        baseline: prepared.baseline.clone(),
+        baseline: run.prepared.baseline.clone(),
         output: image_path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
     };
     let json = serde_json::to_vec_pretty(&record).map_err(|e| DipError::invalid(e.to_string()))?;
-    write_atomically(&record_path, &json)?;
-    if ckpt_path.exists() {
-        std::fs::remove_file(&ckpt_path)?;
-    }
-    Ok(Outcome::Finished(Box::new(record)))
+    write_atomically(&record::record_path(results, job), &json)?;
+    Ok(record)
 }
 
 /// The device's description, with the GPU's name on CUDA.

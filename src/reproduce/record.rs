@@ -8,6 +8,7 @@ use super::plan::{Baseline, Cut, Experiment, Job, Task};
 use crate::error::{DipError, Result};
 use crate::fit::{FitConfig, Step};
 use crate::net::SkipConfig;
+use crate::tasks::Framing;
 
 /// One point of the (thinned) history of a run. Values that are not finite are `None`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -46,6 +47,9 @@ pub struct Record {
     pub seed: u64,
     pub task: Task,
     pub cut: Cut,
+    /// How the cut image was fitted to the net (absent in records older than the field).
+    #[serde(default)]
+    pub framing: Option<Framing>,
     pub net: SkipConfig,
     pub fit: FitConfig,
     pub parameters: usize,
@@ -76,6 +80,11 @@ pub struct Record {
     /// the clean image. The tables use this one.
     pub final_psnr: Option<f64>,
     pub final_ssim: Option<f64>,
+    /// The authors' published output measured on exactly the pixels and with exactly
+    /// the metric of `final_psnr` (the same crop; for SR the same region and trim);
+    /// absent where the authors published nothing for this image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authors_psnr: Option<f64>,
     /// The best PSNR against the clean image over the iterations, and where it was.
     /// It peeks at the clean image, so it is *not* a result: reported separately.
     pub best_psnr: Option<f64>,
@@ -100,6 +109,9 @@ impl Record {
             fit: self.fit.clone(),
             task: self.task.clone(),
             cut: self.cut,
+            framing: self
+                .framing
+                .unwrap_or(Framing::PadToMultiple(self.net.size_multiple())),
         }
     }
 

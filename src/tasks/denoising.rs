@@ -4,7 +4,7 @@
 
 use candle_core::Device;
 
-use super::{check_clean, check_min_size, pad_to_multiple, upload, Degradation, Problem, Score};
+use super::{check_clean, check_min_size, upload, Degradation, Framing, Problem, Score};
 use crate::error::Result;
 use crate::image_io::Image;
 use crate::rng::Rng;
@@ -27,17 +27,17 @@ pub fn add_noise(clean: &Image, sigma: f32, rng: &mut Rng) -> Image {
 }
 // ANCHOR_END: corrupt
 
-/// The denoising problem for a noisy image (padded by reflection to a multiple
-/// of `multiple`); `clean`, if known, is used to report PSNR.
+/// The denoising problem for a noisy image (padded by reflection, [`Framing`]; a
+/// number is the multiple to pad to); `clean`, if known, is used to report PSNR.
 pub fn problem(
     noisy: &Image,
     clean: Option<&Image>,
-    multiple: usize,
+    framing: impl Into<Framing>,
     device: &Device,
 ) -> Result<Problem> {
     check_min_size(noisy, 1, "the noisy image")?;
     check_clean(clean, noisy.channels, noisy.height, noisy.width)?;
-    let (padded, crop) = pad_to_multiple(noisy, multiple)?;
+    let (padded, crop) = framing.into().apply(noisy)?;
     Ok(Problem {
         observed: upload(&padded, device)?,
         degradation: Degradation::Identity,

@@ -4,7 +4,7 @@
 
 use candle_core::Device;
 
-use super::{check_clean, check_min_size, pad_to_multiple, upload, Degradation, Problem, Score};
+use super::{check_clean, check_min_size, upload, Degradation, Framing, Problem, Score};
 use crate::error::{DipError, Result};
 use crate::image_io::Image;
 use crate::rng::Rng;
@@ -99,20 +99,21 @@ pub fn check_mask(image: &Image, mask: &Image) -> Result<()> {
     Ok(())
 }
 
-/// The inpainting problem for an image and its mask (both padded by reflection
-/// to a multiple of `multiple`); `clean`, if known, is used to report PSNR.
+/// The inpainting problem for an image and its mask (both padded by reflection,
+/// [`Framing`]; a number is the multiple to pad to); `clean`, if known, is used to report PSNR.
 pub fn problem(
     image: &Image,
     mask: &Image,
     clean: Option<&Image>,
-    multiple: usize,
+    framing: impl Into<Framing>,
     device: &Device,
 ) -> Result<Problem> {
     check_min_size(image, 1, "the image")?;
     check_mask(image, mask)?;
     check_clean(clean, image.channels, image.height, image.width)?;
-    let (padded, crop) = pad_to_multiple(image, multiple)?;
-    let (padded_mask, _) = pad_to_multiple(mask, multiple)?;
+    let framing = framing.into();
+    let (padded, crop) = framing.apply(image)?;
+    let (padded_mask, _) = framing.apply(mask)?;
     let observed = apply_mask(&padded, &padded_mask)?;
     Ok(Problem {
         observed: upload(&observed, device)?,

@@ -36,8 +36,11 @@ pub enum Degradation {
 pub enum Score {
     /// PSNR over all pixels and channels.
     Psnr,
-    /// PSNR of the luma channel with `shave` border pixels removed (super-resolution).
+    /// PSNR of the luma channel with `shave` border pixels removed on every side.
     PsnrY { shave: usize },
+    /// The paper's super-resolution PSNR: the luma channel without the border
+    /// its evaluation script leaves out (4 pixels top and left, 5 bottom and right).
+    PsnrYPaper,
 }
 
 impl Score {
@@ -46,6 +49,9 @@ impl Score {
         match self {
             Score::Psnr => crate::metrics::psnr(clean, test),
             Score::PsnrY { shave } => crate::metrics::psnr_y(clean, test, shave),
+            Score::PsnrYPaper => {
+                crate::metrics::psnr_y_trimmed(clean, test, crate::metrics::PAPER_SR_TRIM)
+            }
         }
     }
 }
@@ -94,6 +100,39 @@ impl Problem {
         match &self.clean {
             Some(clean) => Ok(Some(self.score.measure(clean, result)?)),
             None => Ok(None),
+        }
+    }
+}
+
+/// How an image is made to fit the network's input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Framing {
+    /// Reflection-pad to the next multiple of this (at least two of them), so that
+    /// any image fits; the result is cropped back. Ours, for the user's photos.
+    PadToMultiple(usize),
+    /// Reflection-pad this many pixels on every side: the reference's Table 1
+    /// (`nn.ReflectionPad2d(1)`, 512×512 → 514×514, then fitted at that size).
+    ReflectBorder(usize),
+}
+
+impl From<usize> for Framing {
+    /// A plain number is the multiple to pad to.
+    fn from(multiple: usize) -> Self {
+        Framing::PadToMultiple(multiple)
+    }
+}
+
+impl Framing {
+    /// The framed image and the crop `(top, left, height, width)` that gives the original back.
+    pub fn apply(self, image: &Image) -> Result<(Image, (usize, usize, usize, usize))> {
+        match self {
+            Framing::PadToMultiple(m) => pad_to_multiple(image, m),
+            Framing::ReflectBorder(b) => {
+                let (padded, (top, left)) =
+                    image.reflect_pad_to(image.height + 2 * b, image.width + 2 * b)?;
+                Ok((padded, (top, left, image.height, image.width)))
+            }
         }
     }
 }

@@ -10,9 +10,6 @@ use crate::downsampler::Downsampler;
 use crate::error::{DipError, Result};
 use crate::image_io::Image;
 
-/// The border the paper's super-resolution PSNR leaves out, in pixels.
-pub const SHAVE: usize = 4;
-
 // ANCHOR: low_resolution
 /// The low-resolution image the paper starts from: the clean image resized
 /// down by `factor` with an antialiasing Lanczos-3 filter (PIL's `ANTIALIAS`).
@@ -71,6 +68,6 @@ pub fn problem(
         ),
         crop: (top * factor, left * factor, h * factor, w * factor),
         clean: clean.cloned(),
-        score: Score::PsnrY { shave: SHAVE },
+        score: Score::PsnrYPaper,
     })
 }
