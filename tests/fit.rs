@@ -1,7 +1,8 @@
 //! Short fits on small crops: the method works, repeats exactly, and fails loudly.
 
 use candle_core::Device;
-use dip::fit::{fit, Control, FitConfig};
+use candle_core::Module;
+use dip::fit::{fit, Control, FinalInput, FitConfig, Fitter, RollbackCheck};
 use dip::input::InputKind;
 use dip::metrics::psnr;
 use dip::net::{SkipConfig, SkipNet};
@@ -31,6 +32,8 @@ fn config(iterations: usize, seed: u64) -> FitConfig {
         exp_weight: Some(0.99),
         rollback_drop_db: Some(5.0),
         rollback_every: 1,
+        rollback_check: RollbackCheck::Multiples,
+        final_input: FinalInput::Clean,
         seed,
     }
 }
@@ -136,4 +139,95 @@ fn zero_iterations_are_refused() {
     .err()
     .unwrap();
     assert!(err.to_string().contains("at least 1"), "{err}");
+}
+
+#[test]
+fn the_rollback_check_runs_on_the_reference_notebooks_iterations() {
+    // restoration.ipynb (Table 1): `if i % show_every == 0`, show_every = 50.
+    assert!(RollbackCheck::Multiples.applies(0, 50));
+    assert!(RollbackCheck::Multiples.applies(100, 50));
+    assert!(!RollbackCheck::Multiples.applies(49, 50));
+    // denoising.ipynb: `if i % show_every:`, show_every = 100.
+    assert!(!RollbackCheck::AllButMultiples.applies(0, 100));
+    assert!(!RollbackCheck::AllButMultiples.applies(200, 100));
+    assert!(RollbackCheck::AllButMultiples.applies(1, 100));
+}
+
+fn values(net: &SkipNet) -> Vec<Vec<f32>> {
+    net.parameters()
+        .iter()
+        .map(|p| p.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap())
+        .collect()
+}
+
+/// Make the net's output collapse: the head's bias far negative, so the sigmoid gives ~0.
+fn sabotage(net: &SkipNet) {
+    let bias = net.head.bias.as_tensor();
+    net.head.bias.set(&(bias.ones_like().unwrap() * -40.0).unwrap()).unwrap();
+}
+
+#[test]
+fn a_triggered_rollback_restores_the_saved_parameters_then_still_steps_and_averages() {
+    let clean = f16_crop().crop(0, 0, 32, 32).unwrap();
+    let noisy = denoising::add_noise(&clean, 25.0 / 255.0, &mut Rng::new(1));
+    let problem = denoising::problem(&noisy, Some(&clean), 16, &Device::Cpu).unwrap();
+    let mut cfg = config(10, 3);
+    cfg.rollback_every = 2;
+    cfg.rollback_check = RollbackCheck::Multiples;
+    cfg.lr = 0.001;
+    let mut fitter = Fitter::new(small_net(8, 3, 3), &problem, &cfg).unwrap();
+    let saved = values(&fitter.net); // the check at i = 0 saves these
+    assert!(!fitter.step().unwrap().rolled_back); // i = 0: checked, saved
+    assert!(!fitter.step().unwrap().rolled_back); // i = 1: not checked
+    sabotage(&fitter.net);
+    let average_before = fitter.average.as_ref().unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let step = fitter.step().unwrap(); // i = 2: checked, the PSNR fell by far more than 5 dB
+    assert!(step.rolled_back, "{step:?}");
+    assert_eq!(fitter.rollbacks, 1);
+    let after = values(&fitter.net);
+    let mut largest = 0f32;
+    let mut moved = false;
+    for (a, s) in after.iter().flatten().zip(saved.iter().flatten()) {
+        largest = largest.max((a - s).abs());
+        moved |= a != s;
+    }
+    // Back at the saved parameters, then one Adam step of about lr (the reference steps anyway).
+    assert!(moved, "no optimiser step after the rollback");
+    assert!(largest < 0.01, "parameters {largest} away from the saved ones");
+    // The average took this iteration's (collapsed) output, as in denoising.ipynb.
+    let average_after = fitter.average.as_ref().unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    assert_ne!(average_before, average_after);
+    // The reference's counter did not advance, so iteration 3 is checked again (i is still 2).
+    sabotage(&fitter.net);
+    assert!(fitter.step().unwrap().rolled_back, "iteration 3 was not checked");
+    assert_eq!(fitter.rollbacks, 2);
+    // Healthy again: i = 2 saves, i = 3 is not checked.
+    assert!(!fitter.step().unwrap().rolled_back);
+    sabotage(&fitter.net);
+    assert!(!fitter.step().unwrap().rolled_back, "i = 3 must not be checked");
+}
+
+#[test]
+fn the_final_image_can_be_read_off_the_last_perturbed_input() {
+    let clean = f16_crop().crop(0, 0, 32, 32).unwrap();
+    let noisy = denoising::add_noise(&clean, 25.0 / 255.0, &mut Rng::new(1));
+    let problem = denoising::problem(&noisy, None, 16, &Device::Cpu).unwrap();
+    let mut cfg = config(3, 0);
+    cfg.final_input = FinalInput::LastPerturbed;
+    let mut fitter = Fitter::new(small_net(8, 3, 0), &problem, &cfg).unwrap();
+    let flat = |t: &candle_core::Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    // Before any iteration there is no perturbation to read it off: the clean z.
+    assert_eq!(flat(&fitter.final_input().unwrap()), flat(&fitter.z));
+    while !fitter.finished() {
+        fitter.step().unwrap();
+    }
+    let last = fitter.final_input().unwrap();
+    let diff = (&last - &fitter.z).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+    assert!(diff > 0.01, "the last input is not perturbed ({diff})");
+    let result = fitter.result().unwrap();
+    let expected = dip::Image::from_tensor(&fitter.net.forward(&last).unwrap()).unwrap();
+    let expected = problem.crop_result(&expected).unwrap();
+    assert_eq!(result.output.data, expected.data);
+    fitter.config.final_input = FinalInput::Clean;
+    assert_ne!(fitter.result().unwrap().output.data, expected.data);
 }

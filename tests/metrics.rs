@@ -382,12 +382,13 @@ fn set5_x4_sr_psnr_from_the_authors_outputs() {
     };
     for ((name, m), p) in SET5.iter().zip(&measured).zip(paper) {
         eprintln!("set5 x4 {name:10} measured {m:.3} dB, paper {p:.2}");
+        // The evaluation script's trim gives the paper's numbers at two decimals.
         assert!(
-            (m - p).abs() < 0.1,
+            (m - p).abs() <= 0.005 + 1e-9,
             "{name}: measured {m:.3} dB, paper {p:.2} dB"
         );
     }
-    assert!((mean(&measured) - 29.90).abs() < 0.05);
+    assert!((mean(&measured) - 29.90).abs() < 0.01);
 }
 
 /// The paper gives only averages for the other SR tables: Set14 ×4 27.01,

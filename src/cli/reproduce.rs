@@ -13,7 +13,7 @@ use dip::reproduce::{self, tables, Event, Experiment, Options, Outcome, Preset};
 /// Options of `dip reproduce`.
 #[derive(Args, Debug)]
 pub struct ReproduceArgs {
-    /// paper (the reference settings), quick (about 15 minutes on a 2-core CPU once fast) or tiny (seconds; for tests).
+    /// paper (the reference settings), cpu (the paper on 64×64 crops, hours on a CPU), quick (reduced; ~25 minutes on 2 cores) or tiny (seconds; for tests). `--estimate` says what one costs here.
     #[arg(long, default_value = "quick")]
     pub preset: String,
     /// Only these experiments: table1, denoising, sr, demos (comma-separated).
@@ -52,9 +52,38 @@ pub struct ReproduceArgs {
     /// Only list the runs these options select, with their settings; run nothing.
     #[arg(long)]
     pub list: bool,
+    /// Only estimate the wall time of the runs these options select on this machine
+    /// (a few timed iterations of each network and size); run nothing.
+    #[arg(long)]
+    pub estimate: bool,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// Print the estimated wall time per experiment and in total (last line: `estimated wall time: …`).
+fn print_estimate(options: &Options, device: &candle_core::Device) -> Result<()> {
+    use reproduce::estimate::{estimate, human};
+    let estimates = estimate(options, device)?;
+    let mut total = 0.0;
+    for e in &estimates {
+        println!(
+            "{:<10} {:>3} runs {:>8} iterations  {}",
+            e.experiment.name(),
+            e.runs,
+            e.iterations,
+            human(e.seconds)
+        );
+        total += e.seconds;
+    }
+    println!(
+        "estimated wall time: {} ({:.0} s) for preset {} on {}",
+        human(total),
+        total,
+        options.preset.name(),
+        dip::device::describe(device)
+    );
+    Ok(())
 }
 
 /// Options of `dip results`.
@@ -121,6 +150,10 @@ pub fn reproduce(args: ReproduceArgs) -> Result<()> {
             );
         }
         return Ok(());
+    }
+
+    if args.estimate {
+        return print_estimate(&options, &device);
     }
 
     // Ctrl-C: stop after the current iteration and keep a checkpoint.

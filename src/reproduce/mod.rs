@@ -4,6 +4,7 @@
 //! - [`run`]: fit the jobs one after the other, with checkpoints, resuming and skipping;
 //! - [`record`]: the JSON record of each run and of each benchmark, and reading them back;
 //! - [`checkpoint`]: a stopped run's state in a safetensors file;
+//! - [`estimate`]: what a preset will cost on this machine (`dip reproduce --estimate`);
 //! - [`tables`]: the paper's tables from the records, beside the paper's numbers, and
 //!   their one rendering to Markdown (the book's and `dip results --tables`);
 //! - [`paper`]: the numbers the paper quotes.
@@ -13,6 +14,7 @@
 //! checkpoint as `.ckpt.safetensors`.
 
 pub mod checkpoint;
+pub mod estimate;
 pub mod paper;
 pub mod plan;
 pub mod record;

@@ -42,6 +42,24 @@ fn narrowed(mut net: SkipConfig, max: usize) -> SkipConfig {
 pub enum Preset {
     /// The reference settings, unchanged (see `shared/reference/dip-settings.md`).
     Paper,
+    /// Faithful where it matters, for a 2-core CPU: the paper's own networks at
+    /// full width and initialisation, its inputs (Table 1's masks and reflection
+    /// border, σ = 25 noise, the Lanczos-2 downsampler), learning rates,
+    /// regularisation noise, output averaging and rollback — only the image is
+    /// reduced, to a centre crop named in every record.
+    ///
+    /// | experiment | paper | cpu |
+    /// |---|---|---|
+    /// | table1 | whole 256²/512² images, 11000 it | centre 64×64 crop of image and mask (66×66 with the 1-pixel reflection border), 11000 it |
+    /// | denoising | whole images, 3000 it | centre 64×64 crop (noise added to the crop), 3000 it |
+    /// | sr ×4 / ×8 | centre crop divisible by 32, 2000 / 4000 it | its centre 64×64 (LR 16² / 8²), 2000 / 4000 it |
+    ///
+    /// At 64×64 an iteration of the full-width net takes about 0.05 s on two cores,
+    /// so the paper's iterations and learning rates fit: Table 1's 11 images take
+    /// about 1.8 hours, the whole preset about 5. The demos are not part of it.
+    /// Every record carries the authors' published output measured on the same
+    /// crop (`authors_psnr`).
+    Cpu,
     /// A reduction of every experiment for a 2-core CPU: about a quarter of an
     /// hour for the whole suite once the fit runs at its intended speed.
     ///
@@ -82,24 +100,6 @@ pub enum Preset {
     /// upsampling, removes text and JPEG blocks, and fits a natural image much
     /// faster than noise or shuffled pixels. `dip reproduce --list` shows the runs.
     Quick,
-    /// Faithful where it matters, for a 2-core CPU: the paper's own networks at
-    /// full width and initialisation, its inputs (Table 1's masks and reflection
-    /// border, σ = 25 noise, the Lanczos-2 downsampler), learning rates,
-    /// regularisation noise, output averaging and rollback — only the image is
-    /// reduced, to a centre crop named in every record.
-    ///
-    /// | experiment | paper | cpu |
-    /// |---|---|---|
-    /// | table1 | whole 256²/512² images, 11000 it | centre 64×64 crop of image and mask (66×66 with the 1-pixel reflection border), 11000 it |
-    /// | denoising | whole images, 3000 it | centre 64×64 crop (noise added to the crop), 3000 it |
-    /// | sr ×4 / ×8 | centre crop divisible by 32, 2000 / 4000 it | its centre 64×64 (LR 16² / 8²), 2000 / 4000 it |
-    ///
-    /// At 64×64 an iteration of the full-width net takes about 0.05 s on two cores,
-    /// so the paper's iterations and learning rates fit: Table 1's 11 images take
-    /// about 1.8 hours, the whole preset about 5. The demos are not part of it.
-    /// Every record carries the authors' published output measured on the same
-    /// crop (`authors_psnr`).
-    Cpu,
     /// For tests: 32×32 crops, a 3-scale net of 8 channels, 12 iterations. Seconds.
     Tiny,
 }
@@ -937,19 +937,53 @@ mod tests {
     fn the_paper_preset_keeps_the_reference_settings() {
         let jobs = jobs(Preset::Paper, &[], &[], None, 1);
         assert_eq!(jobs.len(), 11 + 9 + 38 + 8);
-        let t1 = jobs.iter().find(|j| j.image == "barbara").unwrap();
+        let find = |image: &str| jobs.iter().find(|j| j.image == image).unwrap();
+        // Every net starts as PyTorch 0.4 started it (γ ~ U(0, 1)).
+        assert!(jobs.iter().all(|j| j.net.bn_init == BnInit::Uniform));
+        // restoration.ipynb: lr 0.001, 11000 it, rollback at i % 50 == 0, the 1-pixel border.
+        let t1 = find("barbara");
         assert_eq!(
-            (t1.fit.iterations, t1.fit.lr, t1.fit.rollback_every),
-            (11000, 0.001, 50)
+            (t1.fit.iterations, t1.fit.lr, t1.fit.rollback_every, t1.fit.rollback_check),
+            (11000, 0.001, 50, RollbackCheck::Multiples)
         );
-        assert_eq!(t1.net, SkipConfig::standard(32, 1));
-        assert_eq!(t1.cut, Cut::Whole);
-        let x8 = jobs.iter().find(|j| j.image == "set14-x8-zebra").unwrap();
+        assert_eq!(t1.fit.final_input, FinalInput::LastPerturbed);
+        assert_eq!(t1.net, SkipConfig::standard(32, 1).with_bn_init(BnInit::Uniform));
+        assert_eq!((t1.cut, t1.framing), (Cut::Whole, Framing::ReflectBorder(1)));
+        // denoising.ipynb: rollback where i % 100 != 0, averaging, the last perturbed input.
+        for d in [find("F16"), find("snail")] {
+            assert_eq!(
+                (d.fit.rollback_every, d.fit.rollback_check, d.fit.exp_weight),
+                (100, RollbackCheck::AllButMultiples, Some(0.99))
+            );
+            assert_eq!(d.fit.final_input, FinalInput::LastPerturbed);
+        }
+        // The snail is cropped to 384×256, a multiple of 32, not padded.
+        assert_eq!(find("snail").cut, Cut::CropToMultiple(32));
+        // super-resolution.ipynb: no rollback, no averaging, the last perturbed input.
+        let x8 = find("set14-x8-zebra");
         assert_eq!((x8.fit.iterations, x8.fit.reg_noise_std), (4000, 0.05));
-        let library = jobs.iter().find(|j| j.image == "library").unwrap();
+        for sr in jobs.iter().filter(|j| j.experiment == Experiment::Sr) {
+            assert_eq!((sr.fit.rollback_drop_db, sr.fit.exp_weight), (None, None));
+            assert_eq!(sr.fit.final_input, FinalInput::LastPerturbed);
+        }
+        // inpainting.ipynb keeps a local, clean net_input for its final image.
+        let library = find("library");
+        assert_eq!(library.fit.final_input, FinalInput::Clean);
         assert_eq!(library.net.filter_down, vec![5; 6]);
         assert!(!library.net.need_1x1_up);
         assert_eq!(library.fit.input, InputKind::Noise { channels: 1 });
+    }
+
+    #[test]
+    fn the_cpu_preset_is_the_paper_on_centre_crops() {
+        let paper = jobs(Preset::Paper, &[], &[], None, 1);
+        let cpu = jobs(Preset::Cpu, &[], &[], None, 1);
+        assert_eq!(cpu.len(), 11 + 9 + 38, "table1, denoising and sr");
+        for c in &cpu {
+            let p = paper.iter().find(|p| (p.experiment, &p.image) == (c.experiment, &c.image)).unwrap();
+            assert_eq!((&c.net, &c.fit, &c.task, c.framing), (&p.net, &p.fit, &p.task, p.framing), "{}", c.image);
+            assert_eq!(c.cut, Cut::CentreCrop(64), "{}", c.image);
+        }
     }
 
     #[test]

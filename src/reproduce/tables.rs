@@ -75,6 +75,13 @@ pub enum Source {
     Baseline { preset: String },
     /// Our runs of this preset.
     Ours { preset: String },
+    /// The authors' published outputs measured on exactly the pixels of our runs
+    /// of this preset (the same crops, the same metric: the records' `authors_psnr`).
+    AuthorsSamePixels { preset: String },
+    /// Ours minus the authors' on the same pixels, per run.
+    Gap { preset: String },
+    /// The gain over the baseline (bicubic for SR), ours and the authors' on the same pixels.
+    Gain { preset: String, authors: bool },
     /// Benchmarks of one training iteration, ours against PyTorch.
     Bench,
 }
@@ -250,7 +257,7 @@ impl Table {
 pub enum Presets {
     /// Every preset that has runs, one row each (`dip results --tables`).
     All,
-    /// Only the strongest preset whose runs cover the whole table (paper, then quick,
+    /// Only the strongest preset whose runs cover the whole table (paper, cpu, quick,
     /// then tiny); if none covers it, the strongest that has any (the book).
     Strongest,
 }
@@ -286,7 +293,7 @@ pub fn no_run_note(experiment: Experiment, on: Option<&str>) -> String {
     )
 }
 
-/// How strong a preset is: paper first, then quick, then tiny, then unknown names.
+/// How strong a preset is: paper first, then cpu, quick, tiny, then unknown names.
 fn rank(preset: &str) -> (usize, &str) {
     let known = Preset::parse(preset).map(|p| p as usize);
     (known.unwrap_or(usize::MAX), preset)
@@ -378,13 +385,26 @@ enum Measure {
     Final,
     /// The PSNR of the corrupted input, or of bicubic upsampling.
     Baseline,
+    /// The authors' published output on the same pixels (`authors_psnr`).
+    Authors,
+    /// Final minus Authors.
+    Gap,
+    /// Final minus Baseline.
+    Gain,
+    /// Authors minus Baseline.
+    AuthorsGain,
 }
 
 impl Measure {
     fn of(self, r: &Record) -> Option<f64> {
+        let baseline = || r.baseline.as_ref().and_then(|b| b.psnr);
         match self {
             Measure::Final => r.final_psnr,
-            Measure::Baseline => r.baseline.as_ref().and_then(|b| b.psnr),
+            Measure::Baseline => baseline(),
+            Measure::Authors => r.authors_psnr,
+            Measure::Gap => Some(r.final_psnr? - r.authors_psnr?),
+            Measure::Gain => Some(r.final_psnr? - baseline()?),
+            Measure::AuthorsGain => Some(r.authors_psnr? - baseline()?),
         }
     }
 }
@@ -557,9 +577,47 @@ fn our_rows(
             },
             cells: cells(&records, Measure::Final),
         });
+        ours.rows.extend(same_pixel_rows(experiment, &preset, &records, &cells));
         ours.runs.push(Runs::of(&preset, &records));
     }
     ours
+}
+
+/// The comparison on exactly our pixels: the authors' published output measured like
+/// ours, the gap, and for SR both gains over bicubic. Left out where no record has
+/// the authors' number.
+fn same_pixel_rows(
+    experiment: Experiment,
+    preset: &str,
+    records: &[&Record],
+    cells: &impl Fn(&[&Record], Measure) -> Vec<Option<Cell>>,
+) -> Vec<Row> {
+    if records.iter().all(|r| r.authors_psnr.is_none()) {
+        return Vec::new();
+    }
+    let source = |f: fn(String) -> Source| f(preset.to_string());
+    let mut rows = vec![
+        Row {
+            label: format!("the authors' output on the same pixels ({preset})"),
+            source: source(|preset| Source::AuthorsSamePixels { preset }),
+            cells: cells(records, Measure::Authors),
+        },
+        Row {
+            label: format!("gap: ours − the authors', same pixels ({preset})"),
+            source: source(|preset| Source::Gap { preset }),
+            cells: cells(records, Measure::Gap),
+        },
+    ];
+    if experiment == Experiment::Sr {
+        for (authors, measure, who) in [(false, Measure::Gain, "ours"), (true, Measure::AuthorsGain, "the authors'")] {
+            rows.push(Row {
+                label: format!("gain over bicubic: {who} ({preset})"),
+                source: Source::Gain { preset: preset.to_string(), authors },
+                cells: cells(records, measure),
+            });
+        }
+    }
+    rows
 }
 
 /// Assemble a table from its parts; the notes say what ours is, and if our runs are
