@@ -69,7 +69,13 @@ fn conv_matches_candle_forward_and_gradients() {
         (2, 3, 1, 2, 0, 7, 5),
         (3, 4, 5, 1, 0, 12, 9),
         (3, 4, 5, 2, 0, 13, 11),
-        (3, 4, 5, 2, 0, 14, 12), // candle's own backward needs equal leftovers in h and w
+        (3, 4, 5, 2, 0, 14, 12),
+        // Unequal rows and columns left unread by the stride (candle's own backward
+        // fails on these; conv2d_candle cuts them off).
+        (3, 4, 3, 2, 0, 9, 10),
+        (3, 4, 3, 2, 1, 17, 18),
+        (3, 4, 3, 2, 1, 18, 17),
+        (3, 4, 5, 2, 2, 10, 9),
         (3, 4, 3, 1, 1, 10, 7),
         (3, 4, 3, 2, 1, 11, 9),
         (3, 4, 3, 2, 1, 10, 8),
@@ -118,6 +124,8 @@ fn reflection_padded_conv_matches_pad_then_candle_conv() {
         (4, 6, 3, 2, 1, 16, 16),
         (2, 3, 5, 1, 2, 7, 6),
         (2, 3, 5, 2, 2, 8, 8),
+        (3, 5, 3, 2, 1, 17, 18), // rows and columns left unread by the stride differ
+        (2, 3, 5, 2, 2, 9, 8),
         (3, 2, 3, 1, 1, 2, 3), // tiny: both borders mirror the same pixels
         (5, 7, 3, 1, 1, 70, 40),
         (5, 7, 3, 2, 1, 64, 64),

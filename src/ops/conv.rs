@@ -62,6 +62,15 @@ pub fn conv2d_reflect_with(
 }
 
 /// The convolution by candle's own `conv2d` (any device).
+///
+/// candle's backward pass of a strided `conv2d` (0.11) recovers the input's size
+/// with a transposed convolution whose output padding it derives from the height
+/// alone and uses for the width too. When the numbers of trailing rows and columns
+/// that no output reads (`(H + 2·padding − k) mod stride`, likewise for W) differ,
+/// as for a 17 × 18 input with stride 2, the input gradient comes out with the
+/// wrong width and `backward` fails. Those rows and columns change nothing and get
+/// a zero gradient, so in that case they are cut off first (after the zero padding,
+/// made explicit then); the output is the same.
 pub fn conv2d_candle(
     x: &Tensor,
     weight: &Tensor,
@@ -69,7 +78,24 @@ pub fn conv2d_candle(
     stride: usize,
     padding: usize,
 ) -> Result<Tensor> {
-    let y = x.conv2d(weight, padding, stride, 1, 1)?;
+    let (_, _, h, w) = x.dims4()?;
+    let (_, _, kh, kw) = weight.dims4()?;
+    let unread = |n: usize, k: usize| (n + 2 * padding).saturating_sub(k) % stride;
+    let (unread_h, unread_w) = (unread(h, kh), unread(w, kw));
+    let y = if unread_h != unread_w {
+        let x = if padding > 0 {
+            x.pad_with_zeros(2, padding, padding)?
+                .pad_with_zeros(3, padding, padding)?
+        } else {
+            x.clone()
+        };
+        let x =
+            x.narrow(2, 0, h + 2 * padding - unread_h)?
+                .narrow(3, 0, w + 2 * padding - unread_w)?;
+        x.conv2d(weight, 0, stride, 1, 1)?
+    } else {
+        x.conv2d(weight, padding, stride, 1, 1)?
+    };
     y.broadcast_add(&bias.reshape((1, bias.dim(0)?, 1, 1))?)
 }
 
