@@ -254,3 +254,32 @@ fn missing_standard_data_names_the_fetch_command() {
         .unwrap();
     assert_clean_failure(&o, "dip data fetch set5");
 }
+
+/// `dip reproduce --estimate` times the nets of a plan and prints its cost, last line
+/// `estimated wall time: …`, without running (no records written).
+#[test]
+fn reproduce_estimate_prints_the_wall_time_without_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = dip(&[
+        "reproduce",
+        "--preset",
+        "tiny",
+        "--only",
+        "table1,denoising",
+        "--estimate",
+        "--device",
+        "cpu",
+        "--results",
+        path_str(dir.path()),
+        "--data",
+        path_str(&data_dir()),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let last = out.lines().last().unwrap();
+    assert!(last.starts_with("estimated wall time: "), "{out}");
+    let seconds: f64 = last.split('(').nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!(seconds > 0.0, "{out}");
+    assert!(out.lines().any(|l| l.starts_with("table1") && l.contains("11 runs")), "{out}");
+    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "it ran something");
+}

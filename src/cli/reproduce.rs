@@ -49,6 +49,10 @@ pub struct ReproduceArgs {
     /// Stop as if interrupted once a run has done N iterations (for tests).
     #[arg(long, hide = true)]
     pub stop_after: Option<usize>,
+    /// An ablation: BatchNorm's γ starts at 1 (`ones`, PyTorch ≥ 1.2) instead of U(0, 1)
+    /// (`uniform`, PyTorch 0.4, the paper's). Use another --results folder.
+    #[arg(long, value_parser = ["ones", "uniform"])]
+    pub bn_init: Option<String>,
     /// Only list the runs these options select, with their settings; run nothing.
     #[arg(long)]
     pub list: bool,
@@ -129,6 +133,10 @@ pub fn reproduce(args: ReproduceArgs) -> Result<()> {
         force: args.force,
         checkpoint_every: args.checkpoint_every,
         stop_after: args.stop_after,
+        bn_init: args.bn_init.as_deref().map(|init| match init {
+            "ones" => dip::net::BnInit::Ones,
+            _ => dip::net::BnInit::Uniform,
+        }),
     };
 
     if args.list {

@@ -34,7 +34,7 @@ use crate::error::{DipError, Result};
 use crate::fit::{FitResult, Fitter, Step};
 use crate::image_io::write_atomically;
 use crate::metrics;
-use crate::net::SkipNet;
+use crate::net::{BnInit, SkipNet};
 use crate::tasks::Score;
 
 /// What `dip reproduce` runs, and how.
@@ -59,6 +59,9 @@ pub struct Options {
     pub checkpoint_every: usize,
     /// Stop (as if interrupted) once a run has done this many iterations. For tests.
     pub stop_after: Option<usize>,
+    /// Override the networks' BatchNorm initialisation (an ablation: the presets use
+    /// PyTorch 0.4's, as the paper's runs did). Records say which was used.
+    pub bn_init: Option<BnInit>,
 }
 
 impl Options {
@@ -76,18 +79,25 @@ impl Options {
             force: false,
             checkpoint_every: 50,
             stop_after: None,
+            bn_init: None,
         }
     }
 
     /// The jobs these options select.
     pub fn jobs(&self) -> Vec<Job> {
-        plan::jobs(
+        let mut jobs = plan::jobs(
             self.preset,
             &self.only,
             &self.images,
             self.iterations,
             self.seeds,
-        )
+        );
+        if let Some(init) = self.bn_init {
+            for job in &mut jobs {
+                job.net.bn_init = init;
+            }
+        }
+        jobs
     }
 }
 
