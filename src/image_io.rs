@@ -333,7 +333,9 @@ impl Image {
     }
 }
 
-/// Write `bytes` to `path` atomically: a temporary file in the same folder, synced, then renamed.
+/// Write `bytes` to `path` atomically: a temporary file in the same folder, synced, then
+/// renamed. The file gets the usual mode of a new file (0666 less the umask: 0644 under
+/// the usual umask 022), not the 0600 of a temporary file.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let unwritable = |e: std::io::Error| DipError::Unwritable {
@@ -344,7 +346,13 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(unwritable)?;
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut tmp = builder.tempfile_in(dir).map_err(unwritable)?;
     tmp.write_all(bytes).map_err(unwritable)?;
     tmp.as_file().sync_all().map_err(unwritable)?;
     tmp.persist(path).map_err(|e| unwritable(e.error))?;

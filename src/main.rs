@@ -7,6 +7,12 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // A closed pipe (`dip results --json | head`) ends the program quietly, as it
+    // does any Unix tool, instead of a panic on the next print.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let args = cli::Cli::parse();
     // Large tensors are reused every iteration: keep freed memory instead of returning it.
     dip::bench::tune_allocator();

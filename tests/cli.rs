@@ -243,6 +243,62 @@ fn denoise_keeps_the_size_of_an_odd_sized_image_and_writes_history() {
     assert_eq!(steps.len(), 2);
     assert!(steps[0]["psnr_clean"].as_f64().is_some());
     assert!(stdout(&o).contains("PSNR against the clean image"));
+    // Outputs get a new file's usual mode (0666 less the umask), not a temporary file's 0600.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let umask = unsafe {
+            let m = libc::umask(0o022);
+            libc::umask(m);
+            m
+        };
+        for file in [&out, &history] {
+            let mode = std::fs::metadata(file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o666 & !(umask as u32), "{}", file.display());
+        }
+    }
+}
+
+/// A damaged checkpoint met by `--resume` is a one-line error naming the file.
+#[test]
+fn a_damaged_checkpoint_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = path_str(dir.path());
+    let run = |extra: &[&str]| {
+        let mut args = vec!["reproduce", "--preset", "tiny", "--only", "table1", "--images", "boat"];
+        args.extend(["--results", results, "--device", "cpu", "-q"]);
+        args.extend(extra);
+        dip(&args)
+    };
+    run(&["--stop-after", "3"]);
+    let checkpoint = dir.path().join("tiny/table1/boat.ckpt.safetensors");
+    assert!(checkpoint.is_file());
+    std::fs::write(&checkpoint, b"not a checkpoint at all").unwrap();
+    let o = run(&["--resume"]);
+    assert_clean_failure(&o, "is damaged");
+    assert!(stderr(&o).contains("boat.ckpt.safetensors"), "{}", stderr(&o));
+}
+
+/// `dip results --json | head` ends quietly: no panic when the reader goes away.
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let o = dip(&["reproduce", "--preset", "tiny", "--only", "sr", "--results", path_str(dir.path()), "--device", "cpu", "-q"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Many records: far more JSON than a pipe holds.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dip"))
+        .args(["results", "--json", "--results", path_str(dir.path())])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 64];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // The reader is gone (dropped): the next writes meet a closed pipe.
+    let o = child.wait_with_output().unwrap();
+    let err = stderr(&o);
+    assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! Tables come from [`crate::reproduce::tables`] (rendered by its
 //! [`Table::to_markdown`](crate::reproduce::tables::Table::to_markdown)); records
 //! from [`crate::reproduce::record`]. Of our runs the book shows the strongest
-//! preset that is complete (paper, then quick, then tiny).
+//! preset that is complete (paper, then cpu, quick, tiny).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -36,6 +36,7 @@ pub const DIRECTIVES: &[&str] = &[
     "grid",
     "curves",
     "loss-curves",
+    "gap-curves",
 ];
 
 /// Files generated while the book is built: (path relative to the book's output, bytes).
@@ -136,6 +137,7 @@ impl Generator {
             "grid" => self.ours_grid(experiment(1)?, arg(2)?),
             "curves" => self.curves(experiment(1)?, arg(2)?),
             "loss-curves" => self.loss_curves(experiment(1)?, arg(2)?),
+            "gap-curves" => self.gap_curves(experiment(1)?, arg(2)?),
             other => bail!("unknown block `{other}`"),
         }
     }
@@ -330,6 +332,48 @@ impl Generator {
         Ok(format!(
             "![loss against iteration, {e}]({rel})\n\n*Loss against iteration (log scale). {}*\n",
             Runs::of(&preset, &records)
+        ))
+    }
+}
+
+impl Generator {
+    /// The learning curves of a preset as a gap to the authors: for each image (seed 0)
+    /// whose record has `authors_psnr`, this iteration's PSNR minus the authors' published
+    /// output on the same pixels. Where the curves level off below zero, more iterations
+    /// would not close the gap; where they still rise, they would.
+    fn gap_curves(&self, experiment: Experiment, preset: &str) -> Result<String> {
+        let records: Vec<&Record> = self
+            .records
+            .iter()
+            .filter(|r| r.experiment == experiment && r.preset == preset && r.seed == 0)
+            .filter(|r| r.authors_psnr.is_some())
+            .collect();
+        let e = experiment.name();
+        if records.is_empty() {
+            return Ok(format!(
+                "> **No recorded run yet** of `{e}` in the `{preset}` preset with the authors' \
+                 output beside it: `dip reproduce --preset {preset} --only {e}` writes them.\n"
+            ));
+        }
+        let series: Vec<Series> = records
+            .iter()
+            .map(|r| Series {
+                name: r.image.clone(),
+                points: r
+                    .history
+                    .iter()
+                    .filter_map(|h| Some((h.iteration as f64, h.psnr_clean? - r.authors_psnr?)))
+                    .collect(),
+            })
+            .collect();
+        let title = format!("{e}, {preset} preset: ours − the authors' output, same pixels");
+        let svg = figures::line_chart(&title, "iteration", "PSNR gap (dB)", &series);
+        let rel = self.asset(&format!("gap-{e}-{preset}.svg"), svg.into_bytes());
+        Ok(format!(
+            "![PSNR gap to the authors against iteration, {e}, {preset}]({rel})\n\n\
+             *This iteration's output minus the authors' published output, both measured on the \
+             same pixels, one line per image. {}*\n",
+            Runs::of(preset, &records)
         ))
     }
 }

@@ -95,8 +95,18 @@ pub fn save(path: &Path, meta: &CheckpointMeta, state: &FitState) -> Result<()> 
 
 /// Only the metadata of a checkpoint (which job, when it started).
 pub fn load_meta(path: &Path) -> Result<CheckpointMeta> {
-    let t = candle_core::safetensors::load(path, &Device::Cpu)?;
+    let t = read(path)?;
     meta_of(&t, path)
+}
+
+/// The tensors of a checkpoint file; a damaged file is an error that names it.
+fn read(path: &Path) -> Result<HashMap<String, Tensor>> {
+    candle_core::safetensors::load(path, &Device::Cpu).map_err(|e| {
+        DipError::invalid(format!(
+            "the checkpoint {} is damaged ({e}); delete it to start that run over",
+            path.display()
+        ))
+    })
 }
 
 fn meta_of(t: &HashMap<String, Tensor>, path: &Path) -> Result<CheckpointMeta> {
@@ -111,7 +121,7 @@ fn meta_of(t: &HashMap<String, Tensor>, path: &Path) -> Result<CheckpointMeta> {
 
 /// Load a checkpoint onto `device`.
 pub fn load(path: &Path, device: &Device) -> Result<(CheckpointMeta, FitState)> {
-    let t = candle_core::safetensors::load(path, &Device::Cpu)?;
+    let t = read(path)?;
     let meta = meta_of(&t, path)?;
     let bad =
         |what: String| DipError::invalid(format!("{} is not a checkpoint: {what}", path.display()));
