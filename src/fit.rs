@@ -129,6 +129,9 @@ pub struct Step {
     pub psnr_clean_average: Option<f64>,
     /// Whether the parameters were rolled back at this iteration.
     pub rolled_back: bool,
+    /// The variance of the recent outputs, where a stopping rule watches them ([`crate::stopping`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variance: Option<f64>,
 }
 
 /// The outcome of a fit.
@@ -174,6 +177,8 @@ pub struct Fitter<'a> {
     pub adam: Adam,
     /// The exponential average of the outputs (padded size), if averaging.
     pub average: Option<Tensor>,
+    /// The last iteration's output `f_θ(z + noise)` (the one the loss saw), detached.
+    pub last_output: Option<Tensor>,
     pub history: Vec<Step>,
     /// The last parameters known to be good, for rollback.
     last_good: Option<Vec<Tensor>>,
@@ -228,6 +233,7 @@ impl<'a> Fitter<'a> {
             z,
             adam,
             average: None,
+            last_output: None,
             history: Vec::new(),
             last_good: None,
             last_good_psnr: f64::NEG_INFINITY,
@@ -278,6 +284,7 @@ impl<'a> Fitter<'a> {
         self.adam.step(&grads)?;
 
         let (psnr_clean, psnr_clean_average) = self.psnr_against_clean(&out)?;
+        self.last_output = Some(out);
         let step = Step {
             iteration: i,
             loss,
@@ -285,6 +292,7 @@ impl<'a> Fitter<'a> {
             psnr_clean,
             psnr_clean_average,
             rolled_back,
+            variance: None,
         };
         self.history.push(step.clone());
         self.elapsed += start.elapsed().as_secs_f64();
@@ -363,6 +371,7 @@ impl<'a> Fitter<'a> {
             psnr_clean: None,
             psnr_clean_average: None,
             rolled_back: true,
+            variance: None,
         };
         self.history.push(step.clone());
         Ok(step)

@@ -14,6 +14,7 @@
 //! - [`downsampler`]: the Lanczos-2 downsampler of super-resolution;
 //! - [`optim`]: Adam, with PyTorch's defaults;
 //! - [`fit`]: the fitting loop (output averaging, rollback, history);
+//! - [`stopping`]: when to stop without a clean image (ES-WMV, ES-EMV);
 //! - [`metrics`]: PSNR (and its super-resolution variant) and SSIM;
 //! - [`image_io`]: images in and out, written atomically;
 //! - [`display`]: images and figures shown inline in a Jupyter notebook (evcxr);
@@ -41,6 +42,7 @@ pub mod ops;
 pub mod optim;
 pub mod reproduce;
 pub mod rng;
+pub mod stopping;
 pub mod tasks;
 
 pub use error::{DipError, Result};

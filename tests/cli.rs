@@ -337,3 +337,45 @@ fn reproduce_estimate_prints_the_wall_time_without_running() {
     assert!(out.lines().any(|l| l.starts_with("table1") && l.contains("11 runs")), "{out}");
     assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "it ran something");
 }
+
+/// A noisy photo without a clean image is denoised with the automatic stopping rule
+/// by default; its history carries the variance of the outputs.
+#[test]
+fn denoising_a_photo_stops_on_its_own_by_default() {
+    let d = data_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("noisy.png");
+    let crop = dip::Image::load(d.join("set5/butterfly.png")).unwrap().crop(0, 0, 32, 32).unwrap();
+    dip::tasks::denoising::add_noise(&crop, 25.0 / 255.0, &mut dip::rng::Rng::new(3)).save(&input).unwrap();
+    let (out, history) = (dir.path().join("out.png"), dir.path().join("h.json"));
+    let o = dip(&[
+        "denoise", path_str(&input), "-o", path_str(&out), "--iterations", "110",
+        "--history", path_str(&history), "--quiet", "--device", "cpu",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("no stopping point detected"), "{}", stdout(&o));
+    let steps: Vec<serde_json::Value> = serde_json::from_slice(&std::fs::read(&history).unwrap()).unwrap();
+    assert!(steps[109]["variance"].as_f64().is_some(), "{}", steps[109]);
+    assert!(steps[50].get("variance").is_none());
+    // --stop fixed turns it off.
+    let o = dip(&[
+        "denoise", path_str(&input), "-o", path_str(&out), "--iterations", "3", "--stop", "fixed",
+        "--quiet", "--device", "cpu",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stdout(&o).contains("stopping point"), "{}", stdout(&o));
+}
+
+/// An unwritable --history is refused before the fit, not after it.
+#[test]
+fn an_unwritable_history_is_refused_before_fitting() {
+    let d = data_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.png");
+    let o = dip(&[
+        "denoise", path_str(&d.join("set5/butterfly.png")), "--sigma", "25", "-o", path_str(&out),
+        "--iterations", "100000", "--history", "/nonexistent-folder/h.json", "--quiet",
+    ]);
+    assert_clean_failure(&o, "--history");
+    assert!(!out.exists());
+}

@@ -231,3 +231,27 @@ fn the_final_image_can_be_read_off_the_last_perturbed_input() {
     fitter.config.final_input = FinalInput::Clean;
     assert_ne!(fitter.result().unwrap().output.data, expected.data);
 }
+
+/// ES-WMV on a real fit: a small net denoising a 64×64 crop stops on its own, and the
+/// output it keeps is close to the best one over the iterations (which peeks at the
+/// clean image, so the rule cannot).
+#[test]
+fn automatic_stopping_keeps_an_output_near_the_best_iteration() {
+    use dip::stopping::{fit_auto, StopRule};
+    let clean = f16_crop();
+    let noisy = denoising::add_noise(&clean, 25.0 / 255.0, &mut Rng::new(1));
+    let problem = denoising::problem(&noisy, Some(&clean), 16, &Device::Cpu).unwrap();
+    let mut cfg = config(1500, 0);
+    cfg.exp_weight = None;
+    let rule = StopRule { window: 50, patience: 250, ..StopRule::WMV };
+    let stopped = fit_auto(small_net(8, 3, 0), &problem, &cfg, rule, &mut |_, _| Control::Continue).unwrap();
+    let detected = stopped.detected.expect("a detection");
+    let history = &stopped.result.history;
+    assert_eq!(history.len(), detected + 250 + 1, "it stops `patience` after the detected iteration");
+    assert!(history[detected].variance.is_some());
+    let best = history.iter().filter_map(|s| s.psnr_clean).fold(f64::MIN, f64::max);
+    let kept = psnr(&clean, &stopped.result.output).unwrap();
+    assert!((kept - history[detected].psnr_clean.unwrap()).abs() < 1e-3, "the kept output is the detected one");
+    eprintln!("detected {detected}: {kept:.2} dB; best {best:.2} dB");
+    assert!(kept > best - 2.0, "kept {kept:.2} dB, best {best:.2} dB");
+}

@@ -12,6 +12,7 @@ use dip::image_io::{write_atomically, Image};
 use dip::input::InputKind;
 use dip::net::{SkipConfig, SkipNet, Upsample};
 use dip::rng::Rng;
+use dip::stopping::{self, StopRule};
 use dip::tasks::{denoising, inpainting, jpeg, super_resolution, Problem};
 
 /// Options every task shares.
@@ -41,6 +42,11 @@ pub struct FitOptions {
     /// Standard deviation of the noise added to the input z at each iteration.
     #[arg(long)]
     pub reg_noise_std: Option<f64>,
+    /// When to stop: `auto` (ES-WMV: where the outputs vary least, no clean image
+    /// needed; --iterations is then the upper bound) or `fixed` (--iterations).
+    /// Default: auto for `dip denoise` of a photo without a clean image, else fixed.
+    #[arg(long, value_parser = ["auto", "fixed"])]
+    pub stop: Option<String>,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
@@ -136,7 +142,10 @@ pub fn denoise(args: DenoiseArgs) -> Result<()> {
         config.exp_weight = None;
     }
     let net = SkipConfig::standard(32, noisy.channels);
-    run_fit(&args.fit, net, config, &problem)
+    // A photo that is noisy already, with nothing to score against: nobody knows the
+    // right number of iterations, so stop where the outputs vary least.
+    let auto_by_default = clean.is_none();
+    run_fit(&args.fit, net, config, &problem, auto_by_default)
 }
 
 pub fn inpaint(args: InpaintArgs) -> Result<()> {
@@ -180,7 +189,7 @@ pub fn inpaint(args: InpaintArgs) -> Result<()> {
     if args.nearest {
         net = net.with_upsample(Upsample::Nearest);
     }
-    run_fit(&args.fit, net, config, &problem)
+    run_fit(&args.fit, net, config, &problem, false)
 }
 
 pub fn super_resolve(args: SuperResolveArgs) -> Result<()> {
@@ -229,6 +238,7 @@ pub fn super_resolve(args: SuperResolveArgs) -> Result<()> {
         SkipConfig::standard(32, low.channels),
         config,
         &problem,
+        false,
     )
 }
 
@@ -268,12 +278,14 @@ fn check_output(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Apply the command-line overrides, fit with a progress bar, write the results.
+/// Apply the command-line overrides, fit with a progress bar (stopping on its own with
+/// `--stop auto`, or by default where `auto_by_default`), write the results.
 fn run_fit(
     opts: &FitOptions,
     net_config: SkipConfig,
     mut config: FitConfig,
     problem: &Problem,
+    auto_by_default: bool,
 ) -> Result<()> {
     if let Some(n) = opts.iterations {
         config.iterations = n;
@@ -285,13 +297,56 @@ fn run_fit(
         config.reg_noise_std = s;
     }
     config.seed = opts.seed;
+    let auto = match opts.stop.as_deref() {
+        Some(choice) => choice == "auto",
+        None => auto_by_default,
+    };
+    if let Some(path) = &opts.history {
+        check_writable(path, "--history")?;
+    }
     let device = problem.observed.device();
     let net = SkipNet::new(&net_config, config.seed, device)?;
     let stop = super::interrupt::stop_flag();
-    let bar = if opts.quiet {
+    let bar = progress_bar(opts.quiet, config.iterations);
+    let mut interrupted = false;
+    let mut progress = |s: &Step, detected: Option<usize>| {
+        bar.set_position(s.iteration as u64 + 1);
+        let mut message = progress_message(s);
+        if let Some(d) = detected {
+            message.push_str(&format!("  detected {d}"));
+        }
+        bar.set_message(message);
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            interrupted = true;
+            return Control::Stop;
+        }
+        Control::Continue
+    };
+    let (result, detected) = if auto {
+        let rule = StopRule::WMV;
+        let stopped = stopping::fit_auto(net, problem, &config, rule, &mut progress);
+        bar.finish_and_clear();
+        let stopped = stopped?;
+        (stopped.result, stopped.detected)
+    } else {
+        let result = fit::fit(net, problem, &config, &mut |s| progress(s, None));
+        bar.finish_and_clear();
+        (result?, None)
+    };
+    result.restored().save(&opts.output)?;
+    if let Some(path) = &opts.history {
+        let json = serde_json::to_vec_pretty(&result.history)?;
+        write_atomically(path, &json)?;
+    }
+    report(&result, detected, auto, interrupted, problem, &opts.output)
+}
+
+/// The progress bar of a fit of `iterations` (hidden with --quiet).
+fn progress_bar(quiet: bool, iterations: usize) -> ProgressBar {
+    let bar = if quiet {
         ProgressBar::hidden()
     } else {
-        ProgressBar::new(config.iterations as u64)
+        ProgressBar::new(iterations as u64)
     };
     bar.set_style(
         ProgressStyle::with_template(
@@ -301,24 +356,18 @@ fn run_fit(
         .progress_chars("=> "),
     );
     bar.enable_steady_tick(Duration::from_millis(500));
-    let mut interrupted = false;
-    let result = fit::fit(net, problem, &config, &mut |s: &Step| {
-        bar.set_position(s.iteration as u64 + 1);
-        bar.set_message(progress_message(s));
-        if stop.load(std::sync::atomic::Ordering::Relaxed) {
-            interrupted = true;
-            return Control::Stop;
-        }
-        Control::Continue
-    });
-    bar.finish_and_clear();
-    let result = result?;
-    result.restored().save(&opts.output)?;
-    if let Some(path) = &opts.history {
-        let json = serde_json::to_vec_pretty(&result.history)?;
-        write_atomically(path, &json)?;
-    }
-    let last = result.history.last();
+    bar
+}
+
+/// What the fit did, in a few lines; the last names the output.
+fn report(
+    result: &fit::FitResult,
+    detected: Option<usize>,
+    auto: bool,
+    interrupted: bool,
+    problem: &Problem,
+    output: &Path,
+) -> Result<()> {
     println!(
         "{} iterations in {:.1} s ({:.3} s/iteration), {} rollback(s){}",
         result.history.len(),
@@ -327,15 +376,31 @@ fn run_fit(
         result.rollbacks,
         if interrupted { ", stopped early" } else { "" }
     );
+    match (auto, detected) {
+        (true, Some(d)) => println!("stopped on its own: the outputs varied least at iteration {d}; that output is the result"),
+        (true, None) => println!("no stopping point detected within the iterations; the last output is the result"),
+        _ => {}
+    }
     if let Some(psnr) = problem.score_against_clean(result.restored())? {
         println!("PSNR against the clean image: {psnr:.2} dB");
-    } else if let Some(s) = last {
+    } else if let Some(s) = result.history.last() {
         println!(
             "PSNR against the corrupted image: {:.2} dB",
             s.psnr_corrupted
         );
     }
-    println!("wrote {}", opts.output.display());
+    println!("wrote {}", output.display());
+    Ok(())
+}
+
+/// Fail now, not after the fit, if `path` cannot be written.
+fn check_writable(path: &Path, what: &str) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    tempfile::NamedTempFile::new_in(dir)
+        .map_err(|e| anyhow::anyhow!("cannot write {} ({what}): {e}", path.display()))?;
     Ok(())
 }
 

@@ -156,6 +156,7 @@ pub fn load(path: &Path, device: &Device) -> Result<(CheckpointMeta, FitState)> 
             psnr_clean: opt(r[3]),
             psnr_clean_average: opt(r[4]),
             rolled_back: r[5] != 0.0,
+            variance: None,
         })
         .collect();
     let state = FitState {

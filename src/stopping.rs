@@ -1,0 +1,327 @@
+//! When to stop without a clean image: ES-WMV and ES-EMV (Wang, Li, Zhuang, Chen,
+//! Liang, Sun, "Early Stopping for Deep Image Prior", TMLR 2023).
+//!
+//! Deep Image Prior fits the image before the noise, so its PSNR against the clean
+//! image rises, peaks and falls; where the peak is depends on the image and the
+//! noise. The observation behind ES-WMV: near the peak the outputs change least, so
+//! the running variance of the outputs has its minimum there. Per iteration `t`, with
+//! the output `x_t` (the one the loss sees) and the last `W` outputs,
+//!
+//! `VAR_t = (1/W) Σ_{i=t−W+1..t} ‖x_i − x̄‖² / (C·H·W)`,  `x̄` their mean,
+//!
+//! and the detected iteration is the one with the lowest `VAR_t`; the fit stops once
+//! `P` iterations have passed without a new low, and the output kept at the detected
+//! iteration is the result. ES-EMV keeps an exponential moving mean and variance
+//! instead of a window (constant memory, for images whose `W` outputs do not fit).
+//!
+//! A known failure: in the first iterations the output may barely move (a small
+//! learning rate, a flat start), so the variance is tiny and a minimum there is
+//! false. The guard here: a low only counts once the fit has started, i.e. once the
+//! loss has fallen to [`Guard::loss_fraction`] of its first value (half: the PSNR
+//! against the corrupted image up by 3 dB). A fit that moves from the start arms
+//! the guard within a few iterations; one that idles does not count its idling. Lows
+//! count from `W` iterations after the guard armed, once the window no longer holds
+//! the idle start.
+
+use std::collections::VecDeque;
+
+use crate::error::Result;
+use crate::fit::{Control, FitConfig, FitResult, Fitter, Step};
+use crate::image_io::Image;
+use crate::net::SkipNet;
+use crate::tasks::Problem;
+
+/// The settings of the stopping rule.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StopRule {
+    /// The window `W` (ES-WMV) or the start of monitoring (ES-EMV), in iterations.
+    pub window: usize,
+    /// `P`: stop once this many iterations pass without a new low.
+    pub patience: usize,
+    pub kind: Kind,
+    pub guard: Guard,
+}
+
+/// Windowed or exponential.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// ES-WMV: the variance over the last `window` outputs.
+    Windowed,
+    /// ES-EMV: exponential moving mean and variance with weight `alpha`.
+    Exponential { alpha: f64 },
+}
+
+/// Against the false minimum at the start.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Guard {
+    /// A low counts only once the loss is at most this fraction of the first loss
+    /// (1: no guard).
+    pub loss_fraction: f64,
+}
+
+impl StopRule {
+    /// ES-WMV with the paper's `W` = 100 and `P` = 1000.
+    pub const WMV: StopRule = StopRule {
+        window: 100,
+        patience: 1000,
+        kind: Kind::Windowed,
+        guard: Guard { loss_fraction: 0.5 },
+    };
+
+    /// ES-EMV with the paper's α = 0.1, monitored from iteration 100, `P` = 1000.
+    pub const EMV: StopRule = StopRule {
+        window: 100,
+        patience: 1000,
+        kind: Kind::Exponential { alpha: 0.1 },
+        guard: Guard { loss_fraction: 0.5 },
+    };
+
+    /// The bytes ES-WMV keeps for outputs of `values` numbers: the window and the best output.
+    pub fn window_bytes(&self, values: usize) -> usize {
+        match self.kind {
+            Kind::Windowed => (self.window + 1) * values * 4,
+            Kind::Exponential { .. } => 3 * values * 4,
+        }
+    }
+}
+
+/// What the rule says after an iteration.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Verdict {
+    /// `VAR_t`, once defined.
+    pub variance: Option<f64>,
+    /// Whether this iteration set a new (counted) low: keep its output.
+    pub new_low: bool,
+    /// Stop now: `patience` iterations without a new low.
+    pub stop: bool,
+}
+
+/// The state of the rule over a fit.
+pub struct Detector {
+    pub rule: StopRule,
+    window: VecDeque<Vec<f32>>,
+    /// Σ x_i over the window, and Σ ‖x_i‖² (f64: the window's sums must not drift).
+    sum: Vec<f64>,
+    sum_sq: f64,
+    /// ES-EMV's moving mean and variance (per value).
+    ema_mean: Vec<f64>,
+    ema_var: Vec<f64>,
+    first_loss: Option<f64>,
+    /// The iteration the guard armed at; lows count from `window` iterations later,
+    /// when the window (or the moving average's memory) no longer holds the idle start.
+    armed_at: Option<usize>,
+    /// The detected iteration and its variance.
+    pub best: Option<(usize, f64)>,
+    seen: usize,
+}
+
+impl Detector {
+    pub fn new(rule: StopRule) -> Self {
+        Self {
+            rule,
+            window: VecDeque::new(),
+            sum: Vec::new(),
+            sum_sq: 0.0,
+            ema_mean: Vec::new(),
+            ema_var: Vec::new(),
+            first_loss: None,
+            armed_at: None,
+            best: None,
+            seen: 0,
+        }
+    }
+
+    /// The iteration detected so far.
+    pub fn detected(&self) -> Option<usize> {
+        self.best.map(|b| b.0)
+    }
+
+    /// Take the output `x_t` of iteration `t` (flattened) and its loss; say whether
+    /// to keep it and whether to stop.
+    pub fn observe(&mut self, t: usize, output: &[f32], loss: f64) -> Verdict {
+        self.seen += 1;
+        let variance = match self.rule.kind {
+            Kind::Windowed => self.windowed(output),
+            Kind::Exponential { alpha } => self.exponential(output, alpha),
+        };
+        let mut new_low = false;
+        let first = *self.first_loss.get_or_insert(loss);
+        if self.armed_at.is_none() && loss <= self.rule.guard.loss_fraction * first {
+            self.armed_at = Some(t);
+        }
+        let counting = self.armed_at.is_some_and(|a| t >= a + self.rule.window);
+        if let Some(v) = variance {
+            if counting && self.best.is_none_or(|(_, b)| v < b) {
+                self.best = Some((t, v));
+                new_low = true;
+            }
+        }
+        let stop = self
+            .best
+            .is_some_and(|(b, _)| t >= b + self.rule.patience);
+        Verdict {
+            variance,
+            new_low,
+            stop,
+        }
+    }
+
+    fn windowed(&mut self, x: &[f32]) -> Option<f64> {
+        if self.sum.is_empty() {
+            self.sum = vec![0.0; x.len()];
+        }
+        for (s, &v) in self.sum.iter_mut().zip(x) {
+            *s += v as f64;
+        }
+        self.sum_sq += x.iter().map(|&v| (v as f64).powi(2)).sum::<f64>();
+        self.window.push_back(x.to_vec());
+        if self.window.len() > self.rule.window {
+            let old = self.window.pop_front().expect("non-empty");
+            for (s, &v) in self.sum.iter_mut().zip(&old) {
+                *s -= v as f64;
+            }
+            self.sum_sq -= old.iter().map(|&v| (v as f64).powi(2)).sum::<f64>();
+        }
+        let w = self.window.len();
+        if w < self.rule.window {
+            return None;
+        }
+        // (1/W) Σ‖x_i − x̄‖² = (1/W) (Σ‖x_i‖² − ‖Σ x_i‖²/W), per value.
+        let mean_sq: f64 = self.sum.iter().map(|s| s * s).sum::<f64>() / w as f64;
+        Some(((self.sum_sq - mean_sq) / w as f64).max(0.0) / x.len() as f64)
+    }
+
+    fn exponential(&mut self, x: &[f32], alpha: f64) -> Option<f64> {
+        if self.ema_mean.is_empty() {
+            self.ema_mean = x.iter().map(|&v| v as f64).collect();
+            self.ema_var = vec![0.0; x.len()];
+            return None;
+        }
+        // West's exponentially weighted mean and variance.
+        for ((m, s), &v) in self.ema_mean.iter_mut().zip(&mut self.ema_var).zip(x) {
+            let d = v as f64 - *m;
+            *m += alpha * d;
+            *s = (1.0 - alpha) * (*s + alpha * d * d);
+        }
+        (self.seen > self.rule.window)
+            .then(|| self.ema_var.iter().sum::<f64>() / x.len() as f64)
+    }
+}
+
+/// A fit stopped by `rule` (at most `config.iterations`), and what it detected.
+pub struct AutoStopped {
+    /// `output` is `x_t` at the detected iteration (the last output if nothing was
+    /// detected); no average. The history's steps carry `variance`.
+    pub result: FitResult,
+    /// The detected iteration, if any.
+    pub detected: Option<usize>,
+}
+
+/// Fit `net` to `problem`, watching the outputs with `rule`: stop `patience`
+/// iterations after the lowest variance, and return the output kept there.
+/// `progress` sees each step and the iteration detected so far.
+pub fn fit_auto(
+    net: SkipNet,
+    problem: &Problem,
+    config: &FitConfig,
+    rule: StopRule,
+    progress: &mut dyn FnMut(&Step, Option<usize>) -> Control,
+) -> Result<AutoStopped> {
+    let mut fitter = Fitter::new(net, problem, config)?;
+    let mut detector = Detector::new(rule);
+    let mut kept = None;
+    while !fitter.finished() {
+        let step = fitter.step()?;
+        let out = fitter.last_output.clone().expect("a step sets it");
+        let verdict = detector.observe(step.iteration, &out.flatten_all()?.to_vec1::<f32>()?, step.loss);
+        if verdict.new_low {
+            kept = Some(out);
+        }
+        if let Some(last) = fitter.history.last_mut() {
+            last.variance = verdict.variance;
+        }
+        let step = fitter.history.last().expect("a step").clone();
+        if progress(&step, detector.detected()) == Control::Stop || verdict.stop {
+            break;
+        }
+    }
+    let mut result = fitter.result()?;
+    if let Some(out) = kept {
+        result.output = problem.crop_result(&Image::from_tensor(&out)?)?;
+    }
+    result.average = None;
+    Ok(AutoStopped {
+        result,
+        detected: detector.detected(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The speed at which a synthetic fit's outputs move: barely at first (to 150),
+    /// fast, slowest at iteration 400, fast again.
+    fn speed(t: usize) -> f64 {
+        if t < 150 {
+            1e-5
+        } else {
+            0.002 + ((t as f64 - 400.0) / 150.0).powi(2) * 0.01
+        }
+    }
+
+    /// Run the rule on outputs `pos(t)·u` that move along a line at [`speed`]; the
+    /// loss stays at 1 while they idle, then falls.
+    fn run(rule: StopRule, until: usize) -> (Option<usize>, usize) {
+        let mut d = Detector::new(rule);
+        let mut pos = 0.0;
+        for t in 0..until {
+            pos += speed(t);
+            let x: Vec<f32> = (0..16).map(|k| (pos * (1.0 + 0.1 * k as f64)) as f32).collect();
+            let loss = if t < 150 { 1.0 } else { 0.1 };
+            if d.observe(t, &x, loss).stop {
+                return (d.detected(), t);
+            }
+        }
+        (d.detected(), until)
+    }
+
+    #[test]
+    fn windowed_variance_finds_where_the_outputs_move_least_and_waits_out_the_patience() {
+        let rule = StopRule { patience: 300, ..StopRule::WMV };
+        let (detected, stopped) = run(rule, 5000);
+        let detected = detected.expect("a detection");
+        // The window is centred on the slowest point W/2 later.
+        assert!((430..=470).contains(&detected), "detected {detected}");
+        assert_eq!(stopped, detected + 300);
+    }
+
+    #[test]
+    fn the_guard_skips_the_false_minimum_of_an_output_that_does_not_move_yet() {
+        let off = StopRule { guard: Guard { loss_fraction: 1.0 }, patience: 300, ..StopRule::WMV };
+        let (detected, _) = run(off, 5000);
+        // Unguarded, the still start wins.
+        assert!(detected.unwrap() < 150, "{detected:?}");
+    }
+
+    #[test]
+    fn the_windowed_variance_is_the_definition() {
+        let mut d = Detector::new(StopRule { window: 3, ..StopRule::WMV });
+        let xs = [vec![0.0f32, 1.0], vec![1.0, 1.0], vec![2.0, 4.0], vec![3.0, 1.0]];
+        let mut last = None;
+        for (t, x) in xs.iter().enumerate() {
+            last = d.observe(t, x, 1.0).variance;
+        }
+        // Window {x1, x2, x3}: means (2, 2); squared deviations 1+1, 0+4, 1+1 = 8; /W /(C·H·W) = 8/3/2.
+        assert!((last.unwrap() - 8.0 / 3.0 / 2.0).abs() < 1e-12, "{last:?}");
+    }
+
+    #[test]
+    fn the_exponential_variant_also_finds_the_slow_stretch() {
+        let rule = StopRule { patience: 300, ..StopRule::EMV };
+        let (detected, _) = run(rule, 5000);
+        let detected = detected.expect("a detection");
+        assert!((395..=430).contains(&detected), "detected {detected}");
+    }
+}
