@@ -75,6 +75,23 @@ impl Image {
         Ok(Self::from_dynamic(&decoded))
     }
 
+    /// The bits per channel of an image file (8 or 16), from its header.
+    pub fn bit_depth(path: impl AsRef<Path>) -> Result<u8> {
+        let path = path.as_ref();
+        let unreadable = |e: String| DipError::ImageUnreadable {
+            path: path.to_path_buf(),
+            reason: e,
+        };
+        let decoder = image::ImageReader::open(path)
+            .and_then(|r| r.with_guessed_format())
+            .map_err(|e| unreadable(e.to_string()))?
+            .into_decoder()
+            .map_err(|e| unreadable(e.to_string()))?;
+        use image::ImageDecoder;
+        let color = decoder.color_type();
+        Ok(if color.bytes_per_pixel() / color.channel_count() >= 2 { 16 } else { 8 })
+    }
+
     /// Convert from the `image` crate's type (alpha dropped, 16-bit kept precise).
     pub fn from_dynamic(img: &image::DynamicImage) -> Self {
         let grey = !img.color().has_color();
@@ -129,13 +146,41 @@ impl Image {
         }
     }
 
+    /// Convert to the `image` crate's 16-bit type (values clipped to `[0, 1]` and rounded).
+    pub fn to_dynamic16(&self) -> image::DynamicImage {
+        let to_u16 = |v: f32| (v.clamp(0.0, 1.0) * 65535.0).round() as u16;
+        let (w, h) = (self.width as u32, self.height as u32);
+        let plane = self.height * self.width;
+        if self.channels == 1 {
+            let raw = self.data.iter().map(|&v| to_u16(v)).collect();
+            return image::DynamicImage::ImageLuma16(
+                image::ImageBuffer::from_raw(w, h, raw).expect("size checked"),
+            );
+        }
+        let raw = (0..plane)
+            .flat_map(|i| (0..3).map(move |c| (c.min(self.channels - 1), i)))
+            .map(|(c, i)| to_u16(self.data[c * plane + i]))
+            .collect();
+        image::DynamicImage::ImageRgb16(image::ImageBuffer::from_raw(w, h, raw).expect("size checked"))
+    }
+
     /// Save as PNG (or JPEG, by extension), atomically: written to a temporary
-    /// file in the same folder, then renamed over the target.
+    /// file in the same folder, then renamed over the target. 8 bits per channel.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        self.save_with_depth(path, 8)
+    }
+
+    /// [`save`](Self::save) with 8 or 16 bits per channel (16 for PNG only; JPEG is 8).
+    pub fn save_with_depth(&self, path: impl AsRef<Path>, bits: u8) -> Result<()> {
         let path = path.as_ref();
         let format = image::ImageFormat::from_path(path).unwrap_or(image::ImageFormat::Png);
         let mut bytes = std::io::Cursor::new(Vec::new());
-        self.to_dynamic()
+        let image = if bits == 16 && format == image::ImageFormat::Png {
+            self.to_dynamic16()
+        } else {
+            self.to_dynamic()
+        };
+        image
             .write_to(&mut bytes, format)
             .map_err(|e| DipError::Unwritable {
                 path: path.to_path_buf(),

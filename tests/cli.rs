@@ -379,3 +379,42 @@ fn an_unwritable_history_is_refused_before_fitting() {
     assert_clean_failure(&o, "--history");
     assert!(!out.exists());
 }
+
+/// A 16-bit input gives a 16-bit PNG output.
+#[test]
+fn a_16_bit_photo_gives_a_16_bit_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("deep.png");
+    let raw: Vec<u16> = (0..48 * 40 * 3).map(|i| ((i * 97) % 65536) as u16).collect();
+    image::ImageBuffer::<image::Rgb<u16>, _>::from_raw(48, 40, raw).unwrap().save(&input).unwrap();
+    assert_eq!(dip::Image::bit_depth(&input).unwrap(), 16);
+    let out = dir.path().join("out.png");
+    let o = dip(&["denoise", path_str(&input), "-o", path_str(&out), "--iterations", "2", "--stop", "fixed", "--quiet", "--device", "cpu"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(dip::Image::bit_depth(&out).unwrap(), 16);
+    let decoded = image::open(&out).unwrap();
+    assert_eq!(decoded.color(), image::ColorType::Rgb16);
+    // An 8-bit input stays 8-bit.
+    let small = dir.path().join("small.png");
+    dip::Image::filled(3, 40, 48, 0.5).save(&small).unwrap();
+    let o = dip(&["denoise", path_str(&small), "-o", path_str(&out), "--iterations", "1", "--stop", "fixed", "--quiet", "--device", "cpu"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(dip::Image::bit_depth(&out).unwrap(), 8);
+}
+
+/// Inpainting needs holes: a mask that hides nothing, or an image without zeros and
+/// no mask, is an error that says so.
+#[test]
+fn inpainting_without_holes_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("photo.png");
+    dip::Image::filled(3, 64, 64, 0.5).save(&image).unwrap();
+    let mask = dir.path().join("mask.png");
+    dip::Image::filled(1, 64, 64, 1.0).save(&mask).unwrap();
+    let out = dir.path().join("out.png");
+    let o = dip(&["inpaint", path_str(&image), "--mask", path_str(&mask), "-o", path_str(&out), "--quiet"]);
+    assert_clean_failure(&o, "the mask hides nothing");
+    let o = dip(&["inpaint", path_str(&image), "-o", path_str(&out), "--quiet"]);
+    assert_clean_failure(&o, "has no holes");
+    assert!(!out.exists());
+}

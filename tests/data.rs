@@ -2,8 +2,9 @@
 //! real data folder and on damaged copies, `fetch` from a small HTTP server on
 //! 127.0.0.1, and the message of a missing file.
 //!
-//! The real data folder is `DIP_DATA` if set, else `../shared/data` next to the
-//! crate. It is read-only: these tests only ever write into temporary folders.
+//! The real data folder is found as the `dip` command finds it: `DIP_DATA` if set,
+//! else the crate's `data/`, else `../shared/data` next to the crate. It is
+//! read-only: these tests only ever write into temporary folders.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -15,10 +16,7 @@ use dip::DipError;
 
 /// The real data folder.
 fn real_data() -> PathBuf {
-    let dir = match std::env::var_os("DIP_DATA") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"),
-    };
+    let dir = data::data_dir_in(Path::new(env!("CARGO_MANIFEST_DIR")), None);
     assert!(
         dir.is_dir(),
         "the data folder {} is missing: set DIP_DATA",

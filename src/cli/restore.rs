@@ -50,6 +50,9 @@ pub struct FitOptions {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Bits per channel of the input (set from the file; the output keeps them).
+    #[arg(skip = 8)]
+    pub input_bits: u8,
 }
 
 #[derive(Args, Debug)]
@@ -112,10 +115,11 @@ pub struct SuperResolveArgs {
 /// The paper's standard net is 5 scales deep: sides padded to multiples of 32.
 const MULTIPLE: usize = 32;
 
-pub fn denoise(args: DenoiseArgs) -> Result<()> {
+pub fn denoise(mut args: DenoiseArgs) -> Result<()> {
     check_output(&args.fit.output)?;
     let device = dip::device::select(&args.fit.device)?;
     let input = Image::load(&args.input)?;
+    args.fit.input_bits = Image::bit_depth(&args.input)?;
     let mut clean = load_clean(&args.fit)?;
     let noisy = if let Some(sigma) = args.sigma {
         if sigma.is_nan() || sigma <= 0.0 {
@@ -148,10 +152,11 @@ pub fn denoise(args: DenoiseArgs) -> Result<()> {
     run_fit(&args.fit, net, config, &problem, auto_by_default)
 }
 
-pub fn inpaint(args: InpaintArgs) -> Result<()> {
+pub fn inpaint(mut args: InpaintArgs) -> Result<()> {
     check_output(&args.fit.output)?;
     let device = dip::device::select(&args.fit.device)?;
     let input = Image::load(&args.input)?;
+    args.fit.input_bits = Image::bit_depth(&args.input)?;
     let mut clean = load_clean(&args.fit)?;
     let mask = if let Some(path) = &args.mask {
         inpainting::mask_from_image(&Image::load(path).with_context(|| "cannot read the mask")?)
@@ -167,8 +172,18 @@ pub fn inpaint(args: InpaintArgs) -> Result<()> {
             &mut Rng::new(args.fit.seed ^ 0x3a5c),
         )
     } else {
-        inpainting::mask_of_masked_image(&input)
+        let mask = inpainting::mask_of_masked_image(&input);
+        if mask.data.iter().all(|&m| m == 1.0) {
+            bail!(
+                "{} has no holes (no pixel is 0 in every channel): give the holes with --mask or --missing",
+                args.input.display()
+            );
+        }
+        mask
     };
+    if mask.data.iter().all(|&m| m == 1.0) {
+        bail!("the mask hides nothing (every pixel is white): there is nothing to inpaint");
+    }
     if let Some(path) = &args.save_corrupted {
         inpainting::apply_mask(&input, &mask)?.save(path)?;
     }
@@ -192,7 +207,7 @@ pub fn inpaint(args: InpaintArgs) -> Result<()> {
     run_fit(&args.fit, net, config, &problem, false)
 }
 
-pub fn super_resolve(args: SuperResolveArgs) -> Result<()> {
+pub fn super_resolve(mut args: SuperResolveArgs) -> Result<()> {
     check_output(&args.fit.output)?;
     let device = dip::device::select(&args.fit.device)?;
     let f = args.factor;
@@ -200,6 +215,7 @@ pub fn super_resolve(args: SuperResolveArgs) -> Result<()> {
         bail!("--factor must be at least 2, got {f}");
     }
     let input = Image::load(&args.input)?;
+    args.fit.input_bits = Image::bit_depth(&args.input)?;
     let mut clean = load_clean(&args.fit)?;
     let low = if args.downscale {
         // Crop to a multiple of the factor, keep that as the clean image.
@@ -333,7 +349,8 @@ fn run_fit(
         bar.finish_and_clear();
         (result?, None)
     };
-    result.restored().save(&opts.output)?;
+    // A 16-bit photo gives a 16-bit result.
+    result.restored().save_with_depth(&opts.output, opts.input_bits)?;
     if let Some(path) = &opts.history {
         let json = serde_json::to_vec_pretty(&result.history)?;
         write_atomically(path, &json)?;

@@ -155,21 +155,33 @@ pub fn entry(path: &str) -> Option<&'static ManifestEntry> {
 // ---------------------------------------------------------------------------
 
 /// The data folder: the `--data DIR` option if given, else the environment
-/// variable `DIP_DATA` if set, else `data` in the working directory.
+/// variable `DIP_DATA` if set, else `data` in the working directory if it exists
+/// (where `dip data fetch` puts the images), else `../shared/data` if it exists,
+/// else `data`.
 pub fn data_dir(cli: Option<&Path>) -> PathBuf {
-    choose_data_dir(cli, std::env::var_os(DATA_ENV))
+    data_dir_in(Path::new(""), cli)
+}
+
+/// [`data_dir`] with the two fallbacks relative to `base` instead of the working
+/// directory (the tests pass the crate's folder).
+pub fn data_dir_in(base: &Path, cli: Option<&Path>) -> PathBuf {
+    choose_data_dir(base, cli, std::env::var_os(DATA_ENV))
 }
 
 /// The rule of [`data_dir`], with the environment variable passed in (so that it
 /// can be tested without changing the environment of the process).
-fn choose_data_dir(cli: Option<&Path>, env: Option<OsString>) -> PathBuf {
+fn choose_data_dir(base: &Path, cli: Option<&Path>, env: Option<OsString>) -> PathBuf {
     if let Some(dir) = cli {
         return dir.to_path_buf();
     }
-    match env {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => PathBuf::from("data"),
+    if let Some(dir) = env.filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
     }
+    let (fetched, shared) = (base.join("data"), base.join("../shared/data"));
+    if !fetched.is_dir() && shared.is_dir() {
+        return shared;
+    }
+    fetched
 }
 
 /// A data folder, holding (some of) the files of the manifest under their
@@ -185,7 +197,7 @@ impl DataDir {
         Self { root: root.into() }
     }
 
-    /// The data folder chosen by [`data_dir`]: `--data`, else `DIP_DATA`, else `data`.
+    /// The data folder chosen by [`data_dir`]: `--data`, else `DIP_DATA`, else `./data`, else `../shared/data`.
     pub fn locate(cli: Option<&Path>) -> Self {
         Self::new(data_dir(cli))
     }
@@ -606,13 +618,21 @@ mod tests {
     fn the_data_folder_comes_from_the_option_then_the_environment() {
         let cli = Path::new("/from/cli");
         let env = Some(OsString::from("/from/env"));
-        assert_eq!(choose_data_dir(Some(cli), env.clone()), cli);
-        assert_eq!(choose_data_dir(None, env), Path::new("/from/env"));
+        let nowhere = Path::new("/nonexistent-base");
+        assert_eq!(choose_data_dir(nowhere, Some(cli), env.clone()), cli);
+        assert_eq!(choose_data_dir(nowhere, None, env), Path::new("/from/env"));
         assert_eq!(
-            choose_data_dir(None, Some(OsString::new())),
-            Path::new("data")
+            choose_data_dir(nowhere, None, Some(OsString::new())),
+            nowhere.join("data")
         );
-        assert_eq!(choose_data_dir(None, None), Path::new("data"));
+        assert_eq!(choose_data_dir(nowhere, None, None), nowhere.join("data"));
+        // ./data (fetched) first, then ../shared/data.
+        let base = tempfile::tempdir().unwrap();
+        let work = base.path().join("work");
+        std::fs::create_dir_all(work.join("../shared/data")).unwrap();
+        assert_eq!(choose_data_dir(&work, None, None), work.join("../shared/data"));
+        std::fs::create_dir_all(work.join("data")).unwrap();
+        assert_eq!(choose_data_dir(&work, None, None), work.join("data"));
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Helpers shared by the integration tests that read the standard images.
 //!
-//! The images are not part of the crate: they live in a data folder, by default
-//! `../shared/data` beside the crate, or wherever the environment variable
-//! `DIP_DATA` points. Tests only read it, never write there.
+//! The images are not part of the crate: they live in a data folder, found as the
+//! `dip` command finds it (`dip::data::data_dir_in`): `DIP_DATA` if set, else `data/`
+//! in the crate (where `dip data fetch` puts them), else `../shared/data` beside the
+//! crate. Tests only read it, never write there.
 //!
 //! A test that needs a file which is missing *fails*, naming the file and the
 //! command that fetches it. On a machine without the data, set
@@ -14,12 +15,9 @@ use std::path::PathBuf;
 
 use dip::Image;
 
-/// The data folder: `$DIP_DATA` if set, else `../shared/data` next to the crate.
+/// The data folder: `$DIP_DATA` if set, else the crate's `data/`, else `../shared/data`.
 pub fn data_dir() -> PathBuf {
-    match std::env::var_os("DIP_DATA") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data")),
-    }
+    dip::data::data_dir_in(std::path::Path::new(env!("CARGO_MANIFEST_DIR")), None)
 }
 
 /// Whether a missing data file must fail the test (yes, unless `DIP_SKIP_MISSING_DATA` is set and not `0`).
