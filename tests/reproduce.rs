@@ -8,6 +8,7 @@ use std::process::Command;
 use std::sync::atomic::AtomicBool;
 
 use dip::data::DataDir;
+use dip::reproduce::paper;
 use dip::reproduce::tables::{self, Inputs, Presets, Source};
 use dip::reproduce::{self, Experiment, Options, Outcome, Preset, Record};
 
@@ -286,7 +287,14 @@ fn cli_reproduce_resume_and_results_json() {
         stdout.contains(&format!("| {house} |")),
         "{house}: {stdout}"
     );
-    assert!(stdout.contains("| 39.00 |"), "the authors' house: {stdout}");
+    let authors_house = format!(
+        "| {:.2} |",
+        paper::TABLE1_DIP_AUTHORS_OUTPUTS[table1_index("house")]
+    );
+    assert!(
+        stdout.contains(&authors_house),
+        "the authors' house: {stdout}"
+    );
     assert!(
         stdout.contains("2 runs (2 seeds), 8 iterations each"),
         "{stdout}"
@@ -337,11 +345,13 @@ fn cli_bench_writes_a_record() {
     assert!(r.version.starts_with("candle 0.") && r.version.ends_with("(fast kernels)"));
 }
 
-/// The authors' published Table 1 outputs, as `shared/reference/dip-settings.md`
-/// measured them: Barbara, Boat, House, Lena, Peppers, C.man, Couple, Finger, Hill, Man, Montage.
-const TABLE1_AUTHORS: [f64; 11] = [
-    32.18, 33.04, 39.00, 36.08, 33.06, 29.80, 32.48, 32.81, 32.73, 32.17, 34.49,
-];
+/// The column of `image` in Table 1 (and in the paper's constants).
+fn table1_index(image: &str) -> usize {
+    paper::TABLE1_IMAGES
+        .iter()
+        .position(|&n| n == image)
+        .unwrap()
+}
 
 fn inputs<'a>(records: &'a [Record], data: &'a DataDir, presets: Presets) -> Inputs<'a> {
     Inputs {
@@ -368,7 +378,7 @@ fn tables_regenerate_from_records() {
         "reference-outputs/sr/set5/x4/baby.png".to_string(),
         "denoising-cbm3d9/image_F16_512rgb.png".to_string(),
     ];
-    for name in dip::reproduce::paper::TABLE1_IMAGES {
+    for name in paper::TABLE1_IMAGES {
         files.push(format!("inpainting-table1/{name}.png"));
         files.push(format!("inpainting-table1/masked/{name}.png"));
         files.push(format!("reference-outputs/inpainting-table1/{name}.png"));
@@ -408,10 +418,14 @@ fn tables_regenerate_from_records() {
     let cells: Vec<f64> = row.cells.iter().map(|c| c.as_ref().unwrap().mean).collect();
     assert!((cells[11] - cells[..11].iter().sum::<f64>() / 11.0).abs() < 1e-9);
     // The paper's row, and the authors' outputs re-measured by our code.
-    let paper = t1.row("Deep Image Prior (paper)").unwrap();
-    assert_eq!(paper.cells[2].as_ref().unwrap().mean, 39.16);
+    let paper_row = t1.row("Deep Image Prior (paper)").unwrap();
+    let column = table1_index("house");
+    assert_eq!(
+        paper_row.cells[column].as_ref().unwrap().mean,
+        paper::TABLE1_DIP[column]
+    );
     let authors = t1.row_of(&Source::AuthorsOutputs).unwrap();
-    for (cell, expected) in authors.cells.iter().zip(TABLE1_AUTHORS) {
+    for (cell, expected) in authors.cells.iter().zip(paper::TABLE1_DIP_AUTHORS_OUTPUTS) {
         let measured = cell.as_ref().unwrap().mean;
         assert!(
             (measured - expected).abs() < 0.05,
@@ -442,7 +456,9 @@ fn tables_regenerate_from_records() {
         "no mean without every image"
     );
     let authors = sr.cell(&Source::AuthorsOutputs, "baby").unwrap();
-    assert!((authors.mean - 31.49).abs() < 0.1);
+    let (name, baby) = paper::SR_SET5_X4_DIP[0];
+    assert_eq!(name, "baby");
+    assert!((authors.mean - baby).abs() < 0.1);
 
     // A paper-preset run of one image does not hide the complete tiny set...
     let mut paper_house = records

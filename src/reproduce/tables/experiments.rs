@@ -289,37 +289,48 @@ mod tests {
     fn paper_rows_without_records() {
         let t = table1(&no_runs());
         assert_eq!(t.rows.len(), 2);
-        assert_eq!(t.cell(&Source::Paper, "mean").unwrap().mean, 31.19);
-        assert_eq!(t.rows[1].cells[2].as_ref().unwrap().mean, 39.16);
+        assert_eq!(
+            t.cell(&Source::Paper, "mean").unwrap().mean,
+            paper::TABLE1_PAPYAN_MEAN
+        );
+        assert_eq!(
+            t.rows[1].cells[2].as_ref().unwrap().mean,
+            paper::TABLE1_DIP[2]
+        );
         assert!(t.missing.as_ref().unwrap().contains("No recorded run yet"));
         let markdown = t.to_markdown();
-        assert!(
-            markdown.contains("| Papyan et al. (paper) | 28.14 |"),
-            "{markdown}"
-        );
+        let papyan = format!("| Papyan et al. (paper) | {:.2} |", paper::TABLE1_PAPYAN[0]);
+        assert!(markdown.contains(&papyan), "{markdown}");
         assert!(markdown.contains("No recorded run yet"));
         let s = sr(&no_runs());
         assert_eq!(s.row("SRResNet (paper)").unwrap().cells[2], None);
         let d = denoising(&no_runs());
-        assert_eq!(d.cell(&Source::Paper, "mean").unwrap().mean, 30.23);
+        assert_eq!(
+            d.cell(&Source::Paper, "mean").unwrap().mean,
+            paper::DENOISING_NLM_MEAN
+        );
         assert_eq!(
             d.row("CBM3D (paper)").unwrap().cells[0]
                 .as_ref()
                 .unwrap()
                 .mean,
-            32.67
+            paper::DENOISING_CBM3D_F16
         );
         let x4 = sr_images(&no_runs(), "set5", 4);
         let dip = x4.row("Deep Image Prior (paper)").unwrap();
-        assert_eq!(dip.cells[2].as_ref().unwrap().mean, 26.23);
-        assert_eq!(dip.cells[5].as_ref().unwrap().mean, 29.90);
+        assert_eq!(
+            dip.cells[2].as_ref().unwrap().mean,
+            paper::SR_SET5_X4_DIP[2].1
+        );
+        let mean = paper::sr_value(paper::SR_DIP, "set5", 4).unwrap();
+        assert_eq!(dip.cells[5].as_ref().unwrap().mean, mean);
         let x8 = sr_images(&no_runs(), "set14", 8);
         assert_eq!(
             x8.row("bicubic (paper)").unwrap().cells[14]
                 .as_ref()
                 .unwrap()
                 .mean,
-            23.10
+            paper::sr_value(paper::SR_BICUBIC, "set14", 8).unwrap()
         );
         assert!(bench(&no_runs()).rows.is_empty());
         assert_eq!(all(&no_runs()).len(), 10);
