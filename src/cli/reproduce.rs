@@ -280,12 +280,20 @@ pub fn results(args: ResultsArgs) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{:10} {:24} {:7} {:22} {:>10} {:>5} {:>10} {:>10}",
-        "experiment", "image", "preset", "device", "iterations", "seed", "PSNR (dB)", "wall (s)"
+        "{:10} {:24} {:7} {:22} {:>10} {:>5} {:>10} {:>12} {:>10}",
+        "experiment",
+        "image",
+        "preset",
+        "device",
+        "iterations",
+        "seed",
+        "PSNR (dB)",
+        "authors (dB)",
+        "wall (s)"
     );
     for r in rows {
         println!(
-            "{:10} {:24} {:7} {:22} {:>10} {:>5} {:>10} {:>10.1}",
+            "{:10} {:24} {:7} {:22} {:>10} {:>5} {:>10} {:>12} {:>10.1}",
             r.experiment.name(),
             r.image,
             r.preset,
@@ -293,6 +301,7 @@ pub fn results(args: ResultsArgs) -> Result<()> {
             r.iterations,
             r.seed,
             r.final_psnr.map_or("–".into(), |v| format!("{v:.2}")),
+            r.authors_psnr.map_or("–".into(), |v| format!("{v:.2}")),
             r.wall_seconds
         );
     }

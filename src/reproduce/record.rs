@@ -144,6 +144,7 @@ impl Record {
             iterations: self.iterations,
             seed: self.seed,
             final_psnr: self.final_psnr,
+            authors_psnr: self.authors_psnr,
             wall_seconds: self.wall_seconds,
         }
     }
@@ -159,6 +160,9 @@ pub struct Summary {
     pub iterations: usize,
     pub seed: u64,
     pub final_psnr: Option<f64>,
+    /// The authors' published output on the same pixels ([`Record::authors_psnr`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authors_psnr: Option<f64>,
     pub wall_seconds: f64,
 }
 
