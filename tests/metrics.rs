@@ -5,7 +5,10 @@
 mod common;
 
 use dip::metrics::{mse, psnr, psnr_from_mse, psnr_sr, psnr_y, shave, ssim, y_channel};
-use dip::reproduce::paper::{SET14, SET5};
+use dip::reproduce::paper::{
+    self, DENOISING_DIP_F16, DENOISING_DIP_MEAN, DENOISING_IMAGES, SET5, SR_DIP, SR_SET5_X4_DIP,
+    TABLE1_DIP_AUTHORS_OUTPUTS, TABLE1_IMAGES,
+};
 use dip::rng::Rng;
 use dip::Image;
 
@@ -288,25 +291,13 @@ fn ssim_needs_a_whole_window() {
 
 // ---------------------------------------------------------------- the paper's numbers
 
-/// Table 1 of the paper, "DIP, authors' output images" row (PSNR, dB): the
-/// 50 %-missing-pixels inpainting results published on the project page,
-/// compared with the ground truth over all pixels (both grey, same size).
+/// Table 1 of the paper, "DIP, authors' output images" row (PSNR, dB,
+/// [`TABLE1_DIP_AUTHORS_OUTPUTS`]): the 50 %-missing-pixels inpainting results
+/// published on the project page, compared with the ground truth over all pixels
+/// (both grey, same size).
 #[test]
 fn table1_inpainting_psnr_from_the_authors_outputs() {
-    let table = [
-        ("barbara", 32.18),
-        ("boat", 33.04),
-        ("house", 39.00),
-        ("lena", 36.08),
-        ("peppers", 33.06),
-        ("cameraman", 29.80),
-        ("couple", 32.48),
-        ("fingerprint", 32.81),
-        ("hill", 32.73),
-        ("man", 32.17),
-        ("montage", 34.49),
-    ];
-    for (name, paper) in table {
+    for (name, paper) in TABLE1_IMAGES.into_iter().zip(TABLE1_DIP_AUTHORS_OUTPUTS) {
         let Some(images) = common::load_all(&[
             &format!("inpainting-table1/{name}.png"),
             &format!("reference-outputs/inpainting-table1/{name}.png"),
@@ -330,7 +321,8 @@ fn table1_inpainting_psnr_from_the_authors_outputs() {
 /// The published images are full-size: the restoration of the centre crop
 /// divisible by 32 pasted into a zero canvas. The ground truth is the HR image
 /// cropped top-left to a multiple of the factor. Variants measured on Set5 ×4
-/// (mean; paper 29.90, per image 31.49 / 31.80 / 26.23 / 31.04 / 28.93):
+/// (against the paper's mean, `paper::sr_value(SR_DIP, "set5", 4)`, and its per-image
+/// numbers, [`SR_SET5_X4_DIP`]):
 ///
 /// | region | channel | shave | mean | largest per-image gap |
 /// |---|---|---|---|---|
@@ -376,11 +368,11 @@ fn mean(values: &[f64]) -> f64 {
 
 #[test]
 fn set5_x4_sr_psnr_from_the_authors_outputs() {
-    let paper = [31.49, 31.80, 26.23, 31.04, 28.93];
     let Some(measured) = sr_psnrs("set5", 4, &SET5) else {
         return;
     };
-    for ((name, m), p) in SET5.iter().zip(&measured).zip(paper) {
+    for ((name, m), (paper_name, p)) in SET5.iter().zip(&measured).zip(SR_SET5_X4_DIP) {
+        assert_eq!(*name, paper_name);
         eprintln!("set5 x4 {name:10} measured {m:.3} dB, paper {p:.2}");
         // The evaluation script's trim gives the paper's numbers at two decimals.
         assert!(
@@ -388,19 +380,17 @@ fn set5_x4_sr_psnr_from_the_authors_outputs() {
             "{name}: measured {m:.3} dB, paper {p:.2} dB"
         );
     }
-    assert!((mean(&measured) - 29.90).abs() < 0.01);
+    let paper_mean = paper::sr_value(SR_DIP, "set5", 4).unwrap();
+    assert!((mean(&measured) - paper_mean).abs() < 0.01);
 }
 
-/// The paper gives only averages for the other SR tables: Set14 ×4 27.01,
-/// Set5 ×8 25.89, Set14 ×8 24.15 (the ×8 outputs are the reg_noise_std = 0.05 run).
+/// The paper gives only averages for the other SR tables, Set14 ×4, Set5 ×8 and
+/// Set14 ×8 (`paper::sr_value`; the ×8 outputs are the reg_noise_std = 0.05 run).
 #[test]
 fn sr_averages_from_the_authors_outputs() {
-    for (set, factor, names, paper) in [
-        ("set14", 4, &SET14[..], 27.01),
-        ("set5", 8, &SET5[..], 25.89),
-        ("set14", 8, &SET14[..], 24.15),
-    ] {
-        let Some(measured) = sr_psnrs(set, factor, names) else {
+    for (set, factor) in [("set14", 4), ("set5", 8), ("set14", 8)] {
+        let paper = paper::sr_value(SR_DIP, set, factor).unwrap();
+        let Some(measured) = sr_psnrs(set, factor, paper::sr_images(set)) else {
             return;
         };
         let m = mean(&measured);
@@ -414,22 +404,11 @@ fn sr_averages_from_the_authors_outputs() {
 
 /// Colour denoising, σ = 25, the 9 CBM3D images: the authors' published outputs
 /// against the ground truths, plain PSNR over all pixels and the three channels.
-/// The paper: F16 33.69 dB, mean 31.29 dB.
+/// The paper: F16 [`DENOISING_DIP_F16`], mean [`DENOISING_DIP_MEAN`].
 #[test]
 fn denoising_psnr_from_the_authors_outputs() {
-    let pairs = [
-        ("F16", "image_F16_512rgb"),
-        ("baboon", "image_Baboon512rgb"),
-        ("house", "image_House256rgb"),
-        ("lena", "image_Lena512rgb"),
-        ("peppers", "image_Peppers512rgb"),
-        ("kodim01", "kodim01"),
-        ("kodim02", "kodim02"),
-        ("kodim03", "kodim03"),
-        ("kodim12", "kodim12"),
-    ];
     let mut measured = Vec::new();
-    for (output, truth) in pairs {
+    for (output, truth) in DENOISING_IMAGES {
         let Some(images) = common::load_all(&[
             &format!("denoising-cbm3d9/{truth}.png"),
             &format!("reference-outputs/denoising-cbm3d9/{output}.png"),
@@ -441,13 +420,13 @@ fn denoising_psnr_from_the_authors_outputs() {
         measured.push(p);
     }
     assert!(
-        (measured[0] - 33.69).abs() < 0.01,
+        (measured[0] - DENOISING_DIP_F16).abs() < 0.01,
         "F16: {:.3}",
         measured[0]
     );
     let m = mean(&measured);
     eprintln!("denoising mean     measured {m:.3} dB");
-    assert!((m - 31.29).abs() < 0.01, "mean: {m:.3}");
+    assert!((m - DENOISING_DIP_MEAN).abs() < 0.01, "mean: {m:.3}");
 }
 
 /// SSIM of two authors' outputs, against scikit-image 0.26.0 (settings as in

@@ -8,6 +8,7 @@ use std::process::Command;
 use std::sync::atomic::AtomicBool;
 
 use dip::data::DataDir;
+use dip::reproduce::paper;
 use dip::reproduce::tables::{self, Inputs, Presets, Source};
 use dip::reproduce::{self, Experiment, Options, Outcome, Preset, Record};
 
@@ -286,7 +287,14 @@ fn cli_reproduce_resume_and_results_json() {
         stdout.contains(&format!("| {house} |")),
         "{house}: {stdout}"
     );
-    assert!(stdout.contains("| 39.00 |"), "the authors' house: {stdout}");
+    let authors_house = format!(
+        "| {:.2} |",
+        paper::TABLE1_DIP_AUTHORS_OUTPUTS[table1_index("house")]
+    );
+    assert!(
+        stdout.contains(&authors_house),
+        "the authors' house: {stdout}"
+    );
     assert!(
         stdout.contains("2 runs (2 seeds), 8 iterations each"),
         "{stdout}"
@@ -337,11 +345,13 @@ fn cli_bench_writes_a_record() {
     assert!(r.version.starts_with("candle 0.") && r.version.ends_with("(fast kernels)"));
 }
 
-/// The authors' published Table 1 outputs, as `shared/reference/dip-settings.md`
-/// measured them: Barbara, Boat, House, Lena, Peppers, C.man, Couple, Finger, Hill, Man, Montage.
-const TABLE1_AUTHORS: [f64; 11] = [
-    32.18, 33.04, 39.00, 36.08, 33.06, 29.80, 32.48, 32.81, 32.73, 32.17, 34.49,
-];
+/// The column of `image` in Table 1 (and in the paper's constants).
+fn table1_index(image: &str) -> usize {
+    paper::TABLE1_IMAGES
+        .iter()
+        .position(|&n| n == image)
+        .unwrap()
+}
 
 fn inputs<'a>(records: &'a [Record], data: &'a DataDir, presets: Presets) -> Inputs<'a> {
     Inputs {
@@ -368,7 +378,7 @@ fn tables_regenerate_from_records() {
         "reference-outputs/sr/set5/x4/baby.png".to_string(),
         "denoising-cbm3d9/image_F16_512rgb.png".to_string(),
     ];
-    for name in dip::reproduce::paper::TABLE1_IMAGES {
+    for name in paper::TABLE1_IMAGES {
         files.push(format!("inpainting-table1/{name}.png"));
         files.push(format!("inpainting-table1/masked/{name}.png"));
         files.push(format!("reference-outputs/inpainting-table1/{name}.png"));
@@ -408,10 +418,14 @@ fn tables_regenerate_from_records() {
     let cells: Vec<f64> = row.cells.iter().map(|c| c.as_ref().unwrap().mean).collect();
     assert!((cells[11] - cells[..11].iter().sum::<f64>() / 11.0).abs() < 1e-9);
     // The paper's row, and the authors' outputs re-measured by our code.
-    let paper = t1.row("Deep Image Prior (paper)").unwrap();
-    assert_eq!(paper.cells[2].as_ref().unwrap().mean, 39.16);
+    let paper_row = t1.row("Deep Image Prior (paper)").unwrap();
+    let column = table1_index("house");
+    assert_eq!(
+        paper_row.cells[column].as_ref().unwrap().mean,
+        paper::TABLE1_DIP[column]
+    );
     let authors = t1.row_of(&Source::AuthorsOutputs).unwrap();
-    for (cell, expected) in authors.cells.iter().zip(TABLE1_AUTHORS) {
+    for (cell, expected) in authors.cells.iter().zip(paper::TABLE1_DIP_AUTHORS_OUTPUTS) {
         let measured = cell.as_ref().unwrap().mean;
         assert!(
             (measured - expected).abs() < 0.05,
@@ -442,7 +456,9 @@ fn tables_regenerate_from_records() {
         "no mean without every image"
     );
     let authors = sr.cell(&Source::AuthorsOutputs, "baby").unwrap();
-    assert!((authors.mean - 31.49).abs() < 0.1);
+    let (name, baby) = paper::SR_SET5_X4_DIP[0];
+    assert_eq!(name, "baby");
+    assert!((authors.mean - baby).abs() < 0.1);
 
     // A paper-preset run of one image does not hide the complete tiny set...
     let mut paper_house = records
@@ -499,4 +515,222 @@ fn tables_regenerate_from_records() {
     assert_eq!(table1_tiny.cells[0].as_ref().unwrap().mean, 11.0);
     assert_eq!(table1_tiny.cells[1].as_ref().unwrap().mean, 33.0);
     assert_eq!(tables::all(&all).len(), 10);
+}
+
+/// The centred `side`×`side` square, as `Cut::CentreCrop(side)` cuts it.
+fn centre_crop(image: &dip::Image, side: usize) -> dip::Image {
+    let (h, w) = (side.min(image.height), side.min(image.width));
+    image
+        .crop((image.height - h) / 2, (image.width - w) / 2, h, w)
+        .unwrap()
+}
+
+/// Table 1's `authors_psnr`, measured again here: the authors' published output and
+/// the ground truth, grey, cut to the tiny preset's 32×32 centre crop, plain PSNR.
+fn table1_authors_on_tiny_crop(name: &str) -> f64 {
+    let images = common::load_all(&[
+        &format!("inpainting-table1/{name}.png"),
+        &format!("reference-outputs/inpainting-table1/{name}.png"),
+    ])
+    .unwrap();
+    let truth = centre_crop(&images[0].to_grey(), 32);
+    let authors = centre_crop(&images[1].to_grey(), 32);
+    dip::metrics::psnr(&truth, &authors).unwrap()
+}
+
+/// SR's `authors_psnr`, measured again here: the ground truth cropped top-left to a
+/// multiple of the factor, the region the net restores (the centre crop divisible by
+/// 32, then the tiny preset's 32×32 centre crop) of it and of the authors' published
+/// canvas, and the paper's Y-channel PSNR with its evaluation script's trim.
+fn sr_authors_on_tiny_crop(set: &str, factor: usize, name: &str) -> f64 {
+    let images = common::load_all(&[
+        &format!("{set}/{name}.png"),
+        &format!("reference-outputs/sr/{set}/x{factor}/{name}.png"),
+    ])
+    .unwrap();
+    let region = |image: &dip::Image| {
+        let (h, w) = (image.height, image.width);
+        let gt = image.crop(0, 0, h - h % factor, w - w % factor).unwrap();
+        centre_crop(&gt.crop_to_multiple(32).unwrap(), 32)
+    };
+    let (truth, authors) = (region(&images[0]), region(&images[1]));
+    dip::metrics::psnr_y_trimmed(&truth, &authors, dip::metrics::PAPER_SR_TRIM).unwrap()
+}
+
+/// The number of `table` from `source` in `column`, which must be there.
+fn cell_of(table: &tables::Table, source: &Source, column: &str) -> f64 {
+    table
+        .cell(source, column)
+        .unwrap_or_else(|| panic!("{}: no {source:?} cell in {column}", table.title))
+        .mean
+}
+
+/// The record of `image` of `experiment`, which must be there.
+fn record_of<'a>(records: &'a [Record], experiment: Experiment, image: &str) -> &'a Record {
+    records
+        .iter()
+        .find(|r| r.experiment == experiment && r.image == image)
+        .unwrap_or_else(|| panic!("no record of {image}"))
+}
+
+fn assert_close(a: f64, b: f64, what: &str) {
+    assert!((a - b).abs() < 1e-9, "{what}: {a} vs {b}");
+}
+
+/// The sources of the same-pixel rows of the tiny preset.
+fn same_pixels() -> Source {
+    Source::AuthorsSamePixels {
+        preset: "tiny".into(),
+    }
+}
+
+fn gap() -> Source {
+    Source::Gap {
+        preset: "tiny".into(),
+    }
+}
+
+/// Table 1: right after our row, the authors' output on the same pixels, then the
+/// gap, whose every cell is ours − the authors' (the mean too).
+fn check_table1_same_pixel_rows(records: &[Record], data: &DataDir) {
+    let t1 = tables::table1(&inputs(records, data, Presets::All));
+    let md = t1.to_markdown();
+    let position = |source: &Source| {
+        t1.rows
+            .iter()
+            .position(|r| r.source == *source)
+            .unwrap_or_else(|| panic!("no {source:?} row: {md}"))
+    };
+    let at = position(&ours("tiny"));
+    assert_eq!(
+        (position(&same_pixels()), position(&gap())),
+        (at + 1, at + 2),
+        "{md}"
+    );
+    let labels = [&t1.rows[at + 1].label, &t1.rows[at + 2].label];
+    assert_eq!(
+        labels,
+        [
+            "the authors' output on the same pixels (tiny)",
+            "gap: ours − the authors', same pixels (tiny)"
+        ]
+    );
+    for (name, column) in paper::TABLE1_IMAGES.iter().zip(paper::TABLE1_TITLES) {
+        let r = record_of(records, Experiment::Table1, name);
+        let (ours_psnr, authors) = (r.final_psnr.unwrap(), r.authors_psnr.unwrap());
+        assert_close(cell_of(&t1, &ours("tiny"), column), ours_psnr, name);
+        assert_close(cell_of(&t1, &same_pixels(), column), authors, name);
+        let gap_cell = cell_of(&t1, &gap(), column);
+        assert_close(gap_cell, ours_psnr - authors, &format!("{name}: the gap"));
+    }
+    let means = cell_of(&t1, &ours("tiny"), "mean") - cell_of(&t1, &same_pixels(), "mean");
+    assert_close(cell_of(&t1, &gap(), "mean"), means, "the mean gap");
+    let barbara = cell_of(&t1, &gap(), "Barbara");
+    let row = format!("| gap: ours − the authors', same pixels (tiny) | {barbara:.2} |");
+    assert!(md.contains(&row), "{md}");
+}
+
+/// SR: the authors' output on the same pixels, the gap and both gains over bicubic.
+fn check_sr_same_pixel_rows(records: &[Record], data: &DataDir) {
+    let sr = tables::sr_images(&inputs(records, data, Presets::All), "set5", 4);
+    let baby = record_of(records, Experiment::Sr, "set5-x4-baby");
+    let (ours_psnr, authors) = (baby.final_psnr.unwrap(), baby.authors_psnr.unwrap());
+    let bicubic = baby.baseline.as_ref().unwrap().psnr.unwrap();
+    let gain = |authors| Source::Gain {
+        preset: "tiny".into(),
+        authors,
+    };
+    for (source, label, expected) in [
+        (
+            same_pixels(),
+            "the authors' output on the same pixels (tiny)",
+            authors,
+        ),
+        (
+            gap(),
+            "gap: ours − the authors', same pixels (tiny)",
+            ours_psnr - authors,
+        ),
+        (
+            gain(false),
+            "gain over bicubic: ours (tiny)",
+            ours_psnr - bicubic,
+        ),
+        (
+            gain(true),
+            "gain over bicubic: the authors' (tiny)",
+            authors - bicubic,
+        ),
+    ] {
+        assert_eq!(sr.row_of(&source).map(|r| r.label.as_str()), Some(label));
+        assert_close(cell_of(&sr, &source, "baby"), expected, label);
+    }
+}
+
+/// `dip results --json` prints each record's authors' PSNR.
+fn check_results_json(results: &Path, records: &[Record]) {
+    let out = dip()
+        .args(["results", "--json", "--results", results.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.len(), records.len());
+    for row in &rows {
+        let image = row["image"].as_str().unwrap();
+        let experiment = Experiment::parse(row["experiment"].as_str().unwrap()).unwrap();
+        let recorded = record_of(records, experiment, image).authors_psnr.unwrap();
+        let printed = row["authors_psnr"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{image}: no authors_psnr in {row}"));
+        assert_close(printed, recorded, image);
+    }
+}
+
+/// The same-pixel comparison, end to end: every Table 1 and SR record holds the
+/// authors' published output measured on exactly its pixels (checked against a
+/// measurement made here), the tables put that row and the gap (for SR, both gains
+/// over bicubic) right after ours, and `dip results --json` prints it.
+#[test]
+fn same_pixel_comparison_in_records_tables_and_results() {
+    let mut files = vec![
+        "set5/baby.png".to_string(),
+        "reference-outputs/sr/set5/x4/baby.png".to_string(),
+    ];
+    for name in paper::TABLE1_IMAGES {
+        files.push(format!("inpainting-table1/{name}.png"));
+        files.push(format!("inpainting-table1/masked/{name}.png"));
+        files.push(format!("reference-outputs/inpainting-table1/{name}.png"));
+    }
+    if !have_data(&files.iter().map(String::as_str).collect::<Vec<_>>()) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // Every Table 1 image (so that the mean column has a number), and one SR image.
+    for (experiment, images) in [
+        (Experiment::Table1, &[][..]),
+        (Experiment::Sr, &["set5-x4-baby"]),
+    ] {
+        let mut o = tiny(dir.path(), experiment, images);
+        o.iterations = Some(2);
+        run(&o);
+    }
+    let records = reproduce::load_records(dir.path()).unwrap();
+    assert_eq!(records.len(), 11 + 1);
+
+    // Each record's authors' PSNR is the authors' output on exactly its pixels.
+    for name in paper::TABLE1_IMAGES {
+        let recorded = record_of(&records, Experiment::Table1, name).authors_psnr;
+        let recorded = recorded.expect("Table 1 records the authors' PSNR");
+        assert_close(recorded, table1_authors_on_tiny_crop(name), name);
+    }
+    let baby = record_of(&records, Experiment::Sr, "set5-x4-baby").authors_psnr;
+    let baby = baby.expect("SR records the authors' PSNR");
+    assert_close(baby, sr_authors_on_tiny_crop("set5", 4, "baby"), "baby");
+
+    let data = DataDir::new(common::data_dir());
+    check_table1_same_pixel_rows(&records, &data);
+    check_sr_same_pixel_rows(&records, &data);
+    check_results_json(dir.path(), &records);
 }

@@ -288,13 +288,21 @@ pub fn results(args: ResultsArgs) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{:10} {:24} {:7} {:22} {:>10} {:>5} {:>10} {:>10} {:>10}",
-        "experiment", "image", "preset", "device", "iterations", "seed", "PSNR (dB)", "authors'", "wall (s)"
+        "{:10} {:24} {:7} {:22} {:>10} {:>5} {:>10} {:>12} {:>10}",
+        "experiment",
+        "image",
+        "preset",
+        "device",
+        "iterations",
+        "seed",
+        "PSNR (dB)",
+        "authors (dB)",
+        "wall (s)"
     );
     let db = |v: Option<f64>| v.map_or("–".into(), |v| format!("{v:.2}"));
     for r in rows {
         println!(
-            "{:10} {:24} {:7} {:22} {:>10} {:>5} {:>10} {:>10} {:>10.1}",
+            "{:10} {:24} {:7} {:22} {:>10} {:>5} {:>10} {:>12} {:>10.1}",
             r.experiment.name(),
             r.image,
             r.preset,

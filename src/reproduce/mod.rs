@@ -5,8 +5,11 @@
 //! - [`record`]: the JSON record of each run and of each benchmark, and reading them back;
 //! - [`checkpoint`]: a stopped run's state in a safetensors file;
 //! - [`estimate`]: what a preset will cost on this machine (`dip reproduce --estimate`);
-//! - [`tables`]: the paper's tables from the records, beside the paper's numbers, and
-//!   their one rendering to Markdown (the book's and `dip results --tables`);
+//! - [`tables`]: the paper's tables from the records, beside the paper's numbers and
+//!   the authors' outputs measured again (also on exactly our pixels); the time of our
+//!   runs, the benchmarks and the learning curves; their one rendering to Markdown (the
+//!   book's and `dip results --tables`). One file each: the model (`tables/mod.rs`),
+//!   `render`, `presets`, `stats`, `authors`, `ours`, `experiments`, `timing`, `curves`;
 //! - [`paper`]: the numbers the paper quotes.
 //!
 //! Layout of a results folder: `<results>/<preset>/<experiment>/<image>[-seed<k>].json`,

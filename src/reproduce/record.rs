@@ -160,7 +160,7 @@ pub struct Summary {
     pub iterations: usize,
     pub seed: u64,
     pub final_psnr: Option<f64>,
-    /// The authors' published output on the same pixels, with the same metric.
+    /// The authors' published output on the same pixels ([`Record::authors_psnr`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authors_psnr: Option<f64>,
     pub wall_seconds: f64,

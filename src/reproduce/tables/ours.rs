@@ -1,0 +1,103 @@
+//! Our rows of a table, per preset shown: the baseline (the corrupted input or
+//! bicubic), Deep Image Prior, and the comparison with the authors' published output
+//! on exactly the same pixels (the gap, and for SR both gains over bicubic).
+
+use std::collections::BTreeSet;
+
+use super::presets::{chosen_presets, records_of};
+use super::stats::Measure;
+use super::{Cell, Inputs, Record, Row, Runs, Source};
+use crate::reproduce::plan::Experiment;
+
+/// Our rows and the runs that made them.
+#[derive(Default)]
+pub(super) struct Ours {
+    pub(super) rows: Vec<Row>,
+    pub(super) runs: Vec<Runs>,
+}
+
+/// A row label: `name (ours, preset, devices)`.
+fn our_label(name: &str, preset: &str, records: &[&Record]) -> String {
+    let devices: BTreeSet<&str> = records.iter().map(|r| r.device.as_str()).collect();
+    let devices: Vec<&str> = devices.into_iter().collect();
+    format!("{name} (ours, {preset}, {})", devices.join("+"))
+}
+
+/// Our rows for `runs` of `experiment`, per preset shown: the corrupted input's
+/// (or bicubic's) where the runs record one, then Deep Image Prior's; `cells` makes
+/// a row's numbers from the preset's records.
+pub(super) fn our_rows(
+    inputs: &Inputs,
+    experiment: Experiment,
+    runs: &[String],
+    cells: impl Fn(&[&Record], Measure) -> Vec<Option<Cell>>,
+) -> Ours {
+    let mut ours = Ours::default();
+    for preset in chosen_presets(inputs, experiment, runs) {
+        let records = records_of(inputs.records, experiment, &preset, runs);
+        let baseline = records.iter().find_map(|r| r.baseline.as_ref());
+        if let Some(baseline) = baseline {
+            ours.rows.push(Row {
+                label: our_label(&baseline.name, &preset, &records),
+                source: Source::Baseline {
+                    preset: preset.clone(),
+                },
+                cells: cells(&records, Measure::Baseline),
+            });
+        }
+        ours.rows.push(Row {
+            label: our_label("Deep Image Prior", &preset, &records),
+            source: Source::Ours {
+                preset: preset.clone(),
+            },
+            cells: cells(&records, Measure::Final),
+        });
+        ours.rows
+            .extend(same_pixel_rows(experiment, &preset, &records, &cells));
+        ours.runs.push(Runs::of(&preset, &records));
+    }
+    ours
+}
+
+/// The comparison on exactly our pixels: the authors' published output measured like
+/// ours, the gap, and for SR both gains over bicubic. Left out where no record has
+/// the authors' number.
+fn same_pixel_rows(
+    experiment: Experiment,
+    preset: &str,
+    records: &[&Record],
+    cells: &impl Fn(&[&Record], Measure) -> Vec<Option<Cell>>,
+) -> Vec<Row> {
+    if records.iter().all(|r| r.authors_psnr.is_none()) {
+        return Vec::new();
+    }
+    let source = |f: fn(String) -> Source| f(preset.to_string());
+    let mut rows = vec![
+        Row {
+            label: format!("the authors' output on the same pixels ({preset})"),
+            source: source(|preset| Source::AuthorsSamePixels { preset }),
+            cells: cells(records, Measure::Authors),
+        },
+        Row {
+            label: format!("gap: ours − the authors', same pixels ({preset})"),
+            source: source(|preset| Source::Gap { preset }),
+            cells: cells(records, Measure::Gap),
+        },
+    ];
+    if experiment == Experiment::Sr {
+        for (authors, measure, who) in [
+            (false, Measure::Gain, "ours"),
+            (true, Measure::AuthorsGain, "the authors'"),
+        ] {
+            rows.push(Row {
+                label: format!("gain over bicubic: {who} ({preset})"),
+                source: Source::Gain {
+                    preset: preset.to_string(),
+                    authors,
+                },
+                cells: cells(records, measure),
+            });
+        }
+    }
+    rows
+}
