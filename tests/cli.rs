@@ -425,3 +425,42 @@ fn inpainting_without_holes_is_refused() {
     assert_clean_failure(&o, "has no holes");
     assert!(!out.exists());
 }
+
+/// A folder of photos: every image restored into the output folder, existing outputs
+/// skipped unless --force, a corrupt file reported and skipped (not the end of the
+/// batch), a summary line, and a non-zero exit because one failed.
+#[test]
+fn a_folder_of_photos_is_restored_one_by_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir(&photos).unwrap();
+    for (name, v) in [("a.png", 0.3), ("c.png", 0.6)] {
+        dip::Image::filled(3, 40, 40, v).save(photos.join(name)).unwrap();
+    }
+    std::fs::write(photos.join("b.png"), b"not a png").unwrap();
+    std::fs::write(photos.join("notes.txt"), b"ignored").unwrap();
+    let out = dir.path().join("restored");
+    let args = |force: bool| {
+        let mut a = vec!["denoise", path_str(&photos), "-o", path_str(&out), "--iterations", "1", "--stop", "fixed", "--device", "cpu"];
+        if force {
+            a.push("--force");
+        }
+        a.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let run = |a: Vec<String>| dip(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let o = run(args(false));
+    let text = stdout(&o);
+    assert!(!o.status.success());
+    assert!(text.contains("[2/3]") && text.contains("b.png: failed:"), "{text}");
+    assert!(text.contains("2 restored, 0 skipped, 1 failed, of 3 images"), "{text}");
+    assert!(out.join("a.png").is_file() && out.join("c.png").is_file());
+    assert!(!out.join("b.png").exists());
+    assert!(stderr(&o).contains("error: 1 of 3 images failed"), "{}", stderr(&o));
+    // Again: the finished ones are skipped; with --force they are redone.
+    std::fs::remove_file(photos.join("b.png")).unwrap();
+    let o = run(args(false));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("0 restored, 2 skipped, 0 failed, of 2 images"), "{}", stdout(&o));
+    let o = run(args(true));
+    assert!(stdout(&o).contains("2 restored, 0 skipped"), "{}", stdout(&o));
+}

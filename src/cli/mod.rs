@@ -1,5 +1,6 @@
 //! The command line: one subcommand per task, and the tools.
 
+mod batch;
 mod bench;
 mod book;
 mod data;

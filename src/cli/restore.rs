@@ -16,9 +16,10 @@ use dip::stopping::{self, StopRule};
 use dip::tasks::{denoising, inpainting, jpeg, super_resolution, Problem};
 
 /// Options every task shares.
-#[derive(Args, Debug)]
+#[derive(Args, Clone, Debug)]
 pub struct FitOptions {
-    /// Where to write the restored image (PNG or JPEG, by extension).
+    /// Where to write the restored image (PNG or JPEG, by extension); a folder when
+    /// the input is a folder of images.
     #[arg(short, long)]
     pub output: PathBuf,
     /// Iterations of the fit (default: the paper's for the task).
@@ -50,14 +51,17 @@ pub struct FitOptions {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// With a folder of images: restore them again even where the output exists.
+    #[arg(long)]
+    pub force: bool,
     /// Bits per channel of the input (set from the file; the output keeps them).
     #[arg(skip = 8)]
     pub input_bits: u8,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Clone, Debug)]
 pub struct DenoiseArgs {
-    /// The noisy photo (or a clean image, with --sigma or --jpeg-quality).
+    /// The noisy photo (or a clean image, with --sigma or --jpeg-quality), or a folder of them.
     pub input: PathBuf,
     /// Add Gaussian noise of this σ (on the 0–255 scale) to the input first; the input is then the clean image.
     #[arg(long)]
@@ -75,9 +79,9 @@ pub struct DenoiseArgs {
     pub fit: FitOptions,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Clone, Debug)]
 pub struct InpaintArgs {
-    /// The image with holes.
+    /// The image with holes, or a folder of them.
     pub input: PathBuf,
     /// A mask image: white is known, black is a hole.
     #[arg(long)]
@@ -95,9 +99,9 @@ pub struct InpaintArgs {
     pub fit: FitOptions,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Clone, Debug)]
 pub struct SuperResolveArgs {
-    /// The low-resolution photo (or a high-resolution image, with --downscale).
+    /// The low-resolution photo (or a high-resolution image, with --downscale), or a folder of them.
     pub input: PathBuf,
     /// The enlargement factor.
     #[arg(long, short, default_value_t = 4)]
@@ -115,7 +119,19 @@ pub struct SuperResolveArgs {
 /// The paper's standard net is 5 scales deep: sides padded to multiples of 32.
 const MULTIPLE: usize = 32;
 
-pub fn denoise(mut args: DenoiseArgs) -> Result<()> {
+pub fn denoise(args: DenoiseArgs) -> Result<()> {
+    if args.input.is_dir() {
+        let (dir, out_dir, force) = (args.input.clone(), args.fit.output.clone(), args.fit.force);
+        return super::batch::run(&dir, &out_dir, force, &mut |input, output| {
+            let mut one = args.clone();
+            (one.input, one.fit.output, one.fit.quiet) = (input.to_path_buf(), output.to_path_buf(), true);
+            denoise_one(one)
+        });
+    }
+    denoise_one(args)
+}
+
+fn denoise_one(mut args: DenoiseArgs) -> Result<()> {
     check_output(&args.fit.output)?;
     let device = dip::device::select(&args.fit.device)?;
     let input = Image::load(&args.input)?;
@@ -152,7 +168,19 @@ pub fn denoise(mut args: DenoiseArgs) -> Result<()> {
     run_fit(&args.fit, net, config, &problem, auto_by_default)
 }
 
-pub fn inpaint(mut args: InpaintArgs) -> Result<()> {
+pub fn inpaint(args: InpaintArgs) -> Result<()> {
+    if args.input.is_dir() {
+        let (dir, out_dir, force) = (args.input.clone(), args.fit.output.clone(), args.fit.force);
+        return super::batch::run(&dir, &out_dir, force, &mut |input, output| {
+            let mut one = args.clone();
+            (one.input, one.fit.output, one.fit.quiet) = (input.to_path_buf(), output.to_path_buf(), true);
+            inpaint_one(one)
+        });
+    }
+    inpaint_one(args)
+}
+
+fn inpaint_one(mut args: InpaintArgs) -> Result<()> {
     check_output(&args.fit.output)?;
     let device = dip::device::select(&args.fit.device)?;
     let input = Image::load(&args.input)?;
@@ -207,7 +235,19 @@ pub fn inpaint(mut args: InpaintArgs) -> Result<()> {
     run_fit(&args.fit, net, config, &problem, false)
 }
 
-pub fn super_resolve(mut args: SuperResolveArgs) -> Result<()> {
+pub fn super_resolve(args: SuperResolveArgs) -> Result<()> {
+    if args.input.is_dir() {
+        let (dir, out_dir, force) = (args.input.clone(), args.fit.output.clone(), args.fit.force);
+        return super::batch::run(&dir, &out_dir, force, &mut |input, output| {
+            let mut one = args.clone();
+            (one.input, one.fit.output, one.fit.quiet) = (input.to_path_buf(), output.to_path_buf(), true);
+            super_resolve_one(one)
+        });
+    }
+    super_resolve_one(args)
+}
+
+fn super_resolve_one(mut args: SuperResolveArgs) -> Result<()> {
     check_output(&args.fit.output)?;
     let device = dip::device::select(&args.fit.device)?;
     let f = args.factor;
