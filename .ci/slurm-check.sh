@@ -11,7 +11,7 @@
 #   .ci/slurm-check.sh
 #
 # Environment: DIP, the dip binary (default: `cargo build`'s, in $CARGO_TARGET_DIR or
-# target/); DIP_DATA, the standard images (default ../shared/data); SLURM_CHECK_PORT,
+# target/; DIP_PROFILE=release: `cargo build --release`'s); DIP_DATA, the standard images (default ../shared/data); SLURM_CHECK_PORT,
 # slurmctld's port (default 6817; slurmd takes the next). Installs Debian's Slurm
 # (slurm-wlm, munge; `apt-get`, as root) when sbatch or munged is missing.
 set -euo pipefail
@@ -40,8 +40,10 @@ echo "   $(slurmctld -V), $(munged --version | head -n 1) ($(since "$t"))"
 echo "== dip"
 t=$(now)
 if [ -z "${DIP:-}" ]; then
-  cargo build --quiet --bin dip
-  DIP="${CARGO_TARGET_DIR:-target}/debug/dip"
+  # The profile the tests already built (dev, optimised in Cargo.toml), unless DIP_PROFILE says.
+  profile=${DIP_PROFILE:-debug}
+  if [ "$profile" = release ]; then cargo build --quiet --release --bin dip; else cargo build --quiet --bin dip; fi
+  DIP="${CARGO_TARGET_DIR:-target}/$profile/dip"
 fi
 DIP=$(realpath "$DIP")
 export DIP
