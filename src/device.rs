@@ -41,6 +41,48 @@ pub fn select(name: &str) -> Result<Device> {
     }
 }
 
+/// The devices of `count` fits run at once (`--jobs`): `count` times the CPU, or one
+/// GPU each, `cuda:0` … `cuda:{count-1}` (`cuda`, or `auto` where CUDA is there).
+/// Fewer GPUs than fits, or a device that cannot be shared out that way (`cuda:N`,
+/// `metal`), is an error that says so.
+pub fn select_workers(name: &str, count: usize) -> Result<Vec<Device>> {
+    if count == 0 {
+        return Err(DipError::invalid("--jobs must be at least 1"));
+    }
+    if count == 1 {
+        return Ok(vec![select(name)?]);
+    }
+    let name = name.trim().to_ascii_lowercase();
+    let gpus = match name.as_str() {
+        "cpu" => false,
+        "cuda" => true,
+        "auto" => auto().is_cuda(),
+        other => {
+            return Err(DipError::Device(format!(
+                "--jobs {count} runs one fit per GPU (cuda:0 to cuda:{}) or {count} on the CPU: use --device cuda or cpu, not '{other}'",
+                count - 1
+            )))
+        }
+    };
+    if !gpus {
+        return Ok(vec![Device::Cpu; count]);
+    }
+    (0..count)
+        .map(|i| {
+            cuda(i).map_err(|e| {
+                let why = match e {
+                    DipError::Device(why) => why,
+                    other => other.to_string(),
+                };
+                DipError::Device(format!(
+                    "--jobs {count} runs one fit per GPU and needs {count} GPUs (cuda:0 to cuda:{}): {why}",
+                    count - 1
+                ))
+            })
+        })
+        .collect()
+}
+
 /// The best device there is: CUDA, then Metal, then the CPU.
 pub fn auto() -> Device {
     if candle_core::utils::cuda_is_available() {
@@ -138,6 +180,30 @@ mod tests {
         assert!(err.contains("unknown device 'tpu'"), "{err}");
         let err = select("cuda:x").unwrap_err().to_string();
         assert!(err.contains("must be a number"), "{err}");
+    }
+
+    #[test]
+    fn workers_are_cpus_or_one_gpu_each() {
+        let cpus = select_workers("cpu", 3).unwrap();
+        assert_eq!(cpus.len(), 3);
+        assert!(cpus.iter().all(Device::is_cpu));
+        assert_eq!(select_workers("cpu", 1).unwrap().len(), 1);
+        let err = select_workers("cpu", 0).unwrap_err().to_string();
+        assert!(err.contains("at least 1"), "{err}");
+        for name in ["cuda:1", "metal"] {
+            let err = select_workers(name, 2).unwrap_err().to_string();
+            assert!(err.contains("use --device cuda or cpu"), "{err}");
+        }
+    }
+
+    #[cfg(not(feature = "cuda"))]
+    #[test]
+    fn more_fits_than_gpus_is_an_error() {
+        let err = select_workers("cuda", 3).unwrap_err().to_string();
+        assert!(
+            err.contains("needs 3 GPUs") && err.contains("--features cuda"),
+            "{err}"
+        );
     }
 
     #[cfg(not(feature = "cuda"))]

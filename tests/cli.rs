@@ -463,4 +463,31 @@ fn a_folder_of_photos_is_restored_one_by_one() {
     assert!(stdout(&o).contains("0 restored, 2 skipped, 0 failed, of 2 images"), "{}", stdout(&o));
     let o = run(args(true));
     assert!(stdout(&o).contains("2 restored, 0 skipped"), "{}", stdout(&o));
+
+/// `--shard` and `--jobs` refuse what cannot be run, before running anything.
+#[test]
+fn bad_shards_and_jobs_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = ["reproduce", "--preset", "tiny", "--only", "table1", "--results", path_str(dir.path())];
+    for (extra, needle) in [
+        (&["--shard", "3/3"][..], "--shard 3/3: the shard's index counts from 0 and must be below 3"),
+        (&["--shard", "0/0"][..], "--shard 0/0: the number of shards must be at least 1"),
+        (&["--shard", "x"][..], "--shard 'x': expected I/N"),
+        (&["--jobs", "0"][..], "--jobs must be at least 1"),
+        (&["--jobs", "2", "--device", "cuda:1"][..], "use --device cuda or cpu, not 'cuda:1'"),
+        (&["--jobs", "2", "--device", "metal"][..], "use --device cuda or cpu, not 'metal'"),
+    ] {
+        let o = dip(&[&base[..], extra].concat());
+        assert_clean_failure(&o, needle);
+        assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    }
+    // More fits than GPUs (here: none, or a build without CUDA).
+    let o = dip(&[&base[..], &["--jobs", "64", "--device", "cuda"]].concat());
+    assert_clean_failure(&o, "--jobs 64 runs one fit per GPU and needs 64 GPUs");
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    assert!(!dir.path().join("tiny").exists(), "nothing ran");
+    // Merging a folder that is not there.
+    let missing = dir.path().join("missing");
+    let o = dip(&["results", "--merge", path_str(&missing)]);
+    assert_clean_failure(&o, "no such results folder");
 }

@@ -2,6 +2,9 @@
 //!
 //! - [`plan`]: the presets (`paper`, `quick`, `tiny`), the experiments, one [`Job`] per run;
 //! - [`run`]: fit the jobs one after the other, with checkpoints, resuming and skipping;
+//! - [`shard`]: the I-th of N shares of a plan (`--shard I/N`, a Slurm array's tasks);
+//! - [`concurrent`]: several fits at once, one per device (`--jobs K`);
+//! - [`merge`]: the records of several results folders as one set (`dip results --merge`);
 //! - [`record`]: the JSON record of each run and of each benchmark, and reading them back;
 //! - [`checkpoint`]: a stopped run's state in a safetensors file;
 //! - [`estimate`]: what a preset will cost on this machine (`dip reproduce --estimate`);
@@ -17,10 +20,13 @@
 //! checkpoint as `.ckpt.safetensors`.
 
 pub mod checkpoint;
+pub mod concurrent;
 pub mod estimate;
+pub mod merge;
 pub mod paper;
 pub mod plan;
 pub mod record;
+pub mod shard;
 pub mod tables;
 
 use std::path::{Path, PathBuf};
@@ -29,8 +35,10 @@ use std::time::{Instant, SystemTime};
 
 use candle_core::Device;
 
+pub use concurrent::run_concurrently;
 pub use plan::{Cut, Experiment, Job, Prepared, Preset, Task};
 pub use record::{load_bench_records, load_records, BenchRecord, Record, Summary};
+pub use shard::Shard;
 
 use crate::data::DataDir;
 use crate::error::{DipError, Result};
@@ -65,6 +73,8 @@ pub struct Options {
     /// Override the networks' BatchNorm initialisation (an ablation: the presets use
     /// PyTorch 0.4's, as the paper's runs did). Records say which was used.
     pub bn_init: Option<BnInit>,
+    /// Run only this share of the plan (`--shard I/N`); `None`: all of it.
+    pub shard: Option<Shard>,
 }
 
 impl Options {
@@ -83,11 +93,20 @@ impl Options {
             checkpoint_every: 50,
             stop_after: None,
             bn_init: None,
+            shard: None,
         }
     }
 
-    /// The jobs these options select.
+    /// The jobs to run here: the [`plan`](Self::plan), or its shard's share of it.
     pub fn jobs(&self) -> Vec<Job> {
+        match self.shard {
+            Some(shard) => shard.select(self.plan()),
+            None => self.plan(),
+        }
+    }
+
+    /// Every job these options select, before sharding.
+    pub fn plan(&self) -> Vec<Job> {
         let mut jobs = plan::jobs(
             self.preset,
             &self.only,
@@ -146,12 +165,7 @@ pub fn run(
     stop: &AtomicBool,
     events: &mut dyn FnMut(Event),
 ) -> Result<Vec<Outcome>> {
-    let jobs = options.jobs();
-    if jobs.is_empty() {
-        return Err(DipError::invalid(
-            "no run matches the chosen experiments and images",
-        ));
-    }
+    let jobs = jobs_to_run(options)?;
     let mut outcomes = Vec::new();
     for (index, job) in jobs.iter().enumerate() {
         let outcome = run_job(options, job, index, jobs.len(), device, stop, events)?;
@@ -166,6 +180,18 @@ pub fn run(
         }
     }
     Ok(outcomes)
+}
+
+/// The jobs of `options`; an error if the plan is empty. A shard's share may be
+/// empty (more shards than runs): nothing to do.
+fn jobs_to_run(options: &Options) -> Result<Vec<Job>> {
+    let jobs = options.jobs();
+    if jobs.is_empty() && options.plan().is_empty() {
+        return Err(DipError::invalid(
+            "no run matches the chosen experiments and images",
+        ));
+    }
+    Ok(jobs)
 }
 
 /// Whether the finished record at `path` is of `job` (same settings).
