@@ -463,6 +463,7 @@ fn a_folder_of_photos_is_restored_one_by_one() {
     assert!(stdout(&o).contains("0 restored, 2 skipped, 0 failed, of 2 images"), "{}", stdout(&o));
     let o = run(args(true));
     assert!(stdout(&o).contains("2 restored, 0 skipped"), "{}", stdout(&o));
+}
 
 /// `--shard` and `--jobs` refuse what cannot be run, before running anything.
 #[test]
