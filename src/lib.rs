@@ -11,6 +11,7 @@
 //! - [`ops`]: the operations candle lacks (reflection padding, ×2 upsampling), with gradients;
 //! - [`input`]: the network input `z` and its per-iteration perturbation;
 //! - [`tasks`]: each restoration task as a corruption plus an energy;
+//! - [`tiling`]: photos of any size in bounded memory (estimate, tiles, blending);
 //! - [`downsampler`]: the Lanczos-2 downsampler of super-resolution;
 //! - [`optim`]: Adam, with PyTorch's defaults;
 //! - [`fit`]: the fitting loop (output averaging, rollback, history);
@@ -44,6 +45,7 @@ pub mod reproduce;
 pub mod rng;
 pub mod stopping;
 pub mod tasks;
+pub mod tiling;
 
 pub use error::{DipError, Result};
 pub use image_io::Image;

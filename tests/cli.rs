@@ -492,3 +492,61 @@ fn bad_shards_and_jobs_are_refused() {
     let o = dip(&["results", "--merge", path_str(&missing)]);
     assert_clean_failure(&o, "no such results folder");
 }
+
+/// Tiles against the whole image, same settings: an 80×80 noisy crop restored whole
+/// and as overlapping 64×64 tiles (each fitted on its own, blended); both well above
+/// the noisy input, the tiled one close to the whole one.
+#[test]
+fn tiling_restores_close_to_the_whole_image_fit() {
+    let d = data_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let clean = dir.path().join("clean.png");
+    dip::Image::load(d.join("denoising-cbm3d9/image_F16_512rgb.png")).unwrap().crop(200, 200, 80, 80).unwrap().save(&clean).unwrap();
+    let psnr_of = |o: &Output| -> f64 {
+        let text = stdout(o);
+        let line = text.lines().find(|l| l.starts_with("PSNR against the clean image")).unwrap_or_else(|| panic!("{text}"));
+        line.split(": ").nth(1).unwrap().trim_end_matches(" dB").parse().unwrap()
+    };
+    let out = dir.path().join("out.png");
+    let run = |extra: &[&str]| {
+        let mut a = vec!["denoise", path_str(&clean), "--sigma", "25", "--no-average", "-o", path_str(&out), "--iterations", "80", "--quiet", "--device", "cpu"];
+        a.extend(extra);
+        dip(&a)
+    };
+    let whole = run(&[]);
+    assert!(whole.status.success(), "{}", stderr(&whole));
+    let tiled = run(&["--tile", "64"]);
+    assert!(tiled.status.success(), "{}", stderr(&tiled));
+    assert!(stdout(&tiled).contains("tiles: 4 of 64×64"), "{}", stdout(&tiled));
+    let result = dip::Image::load(&out).unwrap();
+    assert_eq!((result.height, result.width), (80, 80));
+    let (w, t) = (psnr_of(&whole), psnr_of(&tiled));
+    eprintln!("whole {w:.2} dB, tiled {t:.2} dB");
+    // The noisy input is about 20.2 dB.
+    assert!(t > 21.5 && (w - t).abs() < 2.0, "whole {w:.2} dB, tiled {t:.2} dB");
+    // A budget too small for even one tile is a one-line error.
+    let o = run(&["--max-memory", "0.01"]);
+    assert_clean_failure(&o, "even a 64×64 tile needs");
+}
+
+/// What cannot be done is refused with a one-line error, never an abort: a
+/// 20000×20000 image, a factor of 100000.
+#[test]
+fn huge_images_and_factors_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.png");
+    image::GrayImage::from_pixel(20000, 20000, image::Luma([128u8])).save(&big).unwrap();
+    let out = dir.path().join("out.png");
+    let o = dip(&["denoise", path_str(&big), "-o", path_str(&out), "--iterations", "1", "--quiet"]);
+    assert_clean_failure(&o, "400 megapixels");
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    let small = dir.path().join("small.png");
+    dip::Image::filled(3, 40, 40, 0.5).save(&small).unwrap();
+    let o = dip(&["super-resolve", path_str(&small), "--factor", "100000", "-o", path_str(&out), "--quiet"]);
+    assert_clean_failure(&o, "--factor must be from 2 to 32");
+    // A factor that is allowed but makes too large a result is refused before any fit.
+    let large = dir.path().join("large.png");
+    dip::Image::filled(3, 1000, 1000, 0.5).save(&large).unwrap();
+    let o = dip(&["super-resolve", path_str(&large), "--factor", "32", "-o", path_str(&out), "--quiet"]);
+    assert_clean_failure(&o, "megapixels");
+}

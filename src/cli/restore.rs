@@ -14,6 +14,7 @@ use dip::net::{SkipConfig, SkipNet, Upsample};
 use dip::rng::Rng;
 use dip::stopping::{self, StopRule};
 use dip::tasks::{denoising, inpainting, jpeg, super_resolution, Problem};
+use dip::tiling;
 
 /// Options every task shares.
 #[derive(Args, Clone, Debug)]
@@ -51,6 +52,13 @@ pub struct FitOptions {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Restore in tiles of N×N output pixels (overlapping, blended), each fitted on its
+    /// own; chosen automatically when the whole image would need more than --max-memory.
+    #[arg(long)]
+    pub tile: Option<usize>,
+    /// The memory a fit may use, in GiB (default: half of the machine's memory).
+    #[arg(long)]
+    pub max_memory: Option<f64>,
     /// With a folder of images: restore them again even where the output exists.
     #[arg(long)]
     pub force: bool,
@@ -119,6 +127,57 @@ pub struct SuperResolveArgs {
 /// The paper's standard net is 5 scales deep: sides padded to multiples of 32.
 const MULTIPLE: usize = 32;
 
+/// The largest super-resolution factor accepted (the paper's are 4 and 8).
+const MAX_FACTOR: usize = 32;
+
+/// A task's corrupted image, from which the problem of any region is made (the
+/// whole image, or one tile of it).
+enum Corrupted {
+    Noisy(Image),
+    Masked { image: Image, mask: Image },
+    Low { image: Image, factor: usize },
+}
+
+impl Corrupted {
+    fn input(&self) -> &Image {
+        match self {
+            Corrupted::Noisy(image) | Corrupted::Masked { image, .. } | Corrupted::Low { image, .. } => image,
+        }
+    }
+
+    /// How much larger the result is than the input.
+    fn scale(&self) -> usize {
+        match self {
+            Corrupted::Low { factor, .. } => *factor,
+            _ => 1,
+        }
+    }
+
+    /// The problem of the region `rect` of the input (all of it if `None`).
+    fn problem(
+        &self,
+        rect: Option<tiling::Rect>,
+        clean: Option<&Image>,
+        device: &candle_core::Device,
+    ) -> Result<Problem> {
+        let cut = |image: &Image| -> Result<Image> {
+            Ok(match rect {
+                Some((y, x, h, w)) => image.crop(y, x, h, w)?,
+                None => image.clone(),
+            })
+        };
+        Ok(match self {
+            Corrupted::Noisy(noisy) => denoising::problem(&cut(noisy)?, clean, MULTIPLE, device)?,
+            Corrupted::Masked { image, mask } => {
+                inpainting::problem(&cut(image)?, &cut(mask)?, clean, MULTIPLE, device)?
+            }
+            Corrupted::Low { image, factor } => {
+                super_resolution::problem(&cut(image)?, *factor, clean, MULTIPLE, device)?
+            }
+        })
+    }
+}
+
 pub fn denoise(args: DenoiseArgs) -> Result<()> {
     if args.input.is_dir() {
         let (dir, out_dir, force) = (args.input.clone(), args.fit.output.clone(), args.fit.force);
@@ -156,7 +215,6 @@ fn denoise_one(mut args: DenoiseArgs) -> Result<()> {
     if let Some(path) = &args.save_corrupted {
         noisy.save(path)?;
     }
-    let problem = denoising::problem(&noisy, clean.as_ref(), MULTIPLE, &device)?;
     let mut config = FitConfig::paper_denoising();
     if args.no_average {
         config.exp_weight = None;
@@ -165,7 +223,8 @@ fn denoise_one(mut args: DenoiseArgs) -> Result<()> {
     // A photo that is noisy already, with nothing to score against: nobody knows the
     // right number of iterations, so stop where the outputs vary least.
     let auto_by_default = clean.is_none();
-    run_fit(&args.fit, net, config, &problem, auto_by_default)
+    let corrupted = Corrupted::Noisy(noisy);
+    restore(&args.fit, net, config, &corrupted, clean.as_ref(), auto_by_default, &device)
 }
 
 pub fn inpaint(args: InpaintArgs) -> Result<()> {
@@ -215,7 +274,6 @@ fn inpaint_one(mut args: InpaintArgs) -> Result<()> {
     if let Some(path) = &args.save_corrupted {
         inpainting::apply_mask(&input, &mask)?.save(path)?;
     }
-    let problem = inpainting::problem(&input, &mask, clean.as_ref(), MULTIPLE, &device)?;
     let config = FitConfig {
         iterations: 3000,
         lr: 0.01,
@@ -232,7 +290,9 @@ fn inpaint_one(mut args: InpaintArgs) -> Result<()> {
     if args.nearest {
         net = net.with_upsample(Upsample::Nearest);
     }
-    run_fit(&args.fit, net, config, &problem, false)
+    inpainting::check_mask(&input, &mask)?;
+    let corrupted = Corrupted::Masked { image: input, mask };
+    restore(&args.fit, net, config, &corrupted, clean.as_ref(), false, &device)
 }
 
 pub fn super_resolve(args: SuperResolveArgs) -> Result<()> {
@@ -251,8 +311,8 @@ fn super_resolve_one(mut args: SuperResolveArgs) -> Result<()> {
     check_output(&args.fit.output)?;
     let device = dip::device::select(&args.fit.device)?;
     let f = args.factor;
-    if f < 2 {
-        bail!("--factor must be at least 2, got {f}");
+    if !(2..=MAX_FACTOR).contains(&f) {
+        bail!("--factor must be from 2 to {MAX_FACTOR} (the paper uses 4 and 8), got {f}");
     }
     let input = Image::load(&args.input)?;
     args.fit.input_bits = Image::bit_depth(&args.input)?;
@@ -275,7 +335,6 @@ fn super_resolve_one(mut args: SuperResolveArgs) -> Result<()> {
         low.save(path.with_file_name(suffixed(path, "_lr")))?;
         super_resolution::bicubic(&low, f).save(path.with_file_name(suffixed(path, "_bicubic")))?;
     }
-    let problem = super_resolution::problem(&low, f, clean.as_ref(), MULTIPLE, &device)?;
     let config = FitConfig {
         iterations: if f >= 8 { 4000 } else { 2000 },
         lr: 0.01,
@@ -289,13 +348,9 @@ fn super_resolve_one(mut args: SuperResolveArgs) -> Result<()> {
         final_input: FinalInput::LastPerturbed,
         seed: 0,
     };
-    run_fit(
-        &args.fit,
-        SkipConfig::standard(32, low.channels),
-        config,
-        &problem,
-        false,
-    )
+    let net = SkipConfig::standard(32, low.channels);
+    let corrupted = Corrupted::Low { image: low, factor: f };
+    restore(&args.fit, net, config, &corrupted, clean.as_ref(), false, &device)
 }
 
 fn suffixed(path: &Path, suffix: &str) -> String {
@@ -334,15 +389,8 @@ fn check_output(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Apply the command-line overrides, fit with a progress bar (stopping on its own with
-/// `--stop auto`, or by default where `auto_by_default`), write the results.
-fn run_fit(
-    opts: &FitOptions,
-    net_config: SkipConfig,
-    mut config: FitConfig,
-    problem: &Problem,
-    auto_by_default: bool,
-) -> Result<()> {
+/// Apply the command-line overrides to the task's settings.
+fn settle(opts: &FitOptions, mut config: FitConfig) -> FitConfig {
     if let Some(n) = opts.iterations {
         config.iterations = n;
     }
@@ -353,21 +401,128 @@ fn run_fit(
         config.reg_noise_std = s;
     }
     config.seed = opts.seed;
-    let auto = match opts.stop.as_deref() {
-        Some(choice) => choice == "auto",
-        None => auto_by_default,
-    };
+    config
+}
+
+/// The memory a fit may use: `--max-memory` GiB, else half of the machine's memory.
+fn memory_budget(opts: &FitOptions) -> f64 {
+    const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+    if let Some(gib) = opts.max_memory {
+        return gib * GIB;
+    }
+    let total_kib = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        m.lines()
+            .find(|l| l.starts_with("MemTotal:"))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+    });
+    total_kib.map_or(8.0 * GIB, |kib| kib * 1024.0 / 2.0)
+}
+
+/// Restore the corrupted image: whole if its fit fits in memory, else (or with
+/// `--tile`) tile by tile; write the result (and the history of a whole fit), report.
+fn restore(
+    opts: &FitOptions,
+    net: SkipConfig,
+    config: FitConfig,
+    corrupted: &Corrupted,
+    clean: Option<&Image>,
+    auto_by_default: bool,
+    device: &candle_core::Device,
+) -> Result<()> {
+    let config = settle(opts, config);
+    let auto = opts.stop.as_deref().map_or(auto_by_default, |c| c == "auto");
     if let Some(path) = &opts.history {
         check_writable(path, "--history")?;
     }
-    let device = problem.observed.device();
-    let net = SkipNet::new(&net_config, config.seed, device)?;
+    let (input, scale) = (corrupted.input(), corrupted.scale());
+    let (oh, ow) = (input.height * scale, input.width * scale);
+    tiling::check_size(oh, ow, "the result")?;
+    let padded = |n: usize| dip::tasks::padded_size(n, MULTIPLE);
+    let whole = tiling::fit_bytes(&net, padded(oh), padded(ow));
+    let budget = memory_budget(opts);
+    let tile = match opts.tile {
+        Some(t) if t < 64 || t % scale != 0 => {
+            bail!("--tile must be at least 64 and a multiple of the factor, got {t}")
+        }
+        Some(t) => Some(t),
+        None if whole > budget => Some(tiling::tile_for_budget(&net, budget)?),
+        None => None,
+    };
+    println!("memory: about {} for the whole {ow}×{oh} image; the budget is {}", tiling::human_bytes(whole), tiling::human_bytes(budget));
+    let (restored, single) = match tile {
+        None => {
+            let problem = corrupted.problem(None, clean, device)?;
+            let fitted = fit_problem(opts, &net, &config, &problem, auto, "")?;
+            let restored = fitted.result.restored().clone();
+            (restored, Some((fitted, problem)))
+        }
+        Some(t) => {
+            let (tile_in, overlap) = (t / scale, (t / scale / 8).max(8));
+            let count = tiling::tiles(input.height, input.width, tile_in, overlap).len();
+            println!("tiles: {count} of {t}×{t} (about {} each), overlapping by {} pixels", tiling::human_bytes(tiling::fit_bytes(&net, t, t)), overlap * scale);
+            let restored = tiling::restore_tiled((input.height, input.width), (tile_in, overlap), scale, &mut |i, rect| {
+                let one = || -> Result<Image> {
+                    let problem = corrupted.problem(Some(rect), None, device)?;
+                    let label = format!("tile {}/{count} ", i + 1);
+                    let fitted = fit_problem(opts, &net, &config, &problem, auto, &label)?;
+                    if fitted.interrupted {
+                        bail!("interrupted at tile {}/{count}", i + 1);
+                    }
+                    Ok(fitted.result.restored().clone())
+                };
+                one().map_err(|e| dip::DipError::invalid(format!("{e:#}")))
+            })?;
+            (restored, None)
+        }
+    };
+    // A 16-bit photo gives a 16-bit result.
+    restored.save_with_depth(&opts.output, opts.input_bits)?;
+    if let (Some(path), Some((fitted, _))) = (&opts.history, &single) {
+        write_atomically(path, &serde_json::to_vec_pretty(&fitted.result.history)?)?;
+    }
+    if let Some((fitted, _)) = &single {
+        report(fitted, auto);
+    }
+    match clean {
+        Some(clean) => {
+            let score = corrupted.problem(None, Some(clean), device).map(|p| p.score);
+            let score = score.unwrap_or(dip::tasks::Score::Psnr);
+            println!("PSNR against the clean image: {:.2} dB", score.measure(clean, &restored)?);
+        }
+        None => {
+            if let Some(s) = single.as_ref().and_then(|(f, _)| f.result.history.last()) {
+                println!("PSNR against the corrupted image: {:.2} dB", s.psnr_corrupted);
+            }
+        }
+    }
+    println!("wrote {}", opts.output.display());
+    Ok(())
+}
+
+/// One fit and what came of it.
+struct Fitted {
+    result: fit::FitResult,
+    detected: Option<usize>,
+    interrupted: bool,
+}
+
+/// Fit `problem` with a progress bar (its messages prefixed by `label`), stopping on
+/// its own if `auto`.
+fn fit_problem(
+    opts: &FitOptions,
+    net_config: &SkipConfig,
+    config: &FitConfig,
+    problem: &Problem,
+    auto: bool,
+    label: &str,
+) -> Result<Fitted> {
+    let net = SkipNet::new(net_config, config.seed, problem.observed.device())?;
     let stop = super::interrupt::stop_flag();
     let bar = progress_bar(opts.quiet, config.iterations);
     let mut interrupted = false;
     let mut progress = |s: &Step, detected: Option<usize>| {
         bar.set_position(s.iteration as u64 + 1);
-        let mut message = progress_message(s);
+        let mut message = format!("{label}{}", progress_message(s));
         if let Some(d) = detected {
             message.push_str(&format!("  detected {d}"));
         }
@@ -379,23 +534,16 @@ fn run_fit(
         Control::Continue
     };
     let (result, detected) = if auto {
-        let rule = StopRule::WMV;
-        let stopped = stopping::fit_auto(net, problem, &config, rule, &mut progress);
+        let stopped = stopping::fit_auto(net, problem, config, StopRule::WMV, &mut progress);
         bar.finish_and_clear();
         let stopped = stopped?;
         (stopped.result, stopped.detected)
     } else {
-        let result = fit::fit(net, problem, &config, &mut |s| progress(s, None));
+        let result = fit::fit(net, problem, config, &mut |s| progress(s, None));
         bar.finish_and_clear();
         (result?, None)
     };
-    // A 16-bit photo gives a 16-bit result.
-    result.restored().save_with_depth(&opts.output, opts.input_bits)?;
-    if let Some(path) = &opts.history {
-        let json = serde_json::to_vec_pretty(&result.history)?;
-        write_atomically(path, &json)?;
-    }
-    report(&result, detected, auto, interrupted, problem, &opts.output)
+    Ok(Fitted { result, detected, interrupted })
 }
 
 /// The progress bar of a fit of `iterations` (hidden with --quiet).
@@ -416,38 +564,22 @@ fn progress_bar(quiet: bool, iterations: usize) -> ProgressBar {
     bar
 }
 
-/// What the fit did, in a few lines; the last names the output.
-fn report(
-    result: &fit::FitResult,
-    detected: Option<usize>,
-    auto: bool,
-    interrupted: bool,
-    problem: &Problem,
-    output: &Path,
-) -> Result<()> {
+/// What a whole-image fit did.
+fn report(fitted: &Fitted, auto: bool) {
+    let result = &fitted.result;
     println!(
         "{} iterations in {:.1} s ({:.3} s/iteration), {} rollback(s){}",
         result.history.len(),
         result.seconds,
         result.seconds_per_iteration(),
         result.rollbacks,
-        if interrupted { ", stopped early" } else { "" }
+        if fitted.interrupted { ", stopped early" } else { "" }
     );
-    match (auto, detected) {
+    match (auto, fitted.detected) {
         (true, Some(d)) => println!("stopped on its own: the outputs varied least at iteration {d}; that output is the result"),
         (true, None) => println!("no stopping point detected within the iterations; the last output is the result"),
         _ => {}
     }
-    if let Some(psnr) = problem.score_against_clean(result.restored())? {
-        println!("PSNR against the clean image: {psnr:.2} dB");
-    } else if let Some(s) = result.history.last() {
-        println!(
-            "PSNR against the corrupted image: {:.2} dB",
-            s.psnr_corrupted
-        );
-    }
-    println!("wrote {}", output.display());
-    Ok(())
 }
 
 /// Fail now, not after the fit, if `path` cannot be written.
