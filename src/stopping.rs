@@ -145,6 +145,11 @@ impl Detector {
             Kind::Windowed => self.windowed(output),
             Kind::Exponential { alpha } => self.exponential(output, alpha),
         };
+        self.decide(t, variance, loss)
+    }
+
+    /// The rule's decision at iteration `t`, from `VAR_t` (if defined) and the loss.
+    pub fn decide(&mut self, t: usize, variance: Option<f64>, loss: f64) -> Verdict {
         let mut new_low = false;
         let first = *self.first_loss.get_or_insert(loss);
         if self.armed_at.is_none() && loss <= self.rule.guard.loss_fraction * first {
@@ -207,6 +212,19 @@ impl Detector {
         (self.seen > self.rule.window)
             .then(|| self.ema_var.iter().sum::<f64>() / x.len() as f64)
     }
+}
+
+/// Where the rule would have stopped a fit whose per-iteration variance and loss
+/// are `steps` (`(VAR_t, loss)`, in order): the detected iteration, and the
+/// iteration it stops at (`None` if the patience ran past the end).
+pub fn replay(rule: StopRule, steps: &[(Option<f64>, f64)]) -> (Option<usize>, Option<usize>) {
+    let mut detector = Detector::new(rule);
+    for (t, &(variance, loss)) in steps.iter().enumerate() {
+        if detector.decide(t, variance, loss).stop {
+            return (detector.detected(), Some(t));
+        }
+    }
+    (detector.detected(), None)
 }
 
 /// A fit stopped by `rule` (at most `config.iterations`), and what it detected.
@@ -303,6 +321,24 @@ mod tests {
         let (detected, _) = run(off, 5000);
         // Unguarded, the still start wins.
         assert!(detected.unwrap() < 150, "{detected:?}");
+    }
+
+    #[test]
+    fn replaying_the_recorded_variances_stops_where_the_fit_would_have() {
+        let rule = StopRule { patience: 300, ..StopRule::WMV };
+        let mut d = Detector::new(rule);
+        let (mut pos, mut steps, mut online) = (0.0, Vec::new(), None);
+        for t in 0..3000 {
+            pos += speed(t);
+            let x: Vec<f32> = (0..16).map(|k| (pos * (1.0 + 0.1 * k as f64)) as f32).collect();
+            let loss = if t < 150 { 1.0 } else { 0.1 };
+            let v = d.observe(t, &x, loss);
+            steps.push((v.variance, loss));
+            if v.stop && online.is_none() {
+                online = Some((d.detected(), Some(t)));
+            }
+        }
+        assert_eq!(Some(replay(rule, &steps)), online);
     }
 
     #[test]

@@ -734,3 +734,41 @@ fn same_pixel_comparison_in_records_tables_and_results() {
     check_sr_same_pixel_rows(&records, &data);
     check_results_json(dir.path(), &records);
 }
+
+/// The stopping experiment: each record says where the rule, replayed on its history,
+/// stops, and what that output scores; the table has a row per image, the mean and
+/// the worst gap.
+#[test]
+fn the_stopping_experiment_records_where_the_rule_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let outcomes = run(&tiny(dir.path(), Experiment::Stopping, &[]));
+    let records = finished(&outcomes);
+    assert_eq!(records.len(), paper::DENOISING_IMAGES.len());
+    for r in &records {
+        let s = r.stopping.as_ref().expect("a stopping summary");
+        let rule = r.watch.expect("the rule that watched");
+        let detected = s.detected.expect("tiny's unguarded rule detects");
+        // The tiny run keeps every iteration in its history.
+        assert_eq!(r.history.len(), r.iterations);
+        let variances: Vec<Option<f64>> = r.history.iter().map(|h| h.variance).collect();
+        assert!(variances[..rule.window - 1].iter().all(Option::is_none));
+        assert!(variances[rule.window - 1..].iter().all(Option::is_some));
+        // The lowest variance the rule counts is the detected one.
+        let counted = &r.history[detected..s.stopped_at.unwrap_or(r.iterations - 1) + 1];
+        let lowest = counted.iter().filter_map(|h| h.variance).fold(f64::INFINITY, f64::min);
+        assert_eq!(r.history[detected].variance, Some(lowest), "{}", r.image);
+        assert_eq!(s.auto_psnr, r.history[detected].psnr_clean);
+        let best = r.history.iter().filter_map(|h| h.psnr_clean).fold(f64::MIN, f64::max);
+        assert_eq!(s.best_psnr, Some(best));
+        assert_eq!(s.fixed_psnr, r.history.last().unwrap().psnr_clean_average);
+    }
+    let owned: Vec<Record> = records.into_iter().cloned().collect();
+    let inputs = Inputs { records: &owned, bench: &[], data: None, presets: Presets::All };
+    let table = tables::stopping(&inputs);
+    assert_eq!(table.rows.len(), paper::DENOISING_IMAGES.len() + 2);
+    let gap = table.column("gap to the best").unwrap();
+    let worst = table.row("worst (tiny)").unwrap().cells[gap].as_ref().unwrap().mean;
+    let lowest_gap = table.rows[..9].iter().map(|r| r.cells[gap].as_ref().unwrap().mean).fold(f64::INFINITY, f64::min);
+    assert_eq!(worst, lowest_gap);
+    assert!(worst <= 0.0, "the rule cannot beat the best iteration: {worst}");
+}

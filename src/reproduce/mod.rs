@@ -46,6 +46,7 @@ use crate::fit::{FitResult, Fitter, Step};
 use crate::image_io::write_atomically;
 use crate::metrics;
 use crate::net::{BnInit, SkipNet};
+use crate::stopping::Detector;
 use crate::tasks::Score;
 
 /// What `dip reproduce` runs, and how.
@@ -202,6 +203,7 @@ fn finished_same(path: &Path, job: &Job) -> bool {
             && r.task == job.task
             && r.cut == job.cut
             && r.framing == Some(job.framing)
+            && r.watch == job.watch
     })
 }
 
@@ -264,7 +266,8 @@ fn resume(options: &Options, job: &Job, fitter: &mut Fitter, device: &Device) ->
     let ckpt_path = record::checkpoint_path(&options.results, job);
     let mut started_at = record::iso8601(SystemTime::now());
     let mut resumed_from = None;
-    if options.resume && !options.force && ckpt_path.is_file() {
+    // A watched run starts over: the rule's window of outputs is not in the checkpoint.
+    if options.resume && !options.force && ckpt_path.is_file() && job.watch.is_none() {
         let (meta, state) = checkpoint::load(&ckpt_path, device)?;
         if meta.job == *job {
             fitter.restore(state)?;
@@ -289,8 +292,16 @@ fn fit(
     events: &mut dyn FnMut(Event),
 ) -> Result<Option<Outcome>> {
     let ckpt_path = record::checkpoint_path(&options.results, job);
+    let mut watch = job.watch.map(Detector::new);
     while !fitter.finished() {
-        let step = fitter.step()?;
+        let mut step = fitter.step()?;
+        if let (Some(detector), Some(out)) = (&mut watch, &fitter.last_output) {
+            let values = out.flatten_all()?.to_vec1::<f32>()?;
+            step.variance = detector.observe(step.iteration, &values, step.loss).variance;
+            if let Some(last) = fitter.history.last_mut() {
+                last.variance = step.variance;
+            }
+        }
         events(Event::Step { job, step: &step });
         let done = fitter.iteration();
         let interrupted =
@@ -371,6 +382,8 @@ fn write_record(results: &Path, run: &Run) -> Result<Record> {
         task: job.task.clone(),
         cut: job.cut,
         framing: Some(job.framing),
+        watch: job.watch,
+        stopping: job.watch.and_then(|rule| record::StoppingSummary::of(rule, &result.history)),
         net: job.net.clone(),
         fit: job.fit.clone(),
         parameters: run.parameters,

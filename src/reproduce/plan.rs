@@ -16,6 +16,7 @@ use crate::input::InputKind;
 use crate::metrics;
 use crate::net::{BnInit, SkipConfig, Upsample};
 use crate::rng::Rng;
+use crate::stopping::{Guard, StopRule};
 use crate::tasks::{denoising, inpainting, super_resolution, Framing, Problem};
 
 /// The widest layer of the quick preset's nets: 64 channels instead of the
@@ -150,8 +151,11 @@ impl Preset {
 
     /// The experiments a preset runs (`cpu` leaves out the demos).
     pub fn experiments(self) -> &'static [Experiment] {
+        use Experiment::*;
         match self {
-            Preset::Cpu => &[Experiment::Table1, Experiment::Denoising, Experiment::Sr],
+            Preset::Cpu => &[Table1, Denoising, Sr, Stopping],
+            // The stopping rule needs thousands of iterations: not a quick experiment.
+            Preset::Quick => &[Table1, Denoising, Sr, Demos],
             _ => &Experiment::ALL,
         }
     }
@@ -200,14 +204,18 @@ pub enum Experiment {
     Sr,
     /// Text and region inpainting, JPEG artefacts, the noise-impedance curves.
     Demos,
+    /// Denoising the 9 colour images at σ = 25 with the outputs' variance watched:
+    /// where ES-WMV would stop, against the best iteration and the fixed 3000.
+    Stopping,
 }
 
 impl Experiment {
-    pub const ALL: [Experiment; 4] = [
+    pub const ALL: [Experiment; 5] = [
         Experiment::Table1,
         Experiment::Denoising,
         Experiment::Sr,
         Experiment::Demos,
+        Experiment::Stopping,
     ];
 
     pub fn name(self) -> &'static str {
@@ -216,6 +224,7 @@ impl Experiment {
             Experiment::Denoising => "denoising",
             Experiment::Sr => "sr",
             Experiment::Demos => "demos",
+            Experiment::Stopping => "stopping",
         }
     }
 
@@ -225,7 +234,7 @@ impl Experiment {
             .find(|e| e.name() == name)
             .ok_or_else(|| {
                 DipError::invalid(format!(
-                    "unknown experiment '{name}': use table1, denoising, sr or demos"
+                    "unknown experiment '{name}': use table1, denoising, sr, demos or stopping"
                 ))
             })
     }
@@ -347,6 +356,10 @@ pub struct Job {
     pub cut: Cut,
     /// How the (cut) image is fitted to the network's input.
     pub framing: Framing,
+    /// The rule that watches the outputs (their variance recorded each iteration);
+    /// the run still goes to the end, and the record says where the rule would stop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch: Option<StopRule>,
 }
 
 impl Job {
@@ -471,6 +484,7 @@ fn experiment_jobs(p: Preset, experiment: Experiment) -> Vec<Job> {
         Experiment::Denoising => denoising_jobs(p),
         Experiment::Sr => sr_jobs(p),
         Experiment::Demos => demo_jobs(p),
+        Experiment::Stopping => stopping_jobs(p),
     }
 }
 
@@ -509,8 +523,39 @@ impl Entry {
             task: self.task,
             cut,
             framing,
+            watch: None,
         }
     }
+}
+
+/// The iterations of the stopping experiment: past the paper's fixed 3000, so that
+/// the rule's 1000 iterations of patience can run out after a late minimum.
+pub const STOPPING_ITERATIONS: usize = 4000;
+
+/// Denoising with the outputs watched by ES-WMV (Wang et al. 2023): the paper's
+/// denoising runs, longer; the tiny preset's rule is scaled down to its 12 iterations.
+fn stopping_jobs(p: Preset) -> Vec<Job> {
+    let rule = match p {
+        // Twelve iterations: a short window, and no guard (the loss has no time to halve).
+        Preset::Tiny => StopRule {
+            window: 3,
+            patience: 4,
+            guard: Guard { loss_fraction: 1.0 },
+            ..StopRule::WMV
+        },
+        _ => StopRule::WMV,
+    };
+    denoising_jobs(p)
+        .into_iter()
+        .map(|mut job| {
+            job.experiment = Experiment::Stopping;
+            if p != Preset::Tiny {
+                job.fit.iterations = STOPPING_ITERATIONS;
+            }
+            job.watch = Some(rule);
+            job
+        })
+        .collect()
 }
 
 /// Table 1: the 11 grey images with the paper's 50 % masks (`restoration.ipynb`):
@@ -917,6 +962,8 @@ mod tests {
     fn the_quick_preset_narrows_the_paper_nets_to_64_channels_and_keeps_their_shape() {
         let paper = jobs(Preset::Paper, &[], &[], None, 1);
         let quick = jobs(Preset::Quick, &[], &[], None, 1);
+        // Every experiment but the stopping rule's, which needs thousands of iterations.
+        let paper: Vec<&Job> = paper.iter().filter(|j| j.experiment != Experiment::Stopping).collect();
         assert_eq!(paper.len(), quick.len());
         for (p, q) in paper.iter().zip(&quick) {
             assert_eq!((&p.experiment, &p.image), (&q.experiment, &q.image));
@@ -936,7 +983,13 @@ mod tests {
     #[test]
     fn the_paper_preset_keeps_the_reference_settings() {
         let jobs = jobs(Preset::Paper, &[], &[], None, 1);
-        assert_eq!(jobs.len(), 11 + 9 + 38 + 8);
+        assert_eq!(jobs.len(), 11 + 9 + 38 + 8 + 9);
+        // The stopping runs are the denoising runs, longer, with ES-WMV watching.
+        for s in jobs.iter().filter(|j| j.experiment == Experiment::Stopping) {
+            let d = jobs.iter().find(|d| d.experiment == Experiment::Denoising && d.image == s.image).unwrap();
+            assert_eq!((&s.net, &s.task, s.fit.lr), (&d.net, &d.task, d.fit.lr));
+            assert_eq!((s.fit.iterations, s.watch), (STOPPING_ITERATIONS, Some(StopRule::WMV)));
+        }
         let find = |image: &str| jobs.iter().find(|j| j.image == image).unwrap();
         // Every net starts as PyTorch 0.4 started it (γ ~ U(0, 1)).
         assert!(jobs.iter().all(|j| j.net.bn_init == BnInit::Uniform));
@@ -978,10 +1031,15 @@ mod tests {
     fn the_cpu_preset_is_the_paper_on_centre_crops() {
         let paper = jobs(Preset::Paper, &[], &[], None, 1);
         let cpu = jobs(Preset::Cpu, &[], &[], None, 1);
-        assert_eq!(cpu.len(), 11 + 9 + 38, "table1, denoising and sr");
+        assert_eq!(cpu.len(), 11 + 9 + 38 + 9, "table1, denoising, sr and stopping");
         for c in &cpu {
             let p = paper.iter().find(|p| (p.experiment, &p.image) == (c.experiment, &c.image)).unwrap();
-            assert_eq!((&c.net, &c.fit, &c.task, c.framing), (&p.net, &p.fit, &p.task, p.framing), "{}", c.image);
+            assert_eq!(
+                (&c.net, &c.fit, &c.task, c.framing, c.watch),
+                (&p.net, &p.fit, &p.task, p.framing, p.watch),
+                "{}",
+                c.image
+            );
             assert_eq!(c.cut, Cut::CentreCrop(64), "{}", c.image);
         }
     }

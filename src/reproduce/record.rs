@@ -8,6 +8,7 @@ use super::plan::{Baseline, Cut, Experiment, Job, Task};
 use crate::error::{DipError, Result};
 use crate::fit::{FitConfig, Step};
 use crate::net::SkipConfig;
+use crate::stopping::{self, StopRule};
 use crate::tasks::Framing;
 
 /// One point of the (thinned) history of a run. Values that are not finite are `None`.
@@ -22,6 +23,9 @@ pub struct HistoryPoint {
     /// PSNR of the averaged output against the clean image.
     pub psnr_clean_average: Option<f64>,
     pub rolled_back: bool,
+    /// The variance of the recent outputs, in a watched run ([`crate::stopping`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variance: Option<f64>,
 }
 
 impl HistoryPoint {
@@ -34,6 +38,7 @@ impl HistoryPoint {
             psnr_clean: s.psnr_clean.and_then(f),
             psnr_clean_average: s.psnr_clean_average.and_then(f),
             rolled_back: s.rolled_back,
+            variance: s.variance.and_then(f),
         }
     }
 }
@@ -50,6 +55,12 @@ pub struct Record {
     /// How the cut image was fitted to the net (absent in records older than the field).
     #[serde(default)]
     pub framing: Option<Framing>,
+    /// The rule that watched the outputs, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch: Option<StopRule>,
+    /// Where that rule would have stopped, and what it would have given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopping: Option<StoppingSummary>,
     pub net: SkipConfig,
     pub fit: FitConfig,
     pub parameters: usize,
@@ -112,6 +123,7 @@ impl Record {
             framing: self
                 .framing
                 .unwrap_or(Framing::PadToMultiple(self.net.size_multiple())),
+            watch: self.watch,
         }
     }
 
@@ -147,6 +159,52 @@ impl Record {
             authors_psnr: self.authors_psnr,
             wall_seconds: self.wall_seconds,
         }
+    }
+}
+
+/// What the stopping rule found in a watched run, from its full (unthinned) history.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StoppingSummary {
+    /// Where the outputs' variance was lowest (as the rule counts it), if anywhere.
+    pub detected: Option<usize>,
+    /// Where the rule would have stopped (its patience after the detected iteration);
+    /// `None` if the run ended first.
+    pub stopped_at: Option<usize>,
+    /// PSNR of the output at the detected iteration: what stopping on its own gives.
+    pub auto_psnr: Option<f64>,
+    /// The best PSNR of the output over the iterations and where (it peeks at the clean image).
+    pub best_psnr: Option<f64>,
+    pub best_iteration: Option<usize>,
+    /// The averaged output's PSNR after the paper's fixed number of iterations.
+    pub fixed_psnr: Option<f64>,
+    pub fixed_iterations: usize,
+}
+
+/// The paper's fixed number of denoising iterations, the comparison of the stopping rule.
+pub const FIXED_DENOISING_ITERATIONS: usize = 3000;
+
+impl StoppingSummary {
+    /// The summary of a run watched by `rule`; `None` for an empty history.
+    pub fn of(rule: StopRule, history: &[Step]) -> Option<Self> {
+        if history.is_empty() {
+            return None;
+        }
+        let steps: Vec<(Option<f64>, f64)> = history.iter().map(|s| (s.variance, s.loss)).collect();
+        let (detected, stopped_at) = stopping::replay(rule, &steps);
+        let best = history
+            .iter()
+            .filter_map(|s| Some((s.psnr_clean.filter(|p| p.is_finite())?, s.iteration)))
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        let fixed_iterations = FIXED_DENOISING_ITERATIONS.min(history.len());
+        Some(Self {
+            detected,
+            stopped_at,
+            auto_psnr: detected.and_then(|d| history.get(d)?.psnr_clean),
+            best_psnr: best.map(|b| b.0),
+            best_iteration: best.map(|b| b.1),
+            fixed_psnr: history[fixed_iterations - 1].psnr_clean_average,
+            fixed_iterations,
+        })
     }
 }
 

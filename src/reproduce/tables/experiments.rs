@@ -334,6 +334,6 @@ mod tests {
             paper::sr_value(paper::SR_BICUBIC, "set14", 8).unwrap()
         );
         assert!(bench(&no_runs()).rows.is_empty());
-        assert_eq!(all(&no_runs()).len(), 10);
+        assert_eq!(all(&no_runs()).len(), 11);
     }
 }

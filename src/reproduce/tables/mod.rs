@@ -35,6 +35,7 @@ mod ours;
 mod presets;
 mod render;
 mod stats;
+mod stopping;
 mod timing;
 
 use std::collections::BTreeSet;
@@ -50,6 +51,7 @@ pub use experiments::{
     demos, denoising, no_run_note, sr, sr_images, table1, FINAL_PSNR_NOTE, REDUCED_NOTE,
 };
 pub use presets::{strongest_preset, strongest_record};
+pub use stopping::stopping;
 pub use timing::{bench, timing};
 
 /// A number of a table: a mean, its standard deviation over seeds (if more than one), and how many runs.
@@ -267,7 +269,7 @@ pub fn all(inputs: &Inputs) -> Vec<Table> {
     for (set, factor) in paper::SR_COLUMNS {
         tables.push(sr_images(inputs, set, factor));
     }
-    tables.extend([demos(inputs), timing(inputs), bench(inputs)]);
+    tables.extend([demos(inputs), stopping(inputs), timing(inputs), bench(inputs)]);
     tables
 }
 
