@@ -154,6 +154,15 @@ fn the_book_builds_and_works_offline() {
     assert!(out.join("katex/katex.min.css").is_file());
     assert!(out.join("katex/fonts/KaTeX_Main-Regular.woff2").is_file());
     assert!(read(&out, "index.html").contains("katex/katex.min.css"));
+    // Offline search: the index is built into the book, and it knows the chapters' words.
+    let index: Vec<PathBuf> = std::fs::read_dir(&out)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("searchindex")))
+        .collect();
+    assert!(!index.is_empty(), "no search index in the book");
+    let words = std::fs::read_to_string(&index[0]).unwrap();
+    assert!(words.contains("inpainting") && words.contains("denoising"), "the search index misses the chapters");
     // generated figures and tables
     assert!(out.join("generated/network.svg").is_file());
     let network = read(&out, "network.html");
