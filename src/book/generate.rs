@@ -39,6 +39,7 @@ pub const DIRECTIVES: &[&str] = &[
     "gap-curves",
     "stopping-table",
     "stopping-curves",
+    "verdict",
 ];
 
 /// Files generated while the book is built: (path relative to the book's output, bytes).
@@ -141,6 +142,7 @@ impl Generator {
             "loss-curves" => self.loss_curves(experiment(1)?, arg(2)?),
             "gap-curves" => self.gap_curves(experiment(1)?, arg(2)?),
             "stopping-table" => Ok(tables::stopping(&inputs).to_markdown()),
+            "verdict" => Ok(super::verdict::verdict(&self.records)),
             "stopping-curves" => self.stopping_curves(arg(1)?),
             other => bail!("unknown block `{other}`"),
         }

@@ -17,6 +17,7 @@ pub mod figures;
 pub mod generate;
 #[cfg(feature = "tools")]
 pub mod math;
+pub mod verdict;
 
 #[cfg(feature = "tools")]
 use std::path::Path;
