@@ -309,7 +309,11 @@ impl<'a> Fitter<'a> {
                 .wrapping_mul(0x9e37_79b9)
                 .wrapping_add(iteration as u64 + 1),
         );
-        Ok(input::perturbed(&self.z, self.config.reg_noise_std, &mut noise_rng)?)
+        Ok(input::perturbed(
+            &self.z,
+            self.config.reg_noise_std,
+            &mut noise_rng,
+        )?)
     }
 
     /// The reference's counter `i`: the iterations that did not roll back.
@@ -376,7 +380,6 @@ impl<'a> Fitter<'a> {
         self.history.push(step.clone());
         Ok(step)
     }
-
 
     fn snapshot(&self) -> Result<Vec<Tensor>> {
         Ok(self

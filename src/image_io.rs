@@ -89,7 +89,11 @@ impl Image {
             .map_err(|e| unreadable(e.to_string()))?;
         use image::ImageDecoder;
         let color = decoder.color_type();
-        Ok(if color.bytes_per_pixel() / color.channel_count() >= 2 { 16 } else { 8 })
+        Ok(if color.bytes_per_pixel() / color.channel_count() >= 2 {
+            16
+        } else {
+            8
+        })
     }
 
     /// Convert from the `image` crate's type (alpha dropped, 16-bit kept precise).
@@ -161,7 +165,9 @@ impl Image {
             .flat_map(|i| (0..3).map(move |c| (c.min(self.channels - 1), i)))
             .map(|(c, i)| to_u16(self.data[c * plane + i]))
             .collect();
-        image::DynamicImage::ImageRgb16(image::ImageBuffer::from_raw(w, h, raw).expect("size checked"))
+        image::DynamicImage::ImageRgb16(
+            image::ImageBuffer::from_raw(w, h, raw).expect("size checked"),
+        )
     }
 
     /// Save as PNG (or JPEG, by extension), atomically: written to a temporary

@@ -157,7 +157,12 @@ pub struct Trim {
 impl Trim {
     /// The same border on every side.
     pub const fn even(b: usize) -> Self {
-        Self { top: b, left: b, bottom: b, right: b }
+        Self {
+            top: b,
+            left: b,
+            bottom: b,
+            right: b,
+        }
     }
 
     /// `image` without the border.
@@ -168,7 +173,12 @@ impl Trim {
                 "cannot trim {self:?} off a {h}×{w} image (height × width)"
             )));
         }
-        image.crop(self.top, self.left, h - self.top - self.bottom, w - self.left - self.right)
+        image.crop(
+            self.top,
+            self.left,
+            h - self.top - self.bottom,
+            w - self.left - self.right,
+        )
     }
 }
 
@@ -177,7 +187,12 @@ impl Trim {
 /// where the output is non-zero and scores `[t2[0] + 4 : t2[-1] - 4]`: `t2[-1]` is
 /// the last row *inside*, and the slice's end is exclusive, so 4 pixels go on the
 /// top and left and 5 on the bottom and right.
-pub const PAPER_SR_TRIM: Trim = Trim { top: SR_SHAVE, left: SR_SHAVE, bottom: SR_SHAVE + 1, right: SR_SHAVE + 1 };
+pub const PAPER_SR_TRIM: Trim = Trim {
+    top: SR_SHAVE,
+    left: SR_SHAVE,
+    bottom: SR_SHAVE + 1,
+    right: SR_SHAVE + 1,
+};
 
 /// PSNR of the Y channel ([`y_channel`]) with `trim` cut off both images; `test`
 /// is clipped to `[0, 1]` first.
@@ -238,11 +253,21 @@ pub fn psnr_paper_sr_canvas(ground_truth: &Image, canvas: &Image) -> Result<f64>
     }
     let plane = canvas.height * canvas.width;
     let channels = canvas.channels.min(3);
-    let lit = |y: usize, x: usize| (0..channels).any(|c| canvas.data[c * plane + y * canvas.width + x] > 0.0);
-    let rows: Vec<usize> = (0..canvas.height).filter(|&y| (0..canvas.width).any(|x| lit(y, x))).collect();
-    let cols: Vec<usize> = (0..canvas.width).filter(|&x| (0..canvas.height).any(|y| lit(y, x))).collect();
-    let (Some(&r0), Some(&r1), Some(&c0), Some(&c1)) = (rows.first(), rows.last(), cols.first(), cols.last()) else {
-        return Err(DipError::invalid("the output is black everywhere: no region to score"));
+    let lit = |y: usize, x: usize| {
+        (0..channels).any(|c| canvas.data[c * plane + y * canvas.width + x] > 0.0)
+    };
+    let rows: Vec<usize> = (0..canvas.height)
+        .filter(|&y| (0..canvas.width).any(|x| lit(y, x)))
+        .collect();
+    let cols: Vec<usize> = (0..canvas.width)
+        .filter(|&x| (0..canvas.height).any(|y| lit(y, x)))
+        .collect();
+    let (Some(&r0), Some(&r1), Some(&c0), Some(&c1)) =
+        (rows.first(), rows.last(), cols.first(), cols.last())
+    else {
+        return Err(DipError::invalid(
+            "the output is black everywhere: no region to score",
+        ));
     };
     let region = |i: &Image| i.crop(r0, c0, r1 - r0 + 1, c1 - c0 + 1);
     let reference = PAPER_SR_TRIM.apply(&y_channel(&region(ground_truth)?)?)?;

@@ -574,7 +574,16 @@ mod tests {
         let mean = gammas.iter().sum::<f32>() / gammas.len() as f32;
         assert!((mean - 0.5).abs() < 0.1, "mean γ {mean}");
         let ones = SkipNet::new(&cfg.clone().with_bn_init(BnInit::Ones), 3, &Device::Cpu).unwrap();
-        assert!(ones.top.down.bn.gamma.as_tensor().to_vec1::<f32>().unwrap().iter().all(|&g| g == 1.0));
+        assert!(ones
+            .top
+            .down
+            .bn
+            .gamma
+            .as_tensor()
+            .to_vec1::<f32>()
+            .unwrap()
+            .iter()
+            .all(|&g| g == 1.0));
     }
 
     #[test]
@@ -604,7 +613,8 @@ mod tests {
         assert!(net.check_input_size(64, 64).is_ok());
         let err = net.check_input_size(32, 64).unwrap_err().to_string();
         assert!(err.contains("at least 64"), "{err}");
-        let no_skip = SkipNet::new(&SkipConfig::uniform(2, 3, 8, 8, 0, 5), 0, &Device::Cpu).unwrap();
+        let no_skip =
+            SkipNet::new(&SkipConfig::uniform(2, 3, 8, 8, 0, 5), 0, &Device::Cpu).unwrap();
         let err = no_skip.check_input_size(100, 256).unwrap_err().to_string();
         assert!(err.contains("multiples of 32"), "{err}");
     }

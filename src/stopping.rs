@@ -162,9 +162,7 @@ impl Detector {
                 new_low = true;
             }
         }
-        let stop = self
-            .best
-            .is_some_and(|(b, _)| t >= b + self.rule.patience);
+        let stop = self.best.is_some_and(|(b, _)| t >= b + self.rule.patience);
         Verdict {
             variance,
             new_low,
@@ -209,8 +207,7 @@ impl Detector {
             *m += alpha * d;
             *s = (1.0 - alpha) * (*s + alpha * d * d);
         }
-        (self.seen > self.rule.window)
-            .then(|| self.ema_var.iter().sum::<f64>() / x.len() as f64)
+        (self.seen > self.rule.window).then(|| self.ema_var.iter().sum::<f64>() / x.len() as f64)
     }
 }
 
@@ -252,7 +249,11 @@ pub fn fit_auto(
     while !fitter.finished() {
         let step = fitter.step()?;
         let out = fitter.last_output.clone().expect("a step sets it");
-        let verdict = detector.observe(step.iteration, &out.flatten_all()?.to_vec1::<f32>()?, step.loss);
+        let verdict = detector.observe(
+            step.iteration,
+            &out.flatten_all()?.to_vec1::<f32>()?,
+            step.loss,
+        );
         if verdict.new_low {
             kept = Some(out);
         }
@@ -296,7 +297,9 @@ mod tests {
         let mut pos = 0.0;
         for t in 0..until {
             pos += speed(t);
-            let x: Vec<f32> = (0..16).map(|k| (pos * (1.0 + 0.1 * k as f64)) as f32).collect();
+            let x: Vec<f32> = (0..16)
+                .map(|k| (pos * (1.0 + 0.1 * k as f64)) as f32)
+                .collect();
             let loss = if t < 150 { 1.0 } else { 0.1 };
             if d.observe(t, &x, loss).stop {
                 return (d.detected(), t);
@@ -307,7 +310,10 @@ mod tests {
 
     #[test]
     fn windowed_variance_finds_where_the_outputs_move_least_and_waits_out_the_patience() {
-        let rule = StopRule { patience: 300, ..StopRule::WMV };
+        let rule = StopRule {
+            patience: 300,
+            ..StopRule::WMV
+        };
         let (detected, stopped) = run(rule, 5000);
         let detected = detected.expect("a detection");
         // The window is centred on the slowest point W/2 later.
@@ -317,7 +323,11 @@ mod tests {
 
     #[test]
     fn the_guard_skips_the_false_minimum_of_an_output_that_does_not_move_yet() {
-        let off = StopRule { guard: Guard { loss_fraction: 1.0 }, patience: 300, ..StopRule::WMV };
+        let off = StopRule {
+            guard: Guard { loss_fraction: 1.0 },
+            patience: 300,
+            ..StopRule::WMV
+        };
         let (detected, _) = run(off, 5000);
         // Unguarded, the still start wins.
         assert!(detected.unwrap() < 150, "{detected:?}");
@@ -325,12 +335,17 @@ mod tests {
 
     #[test]
     fn replaying_the_recorded_variances_stops_where_the_fit_would_have() {
-        let rule = StopRule { patience: 300, ..StopRule::WMV };
+        let rule = StopRule {
+            patience: 300,
+            ..StopRule::WMV
+        };
         let mut d = Detector::new(rule);
         let (mut pos, mut steps, mut online) = (0.0, Vec::new(), None);
         for t in 0..3000 {
             pos += speed(t);
-            let x: Vec<f32> = (0..16).map(|k| (pos * (1.0 + 0.1 * k as f64)) as f32).collect();
+            let x: Vec<f32> = (0..16)
+                .map(|k| (pos * (1.0 + 0.1 * k as f64)) as f32)
+                .collect();
             let loss = if t < 150 { 1.0 } else { 0.1 };
             let v = d.observe(t, &x, loss);
             steps.push((v.variance, loss));
@@ -343,8 +358,16 @@ mod tests {
 
     #[test]
     fn the_windowed_variance_is_the_definition() {
-        let mut d = Detector::new(StopRule { window: 3, ..StopRule::WMV });
-        let xs = [vec![0.0f32, 1.0], vec![1.0, 1.0], vec![2.0, 4.0], vec![3.0, 1.0]];
+        let mut d = Detector::new(StopRule {
+            window: 3,
+            ..StopRule::WMV
+        });
+        let xs = [
+            vec![0.0f32, 1.0],
+            vec![1.0, 1.0],
+            vec![2.0, 4.0],
+            vec![3.0, 1.0],
+        ];
         let mut last = None;
         for (t, x) in xs.iter().enumerate() {
             last = d.observe(t, x, 1.0).variance;
@@ -355,7 +378,10 @@ mod tests {
 
     #[test]
     fn the_exponential_variant_also_finds_the_slow_stretch() {
-        let rule = StopRule { patience: 300, ..StopRule::EMV };
+        let rule = StopRule {
+            patience: 300,
+            ..StopRule::EMV
+        };
         let (detected, _) = run(rule, 5000);
         let detected = detected.expect("a detection");
         assert!((395..=430).contains(&detected), "detected {detected}");

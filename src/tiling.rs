@@ -22,7 +22,13 @@ pub const MAX_MEGAPIXELS: f64 = 100.0;
 /// The estimated peak memory, in bytes, of fitting `net` with an output of `height × width`:
 /// activations scale with the pixels and with the widest layer.
 pub fn fit_bytes(net: &SkipConfig, height: usize, width: usize) -> f64 {
-    let widest = net.channels_down.iter().chain(&net.channels_up).copied().max().unwrap_or(128);
+    let widest = net
+        .channels_down
+        .iter()
+        .chain(&net.channels_up)
+        .copied()
+        .max()
+        .unwrap_or(128);
     BASE_BYTES + BYTES_PER_PIXEL_AT_128 * (widest as f64 / 128.0) * (height * width) as f64
 }
 
@@ -75,7 +81,10 @@ pub fn starts(n: usize, tile: usize, overlap: usize) -> Vec<usize> {
         return vec![0];
     }
     let step = tile.saturating_sub(overlap).max(1);
-    let mut out: Vec<usize> = (0..).map(|k| k * step).take_while(|&s| s + tile < n).collect();
+    let mut out: Vec<usize> = (0..)
+        .map(|k| k * step)
+        .take_while(|&s| s + tile < n)
+        .collect();
     out.push(n - tile);
     out
 }
@@ -127,7 +136,12 @@ pub fn restore_tiled(
     let mut channels = 0;
     for (index, rect) in tiles(height, width, tile, overlap).into_iter().enumerate() {
         let out = restore(index, rect)?;
-        let (y0, x0, th, tw) = (rect.0 * scale, rect.1 * scale, rect.2 * scale, rect.3 * scale);
+        let (y0, x0, th, tw) = (
+            rect.0 * scale,
+            rect.1 * scale,
+            rect.2 * scale,
+            rect.3 * scale,
+        );
         if (out.height, out.width) != (th, tw) {
             return Err(DipError::invalid(format!(
                 "a tile's result is {}×{}, expected {tw}×{th}",
@@ -210,10 +224,15 @@ mod tests {
         let net = SkipConfig::standard(32, 3);
         let whole_512 = fit_bytes(&net, 512, 512) / (1024.0 * 1024.0);
         assert!((2000.0..2300.0).contains(&whole_512), "{whole_512} MiB");
-        assert_eq!(tile_for_budget(&net, fit_bytes(&net, 512, 512)).unwrap(), 512);
+        assert_eq!(
+            tile_for_budget(&net, fit_bytes(&net, 512, 512)).unwrap(),
+            512
+        );
         assert!(tile_for_budget(&net, 50.0 * 1024.0 * 1024.0).is_err());
         assert!(check_size(4000, 3000, "the image").is_ok());
-        let err = check_size(20000, 20000, "the image").unwrap_err().to_string();
+        let err = check_size(20000, 20000, "the image")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("400 megapixels"), "{err}");
     }
 }

@@ -158,11 +158,17 @@ fn the_book_builds_and_works_offline() {
     let index: Vec<PathBuf> = std::fs::read_dir(&out)
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("searchindex")))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("searchindex"))
+        })
         .collect();
     assert!(!index.is_empty(), "no search index in the book");
     let words = std::fs::read_to_string(&index[0]).unwrap();
-    assert!(words.contains("inpainting") && words.contains("denoising"), "the search index misses the chapters");
+    assert!(
+        words.contains("inpainting") && words.contains("denoising"),
+        "the search index misses the chapters"
+    );
     // generated figures and tables
     assert!(out.join("generated/network.svg").is_file());
     let network = read(&out, "network.html");

@@ -272,7 +272,15 @@ fn a_damaged_checkpoint_is_an_error_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let results = path_str(dir.path());
     let run = |extra: &[&str]| {
-        let mut args = vec!["reproduce", "--preset", "tiny", "--only", "table1", "--images", "boat"];
+        let mut args = vec![
+            "reproduce",
+            "--preset",
+            "tiny",
+            "--only",
+            "table1",
+            "--images",
+            "boat",
+        ];
         args.extend(["--results", results, "--device", "cpu", "-q"]);
         args.extend(extra);
         dip(&args)
@@ -283,14 +291,29 @@ fn a_damaged_checkpoint_is_an_error_naming_it() {
     std::fs::write(&checkpoint, b"not a checkpoint at all").unwrap();
     let o = run(&["--resume"]);
     assert_clean_failure(&o, "is damaged");
-    assert!(stderr(&o).contains("boat.ckpt.safetensors"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("boat.ckpt.safetensors"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 /// `dip results --json | head` ends quietly: no panic when the reader goes away.
 #[test]
 fn a_closed_pipe_ends_quietly() {
     let dir = tempfile::tempdir().unwrap();
-    let o = dip(&["reproduce", "--preset", "tiny", "--only", "table1", "--results", path_str(dir.path()), "--device", "cpu", "-q"]);
+    let o = dip(&[
+        "reproduce",
+        "--preset",
+        "tiny",
+        "--only",
+        "table1",
+        "--results",
+        path_str(dir.path()),
+        "--device",
+        "cpu",
+        "-q",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let mut child = Command::new(env!("CARGO_BIN_EXE_dip"))
         .args(["results", "--json", "--results", path_str(dir.path())])
@@ -302,7 +325,10 @@ fn a_closed_pipe_ends_quietly() {
     drop(child.stdout.take());
     let o = child.wait_with_output().unwrap();
     let err = stderr(&o);
-    assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("Broken pipe"),
+        "{err}"
+    );
     assert!(err.is_empty(), "{err}");
 }
 
@@ -339,10 +365,25 @@ fn reproduce_estimate_prints_the_wall_time_without_running() {
     let out = stdout(&o);
     let last = out.lines().last().unwrap();
     assert!(last.starts_with("estimated wall time: "), "{out}");
-    let seconds: f64 = last.split('(').nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    let seconds: f64 = last
+        .split('(')
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(seconds > 0.0, "{out}");
-    assert!(out.lines().any(|l| l.starts_with("table1") && l.contains("11 runs")), "{out}");
-    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "it ran something");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("table1") && l.contains("11 runs")),
+        "{out}"
+    );
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "it ran something"
+    );
 }
 
 /// A noisy photo without a clean image is denoised with the automatic stopping rule
@@ -352,22 +393,50 @@ fn denoising_a_photo_stops_on_its_own_by_default() {
     let d = data_dir();
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("noisy.png");
-    let crop = dip::Image::load(d.join("set5/butterfly.png")).unwrap().crop(0, 0, 32, 32).unwrap();
-    dip::tasks::denoising::add_noise(&crop, 25.0 / 255.0, &mut dip::rng::Rng::new(3)).save(&input).unwrap();
+    let crop = dip::Image::load(d.join("set5/butterfly.png"))
+        .unwrap()
+        .crop(0, 0, 32, 32)
+        .unwrap();
+    dip::tasks::denoising::add_noise(&crop, 25.0 / 255.0, &mut dip::rng::Rng::new(3))
+        .save(&input)
+        .unwrap();
     let (out, history) = (dir.path().join("out.png"), dir.path().join("h.json"));
     let o = dip(&[
-        "denoise", path_str(&input), "-o", path_str(&out), "--iterations", "110",
-        "--history", path_str(&history), "--quiet", "--device", "cpu",
+        "denoise",
+        path_str(&input),
+        "-o",
+        path_str(&out),
+        "--iterations",
+        "110",
+        "--history",
+        path_str(&history),
+        "--quiet",
+        "--device",
+        "cpu",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("no stopping point detected"), "{}", stdout(&o));
-    let steps: Vec<serde_json::Value> = serde_json::from_slice(&std::fs::read(&history).unwrap()).unwrap();
+    assert!(
+        stdout(&o).contains("no stopping point detected"),
+        "{}",
+        stdout(&o)
+    );
+    let steps: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(&history).unwrap()).unwrap();
     assert!(steps[109]["variance"].as_f64().is_some(), "{}", steps[109]);
     assert!(steps[50].get("variance").is_none());
     // --stop fixed turns it off.
     let o = dip(&[
-        "denoise", path_str(&input), "-o", path_str(&out), "--iterations", "3", "--stop", "fixed",
-        "--quiet", "--device", "cpu",
+        "denoise",
+        path_str(&input),
+        "-o",
+        path_str(&out),
+        "--iterations",
+        "3",
+        "--stop",
+        "fixed",
+        "--quiet",
+        "--device",
+        "cpu",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(!stdout(&o).contains("stopping point"), "{}", stdout(&o));
@@ -380,8 +449,17 @@ fn an_unwritable_history_is_refused_before_fitting() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.png");
     let o = dip(&[
-        "denoise", path_str(&d.join("set5/butterfly.png")), "--sigma", "25", "-o", path_str(&out),
-        "--iterations", "100000", "--history", "/nonexistent-folder/h.json", "--quiet",
+        "denoise",
+        path_str(&d.join("set5/butterfly.png")),
+        "--sigma",
+        "25",
+        "-o",
+        path_str(&out),
+        "--iterations",
+        "100000",
+        "--history",
+        "/nonexistent-folder/h.json",
+        "--quiet",
     ]);
     assert_clean_failure(&o, "--history");
     assert!(!out.exists());
@@ -392,11 +470,28 @@ fn an_unwritable_history_is_refused_before_fitting() {
 fn a_16_bit_photo_gives_a_16_bit_result() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("deep.png");
-    let raw: Vec<u16> = (0..48 * 40 * 3).map(|i| ((i * 97) % 65536) as u16).collect();
-    image::ImageBuffer::<image::Rgb<u16>, _>::from_raw(48, 40, raw).unwrap().save(&input).unwrap();
+    let raw: Vec<u16> = (0..48 * 40 * 3)
+        .map(|i| ((i * 97) % 65536) as u16)
+        .collect();
+    image::ImageBuffer::<image::Rgb<u16>, _>::from_raw(48, 40, raw)
+        .unwrap()
+        .save(&input)
+        .unwrap();
     assert_eq!(dip::Image::bit_depth(&input).unwrap(), 16);
     let out = dir.path().join("out.png");
-    let o = dip(&["denoise", path_str(&input), "-o", path_str(&out), "--iterations", "2", "--stop", "fixed", "--quiet", "--device", "cpu"]);
+    let o = dip(&[
+        "denoise",
+        path_str(&input),
+        "-o",
+        path_str(&out),
+        "--iterations",
+        "2",
+        "--stop",
+        "fixed",
+        "--quiet",
+        "--device",
+        "cpu",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(dip::Image::bit_depth(&out).unwrap(), 16);
     let decoded = image::open(&out).unwrap();
@@ -404,7 +499,19 @@ fn a_16_bit_photo_gives_a_16_bit_result() {
     // An 8-bit input stays 8-bit.
     let small = dir.path().join("small.png");
     dip::Image::filled(3, 40, 48, 0.5).save(&small).unwrap();
-    let o = dip(&["denoise", path_str(&small), "-o", path_str(&out), "--iterations", "1", "--stop", "fixed", "--quiet", "--device", "cpu"]);
+    let o = dip(&[
+        "denoise",
+        path_str(&small),
+        "-o",
+        path_str(&out),
+        "--iterations",
+        "1",
+        "--stop",
+        "fixed",
+        "--quiet",
+        "--device",
+        "cpu",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(dip::Image::bit_depth(&out).unwrap(), 8);
 }
@@ -419,7 +526,15 @@ fn inpainting_without_holes_is_refused() {
     let mask = dir.path().join("mask.png");
     dip::Image::filled(1, 64, 64, 1.0).save(&mask).unwrap();
     let out = dir.path().join("out.png");
-    let o = dip(&["inpaint", path_str(&image), "--mask", path_str(&mask), "-o", path_str(&out), "--quiet"]);
+    let o = dip(&[
+        "inpaint",
+        path_str(&image),
+        "--mask",
+        path_str(&mask),
+        "-o",
+        path_str(&out),
+        "--quiet",
+    ]);
     assert_clean_failure(&o, "the mask hides nothing");
     let o = dip(&["inpaint", path_str(&image), "-o", path_str(&out), "--quiet"]);
     assert_clean_failure(&o, "has no holes");
@@ -435,13 +550,26 @@ fn a_folder_of_photos_is_restored_one_by_one() {
     let photos = dir.path().join("photos");
     std::fs::create_dir(&photos).unwrap();
     for (name, v) in [("a.png", 0.3), ("c.png", 0.6)] {
-        dip::Image::filled(3, 40, 40, v).save(photos.join(name)).unwrap();
+        dip::Image::filled(3, 40, 40, v)
+            .save(photos.join(name))
+            .unwrap();
     }
     std::fs::write(photos.join("b.png"), b"not a png").unwrap();
     std::fs::write(photos.join("notes.txt"), b"ignored").unwrap();
     let out = dir.path().join("restored");
     let args = |force: bool| {
-        let mut a = vec!["denoise", path_str(&photos), "-o", path_str(&out), "--iterations", "1", "--stop", "fixed", "--device", "cpu"];
+        let mut a = vec![
+            "denoise",
+            path_str(&photos),
+            "-o",
+            path_str(&out),
+            "--iterations",
+            "1",
+            "--stop",
+            "fixed",
+            "--device",
+            "cpu",
+        ];
         if force {
             a.push("--force");
         }
@@ -451,32 +579,70 @@ fn a_folder_of_photos_is_restored_one_by_one() {
     let o = run(args(false));
     let text = stdout(&o);
     assert!(!o.status.success());
-    assert!(text.contains("[2/3]") && text.contains("b.png: failed:"), "{text}");
-    assert!(text.contains("2 restored, 0 skipped, 1 failed, of 3 images"), "{text}");
+    assert!(
+        text.contains("[2/3]") && text.contains("b.png: failed:"),
+        "{text}"
+    );
+    assert!(
+        text.contains("2 restored, 0 skipped, 1 failed, of 3 images"),
+        "{text}"
+    );
     assert!(out.join("a.png").is_file() && out.join("c.png").is_file());
     assert!(!out.join("b.png").exists());
-    assert!(stderr(&o).contains("error: 1 of 3 images failed"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("error: 1 of 3 images failed"),
+        "{}",
+        stderr(&o)
+    );
     // Again: the finished ones are skipped; with --force they are redone.
     std::fs::remove_file(photos.join("b.png")).unwrap();
     let o = run(args(false));
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("0 restored, 2 skipped, 0 failed, of 2 images"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("0 restored, 2 skipped, 0 failed, of 2 images"),
+        "{}",
+        stdout(&o)
+    );
     let o = run(args(true));
-    assert!(stdout(&o).contains("2 restored, 0 skipped"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("2 restored, 0 skipped"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 /// `--shard` and `--jobs` refuse what cannot be run, before running anything.
 #[test]
 fn bad_shards_and_jobs_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let base = ["reproduce", "--preset", "tiny", "--only", "table1", "--results", path_str(dir.path())];
+    let base = [
+        "reproduce",
+        "--preset",
+        "tiny",
+        "--only",
+        "table1",
+        "--results",
+        path_str(dir.path()),
+    ];
     for (extra, needle) in [
-        (&["--shard", "3/3"][..], "--shard 3/3: the shard's index counts from 0 and must be below 3"),
-        (&["--shard", "0/0"][..], "--shard 0/0: the number of shards must be at least 1"),
+        (
+            &["--shard", "3/3"][..],
+            "--shard 3/3: the shard's index counts from 0 and must be below 3",
+        ),
+        (
+            &["--shard", "0/0"][..],
+            "--shard 0/0: the number of shards must be at least 1",
+        ),
         (&["--shard", "x"][..], "--shard 'x': expected I/N"),
         (&["--jobs", "0"][..], "--jobs must be at least 1"),
-        (&["--jobs", "2", "--device", "cuda:1"][..], "use --device cuda or cpu, not 'cuda:1'"),
-        (&["--jobs", "2", "--device", "metal"][..], "use --device cuda or cpu, not 'metal'"),
+        (
+            &["--jobs", "2", "--device", "cuda:1"][..],
+            "use --device cuda or cpu, not 'cuda:1'",
+        ),
+        (
+            &["--jobs", "2", "--device", "metal"][..],
+            "use --device cuda or cpu, not 'metal'",
+        ),
     ] {
         let o = dip(&[&base[..], extra].concat());
         assert_clean_failure(&o, needle);
@@ -501,15 +667,41 @@ fn tiling_restores_close_to_the_whole_image_fit() {
     let d = data_dir();
     let dir = tempfile::tempdir().unwrap();
     let clean = dir.path().join("clean.png");
-    dip::Image::load(d.join("denoising-cbm3d9/image_F16_512rgb.png")).unwrap().crop(200, 200, 80, 80).unwrap().save(&clean).unwrap();
+    dip::Image::load(d.join("denoising-cbm3d9/image_F16_512rgb.png"))
+        .unwrap()
+        .crop(200, 200, 80, 80)
+        .unwrap()
+        .save(&clean)
+        .unwrap();
     let psnr_of = |o: &Output| -> f64 {
         let text = stdout(o);
-        let line = text.lines().find(|l| l.starts_with("PSNR against the clean image")).unwrap_or_else(|| panic!("{text}"));
-        line.split(": ").nth(1).unwrap().trim_end_matches(" dB").parse().unwrap()
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("PSNR against the clean image"))
+            .unwrap_or_else(|| panic!("{text}"));
+        line.split(": ")
+            .nth(1)
+            .unwrap()
+            .trim_end_matches(" dB")
+            .parse()
+            .unwrap()
     };
     let out = dir.path().join("out.png");
     let run = |extra: &[&str]| {
-        let mut a = vec!["denoise", path_str(&clean), "--sigma", "25", "--no-average", "-o", path_str(&out), "--iterations", "80", "--quiet", "--device", "cpu"];
+        let mut a = vec![
+            "denoise",
+            path_str(&clean),
+            "--sigma",
+            "25",
+            "--no-average",
+            "-o",
+            path_str(&out),
+            "--iterations",
+            "80",
+            "--quiet",
+            "--device",
+            "cpu",
+        ];
         a.extend(extra);
         dip(&a)
     };
@@ -517,13 +709,20 @@ fn tiling_restores_close_to_the_whole_image_fit() {
     assert!(whole.status.success(), "{}", stderr(&whole));
     let tiled = run(&["--tile", "64"]);
     assert!(tiled.status.success(), "{}", stderr(&tiled));
-    assert!(stdout(&tiled).contains("tiles: 4 of 64×64"), "{}", stdout(&tiled));
+    assert!(
+        stdout(&tiled).contains("tiles: 4 of 64×64"),
+        "{}",
+        stdout(&tiled)
+    );
     let result = dip::Image::load(&out).unwrap();
     assert_eq!((result.height, result.width), (80, 80));
     let (w, t) = (psnr_of(&whole), psnr_of(&tiled));
     eprintln!("whole {w:.2} dB, tiled {t:.2} dB");
     // The noisy input is about 20.2 dB.
-    assert!(t > 21.5 && (w - t).abs() < 2.0, "whole {w:.2} dB, tiled {t:.2} dB");
+    assert!(
+        t > 21.5 && (w - t).abs() < 2.0,
+        "whole {w:.2} dB, tiled {t:.2} dB"
+    );
     // A budget too small for even one tile is a one-line error.
     let o = run(&["--max-memory", "0.01"]);
     assert_clean_failure(&o, "even a 64×64 tile needs");
@@ -535,18 +734,44 @@ fn tiling_restores_close_to_the_whole_image_fit() {
 fn huge_images_and_factors_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let big = dir.path().join("big.png");
-    image::GrayImage::from_pixel(20000, 20000, image::Luma([128u8])).save(&big).unwrap();
+    image::GrayImage::from_pixel(20000, 20000, image::Luma([128u8]))
+        .save(&big)
+        .unwrap();
     let out = dir.path().join("out.png");
-    let o = dip(&["denoise", path_str(&big), "-o", path_str(&out), "--iterations", "1", "--quiet"]);
+    let o = dip(&[
+        "denoise",
+        path_str(&big),
+        "-o",
+        path_str(&out),
+        "--iterations",
+        "1",
+        "--quiet",
+    ]);
     assert_clean_failure(&o, "400 megapixels");
     assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
     let small = dir.path().join("small.png");
     dip::Image::filled(3, 40, 40, 0.5).save(&small).unwrap();
-    let o = dip(&["super-resolve", path_str(&small), "--factor", "100000", "-o", path_str(&out), "--quiet"]);
+    let o = dip(&[
+        "super-resolve",
+        path_str(&small),
+        "--factor",
+        "100000",
+        "-o",
+        path_str(&out),
+        "--quiet",
+    ]);
     assert_clean_failure(&o, "--factor must be from 2 to 32");
     // A factor that is allowed but makes too large a result is refused before any fit.
     let large = dir.path().join("large.png");
     dip::Image::filled(3, 1000, 1000, 0.5).save(&large).unwrap();
-    let o = dip(&["super-resolve", path_str(&large), "--factor", "32", "-o", path_str(&out), "--quiet"]);
+    let o = dip(&[
+        "super-resolve",
+        path_str(&large),
+        "--factor",
+        "32",
+        "-o",
+        path_str(&out),
+        "--quiet",
+    ]);
     assert_clean_failure(&o, "megapixels");
 }

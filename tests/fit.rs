@@ -156,14 +156,23 @@ fn the_rollback_check_runs_on_the_reference_notebooks_iterations() {
 fn values(net: &SkipNet) -> Vec<Vec<f32>> {
     net.parameters()
         .iter()
-        .map(|p| p.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap())
+        .map(|p| {
+            p.as_tensor()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+        })
         .collect()
 }
 
 /// Make the net's output collapse: the head's bias far negative, so the sigmoid gives ~0.
 fn sabotage(net: &SkipNet) {
     let bias = net.head.bias.as_tensor();
-    net.head.bias.set(&(bias.ones_like().unwrap() * -40.0).unwrap()).unwrap();
+    net.head
+        .bias
+        .set(&(bias.ones_like().unwrap() * -40.0).unwrap())
+        .unwrap();
 }
 
 #[test]
@@ -180,7 +189,14 @@ fn a_triggered_rollback_restores_the_saved_parameters_then_still_steps_and_avera
     assert!(!fitter.step().unwrap().rolled_back); // i = 0: checked, saved
     assert!(!fitter.step().unwrap().rolled_back); // i = 1: not checked
     sabotage(&fitter.net);
-    let average_before = fitter.average.as_ref().unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let average_before = fitter
+        .average
+        .as_ref()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
     let step = fitter.step().unwrap(); // i = 2: checked, the PSNR fell by far more than 5 dB
     assert!(step.rolled_back, "{step:?}");
     assert_eq!(fitter.rollbacks, 1);
@@ -193,18 +209,34 @@ fn a_triggered_rollback_restores_the_saved_parameters_then_still_steps_and_avera
     }
     // Back at the saved parameters, then one Adam step of about lr (the reference steps anyway).
     assert!(moved, "no optimiser step after the rollback");
-    assert!(largest < 0.01, "parameters {largest} away from the saved ones");
+    assert!(
+        largest < 0.01,
+        "parameters {largest} away from the saved ones"
+    );
     // The average took this iteration's (collapsed) output, as in denoising.ipynb.
-    let average_after = fitter.average.as_ref().unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let average_after = fitter
+        .average
+        .as_ref()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
     assert_ne!(average_before, average_after);
     // The reference's counter did not advance, so iteration 3 is checked again (i is still 2).
     sabotage(&fitter.net);
-    assert!(fitter.step().unwrap().rolled_back, "iteration 3 was not checked");
+    assert!(
+        fitter.step().unwrap().rolled_back,
+        "iteration 3 was not checked"
+    );
     assert_eq!(fitter.rollbacks, 2);
     // Healthy again: i = 2 saves, i = 3 is not checked.
     assert!(!fitter.step().unwrap().rolled_back);
     sabotage(&fitter.net);
-    assert!(!fitter.step().unwrap().rolled_back, "i = 3 must not be checked");
+    assert!(
+        !fitter.step().unwrap().rolled_back,
+        "i = 3 must not be checked"
+    );
 }
 
 #[test]
@@ -222,7 +254,14 @@ fn the_final_image_can_be_read_off_the_last_perturbed_input() {
         fitter.step().unwrap();
     }
     let last = fitter.final_input().unwrap();
-    let diff = (&last - &fitter.z).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+    let diff = (&last - &fitter.z)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
     assert!(diff > 0.01, "the last input is not perturbed ({diff})");
     let result = fitter.result().unwrap();
     let expected = dip::Image::from_tensor(&fitter.net.forward(&last).unwrap()).unwrap();
@@ -243,15 +282,32 @@ fn automatic_stopping_keeps_an_output_near_the_best_iteration() {
     let problem = denoising::problem(&noisy, Some(&clean), 16, &Device::Cpu).unwrap();
     let mut cfg = config(1500, 0);
     cfg.exp_weight = None;
-    let rule = StopRule { window: 50, patience: 250, ..StopRule::WMV };
-    let stopped = fit_auto(small_net(8, 3, 0), &problem, &cfg, rule, &mut |_, _| Control::Continue).unwrap();
+    let rule = StopRule {
+        window: 50,
+        patience: 250,
+        ..StopRule::WMV
+    };
+    let stopped = fit_auto(small_net(8, 3, 0), &problem, &cfg, rule, &mut |_, _| {
+        Control::Continue
+    })
+    .unwrap();
     let detected = stopped.detected.expect("a detection");
     let history = &stopped.result.history;
-    assert_eq!(history.len(), detected + 250 + 1, "it stops `patience` after the detected iteration");
+    assert_eq!(
+        history.len(),
+        detected + 250 + 1,
+        "it stops `patience` after the detected iteration"
+    );
     assert!(history[detected].variance.is_some());
-    let best = history.iter().filter_map(|s| s.psnr_clean).fold(f64::MIN, f64::max);
+    let best = history
+        .iter()
+        .filter_map(|s| s.psnr_clean)
+        .fold(f64::MIN, f64::max);
     let kept = psnr(&clean, &stopped.result.output).unwrap();
-    assert!((kept - history[detected].psnr_clean.unwrap()).abs() < 1e-3, "the kept output is the detected one");
+    assert!(
+        (kept - history[detected].psnr_clean.unwrap()).abs() < 1e-3,
+        "the kept output is the detected one"
+    );
     eprintln!("detected {detected}: {kept:.2} dB; best {best:.2} dB");
     assert!(kept > best - 2.0, "kept {kept:.2} dB, best {best:.2} dB");
 }

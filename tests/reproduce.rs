@@ -756,20 +756,41 @@ fn the_stopping_experiment_records_where_the_rule_stops() {
         assert!(variances[rule.window - 1..].iter().all(Option::is_some));
         // The lowest variance the rule counts is the detected one.
         let counted = &r.history[detected..s.stopped_at.unwrap_or(r.iterations - 1) + 1];
-        let lowest = counted.iter().filter_map(|h| h.variance).fold(f64::INFINITY, f64::min);
+        let lowest = counted
+            .iter()
+            .filter_map(|h| h.variance)
+            .fold(f64::INFINITY, f64::min);
         assert_eq!(r.history[detected].variance, Some(lowest), "{}", r.image);
         assert_eq!(s.auto_psnr, r.history[detected].psnr_clean);
-        let best = r.history.iter().filter_map(|h| h.psnr_clean).fold(f64::MIN, f64::max);
+        let best = r
+            .history
+            .iter()
+            .filter_map(|h| h.psnr_clean)
+            .fold(f64::MIN, f64::max);
         assert_eq!(s.best_psnr, Some(best));
         assert_eq!(s.fixed_psnr, r.history.last().unwrap().psnr_clean_average);
     }
     let owned: Vec<Record> = records.into_iter().cloned().collect();
-    let inputs = Inputs { records: &owned, bench: &[], data: None, presets: Presets::All };
+    let inputs = Inputs {
+        records: &owned,
+        bench: &[],
+        data: None,
+        presets: Presets::All,
+    };
     let table = tables::stopping(&inputs);
     assert_eq!(table.rows.len(), paper::DENOISING_IMAGES.len() + 2);
     let gap = table.column("gap to the best").unwrap();
-    let worst = table.row("worst (tiny)").unwrap().cells[gap].as_ref().unwrap().mean;
-    let lowest_gap = table.rows[..9].iter().map(|r| r.cells[gap].as_ref().unwrap().mean).fold(f64::INFINITY, f64::min);
+    let worst = table.row("worst (tiny)").unwrap().cells[gap]
+        .as_ref()
+        .unwrap()
+        .mean;
+    let lowest_gap = table.rows[..9]
+        .iter()
+        .map(|r| r.cells[gap].as_ref().unwrap().mean)
+        .fold(f64::INFINITY, f64::min);
     assert_eq!(worst, lowest_gap);
-    assert!(worst <= 0.0, "the rule cannot beat the best iteration: {worst}");
+    assert!(
+        worst <= 0.0,
+        "the rule cannot beat the best iteration: {worst}"
+    );
 }

@@ -392,24 +392,49 @@ impl Generator {
             return Ok(no_run(Experiment::Stopping, image));
         };
         let Some(summary) = &record.stopping else {
-            return Ok(format!("> The record of `stopping/{image}` has no stopping summary.\n"));
+            return Ok(format!(
+                "> The record of `stopping/{image}` has no stopping summary.\n"
+            ));
         };
         let points = |f: &dyn Fn(&record::HistoryPoint) -> Option<f64>| -> Vec<(f64, f64)> {
-            record.history.iter().filter_map(|h| Some((h.iteration as f64, f(h)?))).collect()
+            record
+                .history
+                .iter()
+                .filter_map(|h| Some((h.iteration as f64, f(h)?)))
+                .collect()
         };
         let marker = |values: &[(f64, f64)]| -> Option<Series> {
             let d = summary.detected? as f64;
-            let (lo, hi) = values.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
-            Some(Series { name: format!("detected: iteration {d}"), points: vec![(d, lo), (d, hi)] })
+            let (lo, hi) = values
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
+            Some(Series {
+                name: format!("detected: iteration {d}"),
+                points: vec![(d, lo), (d, hi)],
+            })
         };
         let psnr = points(&|h| h.psnr_clean);
         let log_var = points(&|h| h.variance.filter(|v| *v > 0.0).map(f64::log10));
         let mut charts = String::new();
-        for (name, y, values) in [("output vs clean", "PSNR (dB)", psnr), ("variance of the last 100 outputs", "log10 variance", log_var)] {
-            let mut series = vec![Series { name: name.into(), points: values.clone() }];
+        for (name, y, values) in [
+            ("output vs clean", "PSNR (dB)", psnr),
+            (
+                "variance of the last 100 outputs",
+                "log10 variance",
+                log_var,
+            ),
+        ] {
+            let mut series = vec![Series {
+                name: name.into(),
+                points: values.clone(),
+            }];
             series.extend(marker(&values));
             let svg = figures::line_chart(&format!("{image}: {name}"), "iteration", y, &series);
-            let slug = if y.starts_with("PSNR") { "psnr" } else { "variance" };
+            let slug = if y.starts_with("PSNR") {
+                "psnr"
+            } else {
+                "variance"
+            };
             let rel = self.asset(&format!("stopping-{image}-{slug}.svg"), svg.into_bytes());
             charts += &format!("![{name} against iteration, {image}]({rel})\n\n");
         }

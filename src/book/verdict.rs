@@ -17,17 +17,28 @@ pub const REPRODUCED_WITHIN_DB: f64 = 0.5;
 fn runs_of(experiment: Experiment) -> Vec<String> {
     match experiment {
         Experiment::Table1 => paper::TABLE1_IMAGES.iter().map(|s| s.to_string()).collect(),
-        Experiment::Denoising => paper::DENOISING_IMAGES.iter().map(|(n, _)| n.to_string()).collect(),
+        Experiment::Denoising => paper::DENOISING_IMAGES
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .collect(),
         Experiment::Sr => paper::SR_COLUMNS
             .iter()
-            .flat_map(|(set, f)| paper::sr_images(set).iter().map(move |n| format!("{set}-x{f}-{n}")))
+            .flat_map(|(set, f)| {
+                paper::sr_images(set)
+                    .iter()
+                    .map(move |n| format!("{set}-x{f}-{n}"))
+            })
             .collect(),
         _ => Vec::new(),
     }
 }
 
 /// One preset's standing on one experiment: (images covered, of all, mean ours, mean authors').
-fn standing(records: &[Record], experiment: Experiment, preset: &str) -> Option<(usize, usize, f64, f64)> {
+fn standing(
+    records: &[Record],
+    experiment: Experiment,
+    preset: &str,
+) -> Option<(usize, usize, f64, f64)> {
     let runs = runs_of(experiment);
     let pairs: Vec<(f64, f64)> = runs
         .iter()
@@ -52,7 +63,9 @@ fn protocol(preset: &str) -> &'static str {
     match Preset::parse(preset) {
         Ok(Preset::Paper) => "the paper's protocol, whole images",
         Ok(Preset::Cpu) => "the paper's protocol on 64×64 centre crops",
-        Ok(Preset::Quick) => "a reduced protocol (64×64 crops, nets 64 channels wide, a few hundred iterations)",
+        Ok(Preset::Quick) => {
+            "a reduced protocol (64×64 crops, nets 64 channels wide, a few hundred iterations)"
+        }
         Ok(Preset::Tiny) => "the test preset (seconds)",
         Err(_) => "an unknown preset",
     }
@@ -106,8 +119,15 @@ pub fn verdict(records: &[Record]) -> String {
 mod tests {
     use super::*;
 
-    fn record(experiment: Experiment, image: &str, preset: &str, ours: f64, authors: f64) -> Record {
-        let mut r: Record = serde_json::from_str(include_str!("../../results/quick/table1/barbara.json")).unwrap();
+    fn record(
+        experiment: Experiment,
+        image: &str,
+        preset: &str,
+        ours: f64,
+        authors: f64,
+    ) -> Record {
+        let mut r: Record =
+            serde_json::from_str(include_str!("../../results/quick/table1/barbara.json")).unwrap();
         (r.experiment, r.image, r.preset) = (experiment, image.into(), preset.into());
         (r.final_psnr, r.authors_psnr, r.seed) = (Some(ours), Some(authors), 0);
         r
@@ -120,12 +140,22 @@ mod tests {
             .map(|n| record(Experiment::Table1, n, "cpu", 30.0, 30.3))
             .collect();
         let v = verdict(&records);
-        assert!(v.contains("`cpu`") && v.contains("a gap of -0.30 dB") && v.contains("reproduced under this protocol"), "{v}");
+        assert!(
+            v.contains("`cpu`")
+                && v.contains("a gap of -0.30 dB")
+                && v.contains("reproduced under this protocol"),
+            "{v}"
+        );
         assert!(!v.contains("not reproduced"), "{v}");
         records.truncate(3);
         records[0].final_psnr = Some(28.0);
         let v = verdict(&records);
-        assert!(v.contains("3 of 11 images so far") && v.contains("(unfinished)") && !v.contains("reproduced"), "{v}");
+        assert!(
+            v.contains("3 of 11 images so far")
+                && v.contains("(unfinished)")
+                && !v.contains("reproduced"),
+            "{v}"
+        );
         assert!(v.contains("so far 0.97 dB below"), "{v}");
     }
 

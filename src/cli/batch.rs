@@ -19,7 +19,10 @@ pub fn images_in(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 fn is_image(path: &Path) -> bool {
-    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
     matches!(ext.as_deref(), Some("png" | "jpg" | "jpeg"))
 }
 
@@ -34,18 +37,31 @@ pub fn run(
     if files.is_empty() {
         bail!("the folder {} has no PNG or JPEG images", dir.display());
     }
-    if out_dir.extension().is_some_and(|e| e == "png" || e == "jpg") {
-        bail!("with a folder of images, -o names a folder, got {}", out_dir.display());
+    if out_dir
+        .extension()
+        .is_some_and(|e| e == "png" || e == "jpg")
+    {
+        bail!(
+            "with a folder of images, -o names a folder, got {}",
+            out_dir.display()
+        );
     }
     std::fs::create_dir_all(out_dir)
         .with_context(|| format!("cannot create the folder {}", out_dir.display()))?;
     let (mut done, mut skipped, mut failed) = (0, 0, Vec::new());
     for (i, input) in files.iter().enumerate() {
-        let name = input.file_stem().unwrap_or_default().to_string_lossy().to_string();
+        let name = input
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
         let output = out_dir.join(format!("{name}.png"));
         let head = format!("[{}/{}] {}", i + 1, files.len(), input.display());
         if output.exists() && !force {
-            println!("{head}: {} exists, skipped (--force to redo)", output.display());
+            println!(
+                "{head}: {} exists, skipped (--force to redo)",
+                output.display()
+            );
             skipped += 1;
             continue;
         }
@@ -68,7 +84,11 @@ pub fn run(
         dir.display()
     );
     if !failed.is_empty() {
-        bail!("{} of {} images failed (listed above)", failed.len(), files.len());
+        bail!(
+            "{} of {} images failed (listed above)",
+            failed.len(),
+            files.len()
+        );
     }
     Ok(())
 }

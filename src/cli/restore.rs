@@ -141,7 +141,9 @@ enum Corrupted {
 impl Corrupted {
     fn input(&self) -> &Image {
         match self {
-            Corrupted::Noisy(image) | Corrupted::Masked { image, .. } | Corrupted::Low { image, .. } => image,
+            Corrupted::Noisy(image)
+            | Corrupted::Masked { image, .. }
+            | Corrupted::Low { image, .. } => image,
         }
     }
 
@@ -183,7 +185,8 @@ pub fn denoise(args: DenoiseArgs) -> Result<()> {
         let (dir, out_dir, force) = (args.input.clone(), args.fit.output.clone(), args.fit.force);
         return super::batch::run(&dir, &out_dir, force, &mut |input, output| {
             let mut one = args.clone();
-            (one.input, one.fit.output, one.fit.quiet) = (input.to_path_buf(), output.to_path_buf(), true);
+            (one.input, one.fit.output, one.fit.quiet) =
+                (input.to_path_buf(), output.to_path_buf(), true);
             denoise_one(one)
         });
     }
@@ -224,7 +227,15 @@ fn denoise_one(mut args: DenoiseArgs) -> Result<()> {
     // right number of iterations, so stop where the outputs vary least.
     let auto_by_default = clean.is_none();
     let corrupted = Corrupted::Noisy(noisy);
-    restore(&args.fit, net, config, &corrupted, clean.as_ref(), auto_by_default, &device)
+    restore(
+        &args.fit,
+        net,
+        config,
+        &corrupted,
+        clean.as_ref(),
+        auto_by_default,
+        &device,
+    )
 }
 
 pub fn inpaint(args: InpaintArgs) -> Result<()> {
@@ -232,7 +243,8 @@ pub fn inpaint(args: InpaintArgs) -> Result<()> {
         let (dir, out_dir, force) = (args.input.clone(), args.fit.output.clone(), args.fit.force);
         return super::batch::run(&dir, &out_dir, force, &mut |input, output| {
             let mut one = args.clone();
-            (one.input, one.fit.output, one.fit.quiet) = (input.to_path_buf(), output.to_path_buf(), true);
+            (one.input, one.fit.output, one.fit.quiet) =
+                (input.to_path_buf(), output.to_path_buf(), true);
             inpaint_one(one)
         });
     }
@@ -292,7 +304,15 @@ fn inpaint_one(mut args: InpaintArgs) -> Result<()> {
     }
     inpainting::check_mask(&input, &mask)?;
     let corrupted = Corrupted::Masked { image: input, mask };
-    restore(&args.fit, net, config, &corrupted, clean.as_ref(), false, &device)
+    restore(
+        &args.fit,
+        net,
+        config,
+        &corrupted,
+        clean.as_ref(),
+        false,
+        &device,
+    )
 }
 
 pub fn super_resolve(args: SuperResolveArgs) -> Result<()> {
@@ -300,7 +320,8 @@ pub fn super_resolve(args: SuperResolveArgs) -> Result<()> {
         let (dir, out_dir, force) = (args.input.clone(), args.fit.output.clone(), args.fit.force);
         return super::batch::run(&dir, &out_dir, force, &mut |input, output| {
             let mut one = args.clone();
-            (one.input, one.fit.output, one.fit.quiet) = (input.to_path_buf(), output.to_path_buf(), true);
+            (one.input, one.fit.output, one.fit.quiet) =
+                (input.to_path_buf(), output.to_path_buf(), true);
             super_resolve_one(one)
         });
     }
@@ -349,8 +370,19 @@ fn super_resolve_one(mut args: SuperResolveArgs) -> Result<()> {
         seed: 0,
     };
     let net = SkipConfig::standard(32, low.channels);
-    let corrupted = Corrupted::Low { image: low, factor: f };
-    restore(&args.fit, net, config, &corrupted, clean.as_ref(), false, &device)
+    let corrupted = Corrupted::Low {
+        image: low,
+        factor: f,
+    };
+    restore(
+        &args.fit,
+        net,
+        config,
+        &corrupted,
+        clean.as_ref(),
+        false,
+        &device,
+    )
 }
 
 fn suffixed(path: &Path, suffix: &str) -> String {
@@ -430,7 +462,10 @@ fn restore(
     device: &candle_core::Device,
 ) -> Result<()> {
     let config = settle(opts, config);
-    let auto = opts.stop.as_deref().map_or(auto_by_default, |c| c == "auto");
+    let auto = opts
+        .stop
+        .as_deref()
+        .map_or(auto_by_default, |c| c == "auto");
     if let Some(path) = &opts.history {
         check_writable(path, "--history")?;
     }
@@ -448,7 +483,11 @@ fn restore(
         None if whole > budget => Some(tiling::tile_for_budget(&net, budget)?),
         None => None,
     };
-    println!("memory: about {} for the whole {ow}×{oh} image; the budget is {}", tiling::human_bytes(whole), tiling::human_bytes(budget));
+    println!(
+        "memory: about {} for the whole {ow}×{oh} image; the budget is {}",
+        tiling::human_bytes(whole),
+        tiling::human_bytes(budget)
+    );
     let (restored, single) = match tile {
         None => {
             let problem = corrupted.problem(None, clean, device)?;
@@ -459,19 +498,28 @@ fn restore(
         Some(t) => {
             let (tile_in, overlap) = (t / scale, (t / scale / 8).max(8));
             let count = tiling::tiles(input.height, input.width, tile_in, overlap).len();
-            println!("tiles: {count} of {t}×{t} (about {} each), overlapping by {} pixels", tiling::human_bytes(tiling::fit_bytes(&net, t, t)), overlap * scale);
-            let restored = tiling::restore_tiled((input.height, input.width), (tile_in, overlap), scale, &mut |i, rect| {
-                let one = || -> Result<Image> {
-                    let problem = corrupted.problem(Some(rect), None, device)?;
-                    let label = format!("tile {}/{count} ", i + 1);
-                    let fitted = fit_problem(opts, &net, &config, &problem, auto, &label)?;
-                    if fitted.interrupted {
-                        bail!("interrupted at tile {}/{count}", i + 1);
-                    }
-                    Ok(fitted.result.restored().clone())
-                };
-                one().map_err(|e| dip::DipError::invalid(format!("{e:#}")))
-            })?;
+            println!(
+                "tiles: {count} of {t}×{t} (about {} each), overlapping by {} pixels",
+                tiling::human_bytes(tiling::fit_bytes(&net, t, t)),
+                overlap * scale
+            );
+            let restored = tiling::restore_tiled(
+                (input.height, input.width),
+                (tile_in, overlap),
+                scale,
+                &mut |i, rect| {
+                    let one = || -> Result<Image> {
+                        let problem = corrupted.problem(Some(rect), None, device)?;
+                        let label = format!("tile {}/{count} ", i + 1);
+                        let fitted = fit_problem(opts, &net, &config, &problem, auto, &label)?;
+                        if fitted.interrupted {
+                            bail!("interrupted at tile {}/{count}", i + 1);
+                        }
+                        Ok(fitted.result.restored().clone())
+                    };
+                    one().map_err(|e| dip::DipError::invalid(format!("{e:#}")))
+                },
+            )?;
             (restored, None)
         }
     };
@@ -485,13 +533,21 @@ fn restore(
     }
     match clean {
         Some(clean) => {
-            let score = corrupted.problem(None, Some(clean), device).map(|p| p.score);
+            let score = corrupted
+                .problem(None, Some(clean), device)
+                .map(|p| p.score);
             let score = score.unwrap_or(dip::tasks::Score::Psnr);
-            println!("PSNR against the clean image: {:.2} dB", score.measure(clean, &restored)?);
+            println!(
+                "PSNR against the clean image: {:.2} dB",
+                score.measure(clean, &restored)?
+            );
         }
         None => {
             if let Some(s) = single.as_ref().and_then(|(f, _)| f.result.history.last()) {
-                println!("PSNR against the corrupted image: {:.2} dB", s.psnr_corrupted);
+                println!(
+                    "PSNR against the corrupted image: {:.2} dB",
+                    s.psnr_corrupted
+                );
             }
         }
     }
@@ -543,7 +599,11 @@ fn fit_problem(
         bar.finish_and_clear();
         (result?, None)
     };
-    Ok(Fitted { result, detected, interrupted })
+    Ok(Fitted {
+        result,
+        detected,
+        interrupted,
+    })
 }
 
 /// The progress bar of a fit of `iterations` (hidden with --quiet).
@@ -573,7 +633,11 @@ fn report(fitted: &Fitted, auto: bool) {
         result.seconds,
         result.seconds_per_iteration(),
         result.rollbacks,
-        if fitted.interrupted { ", stopped early" } else { "" }
+        if fitted.interrupted {
+            ", stopped early"
+        } else {
+            ""
+        }
     );
     match (auto, fitted.detected) {
         (true, Some(d)) => println!("stopped on its own: the outputs varied least at iteration {d}; that output is the result"),

@@ -630,7 +630,10 @@ mod tests {
         let base = tempfile::tempdir().unwrap();
         let work = base.path().join("work");
         std::fs::create_dir_all(work.join("../shared/data")).unwrap();
-        assert_eq!(choose_data_dir(&work, None, None), work.join("../shared/data"));
+        assert_eq!(
+            choose_data_dir(&work, None, None),
+            work.join("../shared/data")
+        );
         std::fs::create_dir_all(work.join("data")).unwrap();
         assert_eq!(choose_data_dir(&work, None, None), work.join("data"));
     }

@@ -297,7 +297,9 @@ fn fit(
         let mut step = fitter.step()?;
         if let (Some(detector), Some(out)) = (&mut watch, &fitter.last_output) {
             let values = out.flatten_all()?.to_vec1::<f32>()?;
-            step.variance = detector.observe(step.iteration, &values, step.loss).variance;
+            step.variance = detector
+                .observe(step.iteration, &values, step.loss)
+                .variance;
             if let Some(last) = fitter.history.last_mut() {
                 last.variance = step.variance;
             }
@@ -383,7 +385,9 @@ fn write_record(results: &Path, run: &Run) -> Result<Record> {
         cut: job.cut,
         framing: Some(job.framing),
         watch: job.watch,
-        stopping: job.watch.and_then(|rule| record::StoppingSummary::of(rule, &result.history)),
+        stopping: job
+            .watch
+            .and_then(|rule| record::StoppingSummary::of(rule, &result.history)),
         net: job.net.clone(),
         fit: job.fit.clone(),
         parameters: run.parameters,

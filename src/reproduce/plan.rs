@@ -106,7 +106,6 @@ pub enum Preset {
     Tiny,
 }
 
-
 impl Preset {
     pub const ALL: [Preset; 4] = [Preset::Paper, Preset::Cpu, Preset::Quick, Preset::Tiny];
 
@@ -574,22 +573,24 @@ fn table1_jobs(p: Preset) -> Vec<Job> {
     let lr = if p == Preset::Quick { 0.01 } else { 0.001 };
     paper::TABLE1_IMAGES
         .iter()
-        .map(|name| Entry {
-            image: name.to_string(),
-            name: name.to_string(),
-            net: SkipConfig::standard(32, 1),
-            fit: table1_fit(11000, lr),
-            task: Task::Inpainting {
-                image: format!("inpainting-table1/masked/{name}.png"),
-                mask: None,
-                clean: format!("inpainting-table1/{name}.png"),
-                reference: Some(format!("reference-outputs/inpainting-table1/{name}.png")),
-            },
-            paper_cut: Cut::Whole,
-            reduced: TABLE1,
-            framing: Some(Framing::ReflectBorder(1)),
-        }
-        .job(p, Experiment::Table1))
+        .map(|name| {
+            Entry {
+                image: name.to_string(),
+                name: name.to_string(),
+                net: SkipConfig::standard(32, 1),
+                fit: table1_fit(11000, lr),
+                task: Task::Inpainting {
+                    image: format!("inpainting-table1/masked/{name}.png"),
+                    mask: None,
+                    clean: format!("inpainting-table1/{name}.png"),
+                    reference: Some(format!("reference-outputs/inpainting-table1/{name}.png")),
+                },
+                paper_cut: Cut::Whole,
+                reduced: TABLE1,
+                framing: Some(Framing::ReflectBorder(1)),
+            }
+            .job(p, Experiment::Table1)
+        })
         .collect()
 }
 
@@ -597,22 +598,24 @@ fn table1_jobs(p: Preset) -> Vec<Job> {
 fn denoising_jobs(p: Preset) -> Vec<Job> {
     paper::DENOISING_IMAGES
         .iter()
-        .map(|(name, file)| Entry {
-            image: name.to_string(),
-            name: name.to_string(),
-            net: SkipConfig::standard(32, 3),
-            fit: denoising_fit(3000, NOISE32),
-            task: Task::Denoising {
-                clean: format!("denoising-cbm3d9/{file}.png"),
-                sigma: 25.0,
-                reference: Some(format!("reference-outputs/denoising-cbm3d9/{name}.png")),
-            },
-            // The reference crops to a multiple of 32: these images already are.
-            paper_cut: Cut::Whole,
-            reduced: DENOISING,
-            framing: None,
-        }
-        .job(p, Experiment::Denoising))
+        .map(|(name, file)| {
+            Entry {
+                image: name.to_string(),
+                name: name.to_string(),
+                net: SkipConfig::standard(32, 3),
+                fit: denoising_fit(3000, NOISE32),
+                task: Task::Denoising {
+                    clean: format!("denoising-cbm3d9/{file}.png"),
+                    sigma: 25.0,
+                    reference: Some(format!("reference-outputs/denoising-cbm3d9/{name}.png")),
+                },
+                // The reference crops to a multiple of 32: these images already are.
+                paper_cut: Cut::Whole,
+                reduced: DENOISING,
+                framing: None,
+            }
+            .job(p, Experiment::Denoising)
+        })
         .collect()
 }
 
@@ -626,7 +629,11 @@ fn sr_jobs(p: Preset) -> Vec<Job> {
         };
         for name in paper::sr_images(set) {
             // Grey images (Set14's bridge) are restored as grey.
-            let channels = if set == "set14" && *name == "bridge" { 1 } else { 3 };
+            let channels = if set == "set14" && *name == "bridge" {
+                1
+            } else {
+                3
+            };
             let entry = Entry {
                 image: format!("{set}-x{factor}-{name}"),
                 name: name.to_string(),
@@ -733,7 +740,9 @@ fn demo_jobs(p: Preset) -> Vec<Job> {
             (400, Cut::CentreCrop(64)),
         ));
     }
-    out.into_iter().map(|e| e.job(p, Experiment::Demos)).collect()
+    out.into_iter()
+        .map(|e| e.job(p, Experiment::Demos))
+        .collect()
 }
 
 /// A job made ready to fit: the problem, and what its result is scored against.
@@ -851,8 +860,15 @@ impl Job {
                 // The net restores the ground truth's centre crop divisible by 32, and
                 // the authors' published canvas holds their output at the same place.
                 let sr_region = |full: &Image| -> Result<Image> {
-                    let region = self.cut.apply(&full.crop_to_multiple(metrics::SR_CROP_MULTIPLE)?)?;
-                    region.crop(0, 0, region.height - region.height % f, region.width - region.width % f)
+                    let region = self
+                        .cut
+                        .apply(&full.crop_to_multiple(metrics::SR_CROP_MULTIPLE)?)?;
+                    region.crop(
+                        0,
+                        0,
+                        region.height - region.height % f,
+                        region.width - region.width % f,
+                    )
                 };
                 let region = sr_region(&gt)?;
                 let authors_output = reference
@@ -972,7 +988,10 @@ mod tests {
         let paper = jobs(Preset::Paper, &[], &[], None, 1);
         let quick = jobs(Preset::Quick, &[], &[], None, 1);
         // Every experiment but the stopping rule's, which needs thousands of iterations.
-        let paper: Vec<&Job> = paper.iter().filter(|j| j.experiment != Experiment::Stopping).collect();
+        let paper: Vec<&Job> = paper
+            .iter()
+            .filter(|j| j.experiment != Experiment::Stopping)
+            .collect();
         assert_eq!(paper.len(), quick.len());
         for (p, q) in paper.iter().zip(&quick) {
             assert_eq!((&p.experiment, &p.image), (&q.experiment, &q.image));
@@ -995,9 +1014,15 @@ mod tests {
         assert_eq!(jobs.len(), 11 + 9 + 38 + 8 + 9);
         // The stopping runs are the denoising runs, longer, with ES-WMV watching.
         for s in jobs.iter().filter(|j| j.experiment == Experiment::Stopping) {
-            let d = jobs.iter().find(|d| d.experiment == Experiment::Denoising && d.image == s.image).unwrap();
+            let d = jobs
+                .iter()
+                .find(|d| d.experiment == Experiment::Denoising && d.image == s.image)
+                .unwrap();
             assert_eq!((&s.net, &s.task, s.fit.lr), (&d.net, &d.task, d.fit.lr));
-            assert_eq!((s.fit.iterations, s.watch), (STOPPING_ITERATIONS, Some(StopRule::WMV)));
+            assert_eq!(
+                (s.fit.iterations, s.watch),
+                (STOPPING_ITERATIONS, Some(StopRule::WMV))
+            );
         }
         let find = |image: &str| jobs.iter().find(|j| j.image == image).unwrap();
         // Every net starts as PyTorch 0.4 started it (γ ~ U(0, 1)).
@@ -1005,12 +1030,23 @@ mod tests {
         // restoration.ipynb: lr 0.001, 11000 it, rollback at i % 50 == 0, the 1-pixel border.
         let t1 = find("barbara");
         assert_eq!(
-            (t1.fit.iterations, t1.fit.lr, t1.fit.rollback_every, t1.fit.rollback_check),
+            (
+                t1.fit.iterations,
+                t1.fit.lr,
+                t1.fit.rollback_every,
+                t1.fit.rollback_check
+            ),
             (11000, 0.001, 50, RollbackCheck::Multiples)
         );
         assert_eq!(t1.fit.final_input, FinalInput::LastPerturbed);
-        assert_eq!(t1.net, SkipConfig::standard(32, 1).with_bn_init(BnInit::Uniform));
-        assert_eq!((t1.cut, t1.framing), (Cut::Whole, Framing::ReflectBorder(1)));
+        assert_eq!(
+            t1.net,
+            SkipConfig::standard(32, 1).with_bn_init(BnInit::Uniform)
+        );
+        assert_eq!(
+            (t1.cut, t1.framing),
+            (Cut::Whole, Framing::ReflectBorder(1))
+        );
         // denoising.ipynb: rollback where i % 100 != 0, averaging, the last perturbed input.
         for d in [find("F16"), find("snail")] {
             assert_eq!(
@@ -1040,15 +1076,25 @@ mod tests {
     fn the_cpu_preset_is_the_paper_on_centre_crops() {
         let paper = jobs(Preset::Paper, &[], &[], None, 1);
         let cpu = jobs(Preset::Cpu, &[], &[], None, 1);
-        assert_eq!(cpu.len(), 11 + 9 + 38 + 9, "table1, denoising, sr and stopping");
+        assert_eq!(
+            cpu.len(),
+            11 + 9 + 38 + 9,
+            "table1, denoising, sr and stopping"
+        );
         for c in &cpu {
-            let p = paper.iter().find(|p| (p.experiment, &p.image) == (c.experiment, &c.image)).unwrap();
+            let p = paper
+                .iter()
+                .find(|p| (p.experiment, &p.image) == (c.experiment, &c.image))
+                .unwrap();
             // Only denoising's iterations differ (a crop overfits sooner: `DENOISING`).
             let iterations = match c.experiment {
                 Experiment::Denoising => 400,
                 _ => p.fit.iterations,
             };
-            let paper_fit = FitConfig { iterations, ..p.fit.clone() };
+            let paper_fit = FitConfig {
+                iterations,
+                ..p.fit.clone()
+            };
             assert_eq!(
                 (&c.net, &c.fit, &c.task, c.framing, c.watch),
                 (&p.net, &paper_fit, &p.task, p.framing, p.watch),

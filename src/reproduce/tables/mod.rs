@@ -269,7 +269,12 @@ pub fn all(inputs: &Inputs) -> Vec<Table> {
     for (set, factor) in paper::SR_COLUMNS {
         tables.push(sr_images(inputs, set, factor));
     }
-    tables.extend([demos(inputs), stopping(inputs), timing(inputs), bench(inputs)]);
+    tables.extend([
+        demos(inputs),
+        stopping(inputs),
+        timing(inputs),
+        bench(inputs),
+    ]);
     tables
 }
 

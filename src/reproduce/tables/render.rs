@@ -15,7 +15,8 @@ impl Table {
         // Our rows of the paper's own protocol stand out among the quoted ones; a
         // reduced protocol (crops, fewer iterations) is never bold: it is not the paper's row.
         let is_ours = |r: &Row| matches!(&r.source, Source::Ours { .. });
-        let is_paper_protocol = |r: &Row| matches!(&r.source, Source::Ours { preset } if preset == "paper");
+        let is_paper_protocol =
+            |r: &Row| matches!(&r.source, Source::Ours { preset } if preset == "paper");
         let bold = !self.rows.iter().all(is_ours);
         for row in &self.rows {
             let label = if bold && is_paper_protocol(row) {
@@ -58,10 +59,15 @@ mod tests {
             source,
             cells: vec![Some(Cell::quoted(30.0))],
         };
-        let ours = |preset: &str| Source::Ours { preset: preset.into() };
+        let ours = |preset: &str| Source::Ours {
+            preset: preset.into(),
+        };
         let table = Table {
             title: "t".into(),
-            columns: vec![Column { name: "x".into(), decimals: 2 }],
+            columns: vec![Column {
+                name: "x".into(),
+                decimals: 2,
+            }],
             rows: vec![
                 row("quoted (paper)", Source::Paper),
                 row("ours (ours, paper, cpu)", ours("paper")),

@@ -33,35 +33,59 @@ fn cells(s: &StoppingSummary) -> Vec<Option<Cell>> {
 
 /// The mean of each column over `rows`, and the worst (lowest) of each gap.
 fn summary_rows(rows: &[Vec<Option<Cell>>], preset: &str) -> Vec<Row> {
-    let column = |i: usize| -> Vec<f64> { rows.iter().filter_map(|r| r[i].as_ref().map(|c| c.mean)).collect() };
+    let column = |i: usize| -> Vec<f64> {
+        rows.iter()
+            .filter_map(|r| r[i].as_ref().map(|c| c.mean))
+            .collect()
+    };
     let complete = |v: &Vec<f64>| v.len() == rows.len();
     let mean = (0..COLUMNS.len())
-        .map(|i| Some(column(i)).filter(complete).and_then(|v| Cell::of(&v)).map(|c| Cell { sd: None, ..c }))
+        .map(|i| {
+            Some(column(i))
+                .filter(complete)
+                .and_then(|v| Cell::of(&v))
+                .map(|c| Cell { sd: None, ..c })
+        })
         .collect();
     let worst = (0..COLUMNS.len())
         .map(|i| {
             let is_gap = COLUMNS[i].0.starts_with("gap");
             let v = column(i);
-            (is_gap && complete(&v)).then(|| Cell::quoted(v.iter().copied().fold(f64::INFINITY, f64::min)))
+            (is_gap && complete(&v))
+                .then(|| Cell::quoted(v.iter().copied().fold(f64::INFINITY, f64::min)))
         })
         .collect();
-    let source = Source::Ours { preset: preset.to_string() };
+    let source = Source::Ours {
+        preset: preset.to_string(),
+    };
     vec![
-        Row { label: format!("mean ({preset})"), source: source.clone(), cells: mean },
-        Row { label: format!("worst ({preset})"), source, cells: worst },
+        Row {
+            label: format!("mean ({preset})"),
+            source: source.clone(),
+            cells: mean,
+        },
+        Row {
+            label: format!("worst ({preset})"),
+            source,
+            cells: worst,
+        },
     ]
 }
 
 /// The table of the stopping experiment, per preset shown.
 pub fn stopping(inputs: &Inputs) -> Table {
-    let names: Vec<String> = paper::DENOISING_IMAGES.iter().map(|(n, _)| n.to_string()).collect();
+    let names: Vec<String> = paper::DENOISING_IMAGES
+        .iter()
+        .map(|(n, _)| n.to_string())
+        .collect();
     let mut rows = Vec::new();
     let mut runs = Vec::new();
     for preset in chosen_presets(inputs, Experiment::Stopping, &names) {
-        let records: Vec<&Record> = records_of(inputs.records, Experiment::Stopping, &preset, &names)
-            .into_iter()
-            .filter(|r| r.seed == 0)
-            .collect();
+        let records: Vec<&Record> =
+            records_of(inputs.records, Experiment::Stopping, &preset, &names)
+                .into_iter()
+                .filter(|r| r.seed == 0)
+                .collect();
         let per_image: Vec<(String, Vec<Option<Cell>>)> = names
             .iter()
             .filter_map(|n| {
@@ -72,7 +96,9 @@ pub fn stopping(inputs: &Inputs) -> Table {
         for (name, cells) in &per_image {
             rows.push(Row {
                 label: format!("{name} ({preset})"),
-                source: Source::Ours { preset: preset.clone() },
+                source: Source::Ours {
+                    preset: preset.clone(),
+                },
                 cells: cells.clone(),
             });
         }
@@ -93,7 +119,10 @@ pub fn stopping(inputs: &Inputs) -> Table {
             .into(),
         columns: COLUMNS
             .iter()
-            .map(|(name, decimals)| Column { name: name.to_string(), decimals: *decimals })
+            .map(|(name, decimals)| Column {
+                name: name.to_string(),
+                decimals: *decimals,
+            })
             .collect(),
         rows,
         notes: vec![
