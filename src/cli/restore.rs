@@ -130,6 +130,29 @@ const MULTIPLE: usize = 32;
 /// The largest super-resolution factor accepted (the paper's are 4 and 8).
 const MAX_FACTOR: usize = 32;
 
+/// Restore the image of `args`, or, when its input is a folder, every image in it
+/// into the output folder ([`super::batch`]); `paths` says where a task keeps its
+/// input and its fit options.
+fn one_or_folder<A: Clone>(
+    mut args: A,
+    paths: fn(&mut A) -> (&mut PathBuf, &mut FitOptions),
+    one: fn(A) -> Result<()>,
+) -> Result<()> {
+    let (dir, out_dir, force) = {
+        let (input, fit) = paths(&mut args);
+        if !input.is_dir() {
+            return one(args);
+        }
+        (input.clone(), fit.output.clone(), fit.force)
+    };
+    super::batch::run(&dir, &out_dir, force, &mut |input, output| {
+        let mut each = args.clone();
+        let (each_input, fit) = paths(&mut each);
+        (*each_input, fit.output, fit.quiet) = (input.to_path_buf(), output.to_path_buf(), true);
+        one(each)
+    })
+}
+
 /// A task's corrupted image, from which the problem of any region is made (the
 /// whole image, or one tile of it).
 enum Corrupted {
@@ -181,16 +204,7 @@ impl Corrupted {
 }
 
 pub fn denoise(args: DenoiseArgs) -> Result<()> {
-    if args.input.is_dir() {
-        let (dir, out_dir, force) = (args.input.clone(), args.fit.output.clone(), args.fit.force);
-        return super::batch::run(&dir, &out_dir, force, &mut |input, output| {
-            let mut one = args.clone();
-            (one.input, one.fit.output, one.fit.quiet) =
-                (input.to_path_buf(), output.to_path_buf(), true);
-            denoise_one(one)
-        });
-    }
-    denoise_one(args)
+    one_or_folder(args, |a| (&mut a.input, &mut a.fit), denoise_one)
 }
 
 fn denoise_one(mut args: DenoiseArgs) -> Result<()> {
@@ -239,16 +253,7 @@ fn denoise_one(mut args: DenoiseArgs) -> Result<()> {
 }
 
 pub fn inpaint(args: InpaintArgs) -> Result<()> {
-    if args.input.is_dir() {
-        let (dir, out_dir, force) = (args.input.clone(), args.fit.output.clone(), args.fit.force);
-        return super::batch::run(&dir, &out_dir, force, &mut |input, output| {
-            let mut one = args.clone();
-            (one.input, one.fit.output, one.fit.quiet) =
-                (input.to_path_buf(), output.to_path_buf(), true);
-            inpaint_one(one)
-        });
-    }
-    inpaint_one(args)
+    one_or_folder(args, |a| (&mut a.input, &mut a.fit), inpaint_one)
 }
 
 fn inpaint_one(mut args: InpaintArgs) -> Result<()> {
@@ -316,16 +321,7 @@ fn inpaint_one(mut args: InpaintArgs) -> Result<()> {
 }
 
 pub fn super_resolve(args: SuperResolveArgs) -> Result<()> {
-    if args.input.is_dir() {
-        let (dir, out_dir, force) = (args.input.clone(), args.fit.output.clone(), args.fit.force);
-        return super::batch::run(&dir, &out_dir, force, &mut |input, output| {
-            let mut one = args.clone();
-            (one.input, one.fit.output, one.fit.quiet) =
-                (input.to_path_buf(), output.to_path_buf(), true);
-            super_resolve_one(one)
-        });
-    }
-    super_resolve_one(args)
+    one_or_folder(args, |a| (&mut a.input, &mut a.fit), super_resolve_one)
 }
 
 fn super_resolve_one(mut args: SuperResolveArgs) -> Result<()> {
