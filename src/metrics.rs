@@ -130,15 +130,7 @@ pub fn shave(image: &Image, border: usize) -> Result<Image> {
 /// see `tests/metrics.rs`. The images are only required to have the same height
 /// and width; their channel counts may differ (1 or 3).
 pub fn psnr_y(reference: &Image, test: &Image, shave: usize) -> Result<f64> {
-    if (reference.height, reference.width) != (test.height, test.width) {
-        return Err(DipError::invalid(format!(
-            "images differ in size: {}×{} and {}×{} (height × width)",
-            reference.height, reference.width, test.height, test.width
-        )));
-    }
-    let reference = self::shave(&y_channel(reference)?, shave)?;
-    let test = self::shave(&y_channel(&test.clipped())?, shave)?;
-    psnr(&reference, &test)
+    psnr_y_trimmed(reference, test, Trim::even(shave))
 }
 
 /// The border, in pixels, that the paper's SR evaluation leaves out on the top

@@ -408,13 +408,7 @@ fn check_output(path: &Path) -> Result<()> {
         Ok(image::ImageFormat::Png) | Ok(image::ImageFormat::Jpeg) => {}
         _ => bail!("output {}: use a .png or .jpg file name", path.display()),
     }
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    tempfile::NamedTempFile::new_in(dir)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-    Ok(())
+    check_writable(path, "the output")
 }
 
 /// Apply the command-line overrides to the task's settings.

@@ -47,7 +47,6 @@ use crate::image_io::write_atomically;
 use crate::metrics;
 use crate::net::{BnInit, SkipNet};
 use crate::stopping::Detector;
-use crate::tasks::Score;
 
 /// What `dip reproduce` runs, and how.
 #[derive(Clone, Debug)]
@@ -344,17 +343,12 @@ fn measure(prepared: &Prepared, image: &crate::Image) -> Result<(Option<f64>, Op
         Some(gt) => metrics::psnr_sr(gt, image)?,
         None => prepared.problem.score.measure(clean, image)?,
     };
-    let luma = |trim: metrics::Trim| {
-        move |i: &crate::Image| metrics::y_channel(&i.clipped()).and_then(|y| trim.apply(&y))
-    };
-    let ssim = match prepared.problem.score {
-        Score::Psnr => metrics::ssim(clean, image).ok(),
-        Score::PsnrY { shave } => {
-            let y = luma(metrics::Trim::even(shave));
-            metrics::ssim(&y(clean)?, &y(image)?).ok()
-        }
-        Score::PsnrYPaper => {
-            let y = luma(metrics::PAPER_SR_TRIM);
+    // SSIM on what the PSNR looks at: all channels, or the trimmed luma.
+    let ssim = match prepared.problem.score.luma_trim() {
+        None => metrics::ssim(clean, image).ok(),
+        Some(trim) => {
+            let y =
+                |i: &crate::Image| metrics::y_channel(&i.clipped()).and_then(|y| trim.apply(&y));
             metrics::ssim(&y(clean)?, &y(image)?).ok()
         }
     };

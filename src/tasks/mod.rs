@@ -44,6 +44,15 @@ pub enum Score {
 }
 
 impl Score {
+    /// The border a luma score leaves out; `None` for the plain PSNR over all channels.
+    pub fn luma_trim(self) -> Option<crate::metrics::Trim> {
+        match self {
+            Score::Psnr => None,
+            Score::PsnrY { shave } => Some(crate::metrics::Trim::even(shave)),
+            Score::PsnrYPaper => Some(crate::metrics::PAPER_SR_TRIM),
+        }
+    }
+
     /// The score of `test` against `clean` in dB.
     pub fn measure(self, clean: &Image, test: &Image) -> Result<f64> {
         match self {
