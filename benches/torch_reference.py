@@ -147,6 +147,10 @@ def main():
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--device", default="cpu", help="cpu or cuda (timed with a synchronisation after each iteration)")
+    p.add_argument("--tf32", action="store_true",
+                   help="on CUDA, let convolutions and matrix products use TF32 (PyTorch's default for "
+                        "cuDNN convolutions; off here, so that the default compares float32 with float32)")
     p.add_argument("--count-params", action="store_true", help="print the parameter count and exit")
     p.add_argument("--flops", action="store_true", help="count the FLOPs of one iteration and exit")
     p.add_argument("--record", metavar="FILE", help="also write the result as JSON (the fields of `dip bench --record`)")
@@ -154,13 +158,17 @@ def main():
 
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
-    net = skip_net(cout=a.channels)
+    dev = torch.device(a.device)
+    torch.backends.cudnn.allow_tf32 = a.tf32
+    torch.backends.cuda.matmul.allow_tf32 = a.tf32
+    net = skip_net(cout=a.channels).to(dev)
     params = sum(p.numel() for p in net.parameters())
     if a.count_params:
         print(f"parameters: {params}")
         return
-    z = torch.rand(1, INPUT_CHANNELS, a.size, a.size) * 0.1
-    target = torch.rand(1, a.channels, a.size, a.size)
+    z = (torch.rand(1, INPUT_CHANNELS, a.size, a.size) * 0.1).to(dev)
+    target = torch.rand(1, a.channels, a.size, a.size).to(dev)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     opt = torch.optim.Adam(net.parameters(), lr=0.01)
     if a.flops:
         from torch.utils.flop_counter import FlopCounterMode
@@ -172,11 +180,13 @@ def main():
         return
 
     print(f"PyTorch {torch.__version__} standard skip net, {INPUT_CHANNELS} -> {a.channels} channels, "
-          f"{a.size}x{a.size}, {torch.get_num_threads()} threads, cpu")
+          f"{a.size}x{a.size}, {torch.get_num_threads()} threads, {a.device}{' (TF32)' if a.tf32 else ''}")
     seconds = []
     for i in range(a.warmup + a.iterations):
+        sync()
         start = time.perf_counter()
         iteration(net, opt, z, target)
+        sync()
         dt = time.perf_counter() - start
         if i >= a.warmup:
             seconds.append(dt)
@@ -187,9 +197,9 @@ def main():
         # Counted after the timing, on one more iteration, so that it changes neither.
         record = {
             "implementation": "pytorch",
-            "version": f"torch {torch.__version__}",
-            "device": "cpu",
-            "device_name": cpu_model(),
+            "version": f"torch {torch.__version__}" + (" (TF32)" if a.tf32 and dev.type == "cuda" else ""),
+            "device": dev.type,
+            "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else cpu_model(),
             "threads": torch.get_num_threads(),
             "size": a.size,
             "channels": a.channels,

@@ -75,10 +75,18 @@ impl BenchReport {
         let kernels = match self.options.kernels {
             Kernels::Fast => "fast kernels",
             Kernels::Candle => "candle's own ops",
+            Kernels::Gemm => "matrix-product convolutions",
         };
         BenchRecord {
             implementation: Implementation::Dip,
-            version: format!("candle {} ({kernels})", candle_version()),
+            version: match crate::device::reduced_precision(device) {
+                Some(p) => format!(
+                    "candle {} ({kernels}, {})",
+                    candle_version(),
+                    p.to_uppercase()
+                ),
+                None => format!("candle {} ({kernels})", candle_version()),
+            },
             device: crate::device::kind(device).into(),
             device_name: crate::device::model(device),
             threads: self.threads,

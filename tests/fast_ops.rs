@@ -1,10 +1,11 @@
-//! The CPU kernels (`Kernels::Fast`) against candle's composed ops (`Kernels::Candle`):
+//! The CPU kernels (`Kernels::Fast`) and the matrix-product convolution (`Kernels::Gemm`,
+//! what runs on a GPU) against candle's composed ops (`Kernels::Candle`):
 //! forward values and every gradient, op by op and for whole networks.
 
 use candle_core::{Device, Module, Tensor, Var};
 use dip::net::{Padding, SkipConfig, SkipNet, Upsample};
 use dip::ops::batch_norm::{batch_norm_candle, batch_norm_fast};
-use dip::ops::conv::{conv2d_candle, conv2d_fast, conv2d_reflect_fast};
+use dip::ops::conv::{conv2d_candle, conv2d_fast, conv2d_gemm, conv2d_reflect_fast};
 use dip::ops::reflection_pad::reflection_pad2d_composed;
 use dip::ops::Kernels;
 use dip::rng::Rng;
@@ -106,9 +107,20 @@ fn conv_matches_candle_forward_and_gradients() {
                 &b,
                 &r,
             );
-            assert_close(&format!("{what} n{n} output"), &fast.0, &slow.0, 1e-5);
-            for (i, name) in ["dx", "dw", "db"].iter().enumerate() {
-                assert_close(&format!("{what} n{n} {name}"), &fast.1[i], &slow.1[i], 1e-5);
+            // The GPU's form, run here on the CPU.
+            let gemm =
+                value_and_grads(|x, w, b| conv2d_gemm(x, w, b, stride, pad), &x, &wt, &b, &r);
+            for (form, ours) in [("fast", &fast), ("gemm", &gemm)] {
+                assert_close(
+                    &format!("{what} n{n} {form} output"),
+                    &ours.0,
+                    &slow.0,
+                    1e-5,
+                );
+                for (i, name) in ["dx", "dw", "db"].iter().enumerate() {
+                    let what = format!("{what} n{n} {form} {name}");
+                    assert_close(&what, &ours.1[i], &slow.1[i], 1e-5);
+                }
             }
         }
     }

@@ -17,7 +17,8 @@
 //! and `∂L/∂θ` for `L = Σ out ⊙ R`, computed in float64 and rounded to float32.
 //!
 //! Each case runs with our CPU kernels (the default `Kernels::Fast`) in float32,
-//! and with candle's own ops (`Kernels::Candle`) in float32 and in float64; in
+//! with the matrix-product convolution (`Kernels::Gemm`, what runs on a GPU) in float32 and
+//! float64, and with candle's own ops (`Kernels::Candle`) in float32 and in float64; in
 //! float64 our net matches the reference to the fixture's own float32 rounding.
 //! Neither Python nor the network is needed.
 //!
@@ -75,7 +76,7 @@ impl Tolerance {
             // plain float32 sums of H·W terms). Measured: output 1e-5, gradients
             // 7.1e-5; the float64 run of the same ops below shows that this is
             // rounding, not a different function.
-            (Kernels::Candle, DType::F32) => Self {
+            (Kernels::Candle | Kernels::Gemm, DType::F32) => Self {
                 out: 1e-4,
                 grad: 3e-4,
             },
@@ -378,13 +379,16 @@ fn mode_name(mode: Upsample) -> &'static str {
 }
 
 /// The case of `mode` and `size` with our CPU kernels in float32 (what the
-/// reproduction runs), with candle's ops in float32 (what runs on a GPU), and with
+/// reproduction runs), with candle's ops in float32, with the matrix-product
+/// convolution and candle's other ops (what runs on a GPU) in float32 and float64, and with
 /// candle's ops in float64 (where rounding no longer hides a small difference).
 fn check(mode: Upsample, size: &str) {
     let fx = fixture();
     for (kernels, dtype) in [
         (Kernels::Fast, DType::F32),
         (Kernels::Candle, DType::F32),
+        (Kernels::Gemm, DType::F32),
+        (Kernels::Gemm, DType::F64),
         (Kernels::Candle, DType::F64),
     ] {
         let tol = Tolerance::of(kernels, dtype);

@@ -23,7 +23,8 @@ pub struct BenchArgs {
     /// Untimed iterations first.
     #[arg(long, default_value_t = 1)]
     pub warmup: usize,
-    /// Our CPU kernels, or candle's own ops (for comparison).
+    /// fast: our CPU kernels on the CPU, matrix-product convolutions on a GPU; candle: candle's
+    /// own ops (for comparison); gemm: matrix-product convolutions everywhere.
     #[arg(long, value_enum, default_value_t = KernelChoice::Fast)]
     pub kernels: KernelChoice,
     /// Seed of the weights, input and target.
@@ -32,6 +33,9 @@ pub struct BenchArgs {
     /// auto, cpu, cuda, cuda:N or metal.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// On CUDA, float32 matrix products in TF32 (compare with the PyTorch script's --tf32).
+    #[arg(long)]
+    pub tf32: bool,
     /// Also write the result as a JSON record to FILE (the book's timing table reads
     /// results/bench/<implementation>-<device>-<size>-c<channels>.json).
     #[arg(long, value_name = "FILE")]
@@ -42,6 +46,7 @@ pub struct BenchArgs {
 pub enum KernelChoice {
     Fast,
     Candle,
+    Gemm,
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
@@ -56,10 +61,15 @@ pub fn run(args: BenchArgs) -> Result<()> {
         kernels: match args.kernels {
             KernelChoice::Fast => Kernels::Fast,
             KernelChoice::Candle => Kernels::Candle,
+            KernelChoice::Gemm => Kernels::Gemm,
         },
         seed: args.seed,
     };
     let device = dip::device::select(&args.device)?;
+    if args.tf32 && !device.is_cuda() {
+        anyhow::bail!("--tf32 applies to CUDA matrix products only: use it with --device cuda");
+    }
+    dip::device::set_tf32(args.tf32);
     let report = dip::bench::run_and_print(&options, &device)?;
     if let Some(path) = &args.record {
         // Silently: the last line printed stays the median, for scripts.

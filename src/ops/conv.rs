@@ -36,6 +36,8 @@ pub fn conv2d_with(
     let f32s = [x, weight, bias].iter().all(|t| t.dtype() == DType::F32);
     if kernels.use_cpu_kernels(x.device()) && f32s {
         conv2d_fast(x, weight, bias, stride, padding)
+    } else if kernels.use_gemm_conv(x.device()) {
+        conv2d_gemm(x, weight, bias, stride, padding)
     } else {
         conv2d_candle(x, weight, bias, stride, padding)
     }
@@ -97,6 +99,104 @@ pub fn conv2d_candle(
         x.conv2d(weight, padding, stride, 1, 1)?
     };
     y.broadcast_add(&bias.reshape((1, bias.dim(0)?, 1, 1))?)
+}
+
+/// The convolution as one matrix product of candle tensors: what runs on a GPU.
+///
+/// The input is unfolded into the column matrix of the CPU kernel below
+/// (`col`, `Cin·k·k × Ho·Wo`, one row per input channel and kernel offset) by
+/// `k·k` shifted, strided views of it, and `y = W · col + b`. Every step is one of
+/// candle's differentiable ops, so the backward pass is matrix products as well,
+/// `dW = dy · colᵀ` and `dcol = Wᵀ · dy`, folded back onto the input by the views'
+/// own gradients.
+///
+/// Why not candle's `conv2d`: its forward is this same product, but its backward
+/// (0.11) takes the input gradient with a transposed convolution that on CUDA is a
+/// direct loop, one thread per output value, not a matrix product: most of an
+/// iteration's time at 512 × 512. The price here is memory: `col`, `k²` times the
+/// input, is kept for the backward pass.
+pub fn conv2d_gemm(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    stride: usize,
+    padding: usize,
+) -> Result<Tensor> {
+    let x = if padding > 0 {
+        x.pad_with_zeros(2, padding, padding)?
+            .pad_with_zeros(3, padding, padding)?
+    } else {
+        x.clone()
+    };
+    let (n, cin, h, w) = x.dims4()?;
+    let (cout, wcin, kh, kw) = weight.dims4()?;
+    if wcin != cin || h < kh || w < kw || stride == 0 {
+        bail!(
+            "conv2d_gemm: input {:?} does not fit kernel {:?}, stride {stride}",
+            x.dims(),
+            weight.dims()
+        );
+    }
+    let (ho, wo) = ((h - kh) / stride + 1, (w - kw) / stride + 1);
+    let col = unfold(&x, (kh, kw), stride, (ho, wo))?;
+    let y = weight
+        .reshape((cout, cin * kh * kw))?
+        .broadcast_matmul(&col)?
+        .reshape((n, cout, ho, wo))?;
+    y.broadcast_add(&bias.reshape((1, cout, 1, 1))?)
+}
+
+/// The column matrix of `x` (`[N, Cin, H, W]`, already padded) for a `kh × kw`
+/// kernel with `stride` and output size `(ho, wo)`: `[N, Cin·kh·kw, ho·wo]`, rows in
+/// the order of the weight's `(Cin, kh, kw)`. Row `(c, a, b)` is the view
+/// `x[c, a + stride·i, b + stride·j]` over the output pixels `(i, j)`.
+fn unfold(
+    x: &Tensor,
+    (kh, kw): (usize, usize),
+    stride: usize,
+    (ho, wo): (usize, usize),
+) -> Result<Tensor> {
+    let (n, cin, _, _) = x.dims4()?;
+    if (kh, kw, stride) == (1, 1, 1) {
+        return x.reshape((n, cin, ho * wo));
+    }
+    let mut views = Vec::with_capacity(kh * kw);
+    for a in 0..kh {
+        let rows = every_stride(x, 2, a, ho, stride)?;
+        for b in 0..kw {
+            views.push(every_stride(&rows, 3, b, wo, stride)?);
+        }
+    }
+    Tensor::stack(&views, 2)?.reshape((n, cin * kh * kw, ho * wo))
+}
+
+/// Indices `start, start + stride, …` (`count` of them) of dimension `dim` of `x`:
+/// a narrow, and for a stride above 1 a reshape that puts each kept index first in a
+/// group of `stride` (zeros pad the last group where the input ends inside it).
+fn every_stride(
+    x: &Tensor,
+    dim: usize,
+    start: usize,
+    count: usize,
+    stride: usize,
+) -> Result<Tensor> {
+    if stride == 1 {
+        return x.narrow(dim, start, count);
+    }
+    let available = x.dim(dim)? - start;
+    let span = count * stride;
+    let x = if available < span {
+        x.pad_with_zeros(dim, 0, span - available)?
+    } else {
+        x.clone()
+    };
+    let mut grouped = x.narrow(dim, start, span)?.dims().to_vec();
+    grouped[dim] = count;
+    grouped.insert(dim + 1, stride);
+    x.narrow(dim, start, span)?
+        .reshape(grouped)?
+        .narrow(dim + 1, 0, 1)?
+        .squeeze(dim + 1)
 }
 
 // ---------------------------------------------------------------------------

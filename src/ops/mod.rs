@@ -35,11 +35,24 @@ pub enum Kernels {
     Fast,
     /// candle's own ops everywhere (the reference the fast kernels are tested against).
     Candle,
+    /// The convolution as explicit matrix products ([`conv::conv2d_gemm`]), candle's
+    /// ops for the rest, on every device: what `Fast` runs off the CPU, selectable
+    /// on the CPU so that the tests can check it there.
+    Gemm,
 }
 
 impl Kernels {
     /// Whether our CPU kernels should run for a tensor on `device`.
     pub fn use_cpu_kernels(self, device: &candle_core::Device) -> bool {
         self == Kernels::Fast && device.is_cpu()
+    }
+
+    /// Whether a convolution on `device` should be [`conv::conv2d_gemm`].
+    pub fn use_gemm_conv(self, device: &candle_core::Device) -> bool {
+        match self {
+            Kernels::Fast => !device.is_cpu(),
+            Kernels::Gemm => true,
+            Kernels::Candle => false,
+        }
     }
 }

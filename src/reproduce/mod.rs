@@ -387,6 +387,7 @@ fn write_record(results: &Path, run: &Run) -> Result<Record> {
         parameters: run.parameters,
         device: crate::device::kind(run.device).into(),
         device_name: device_name(run.device),
+        precision: crate::device::reduced_precision(run.device).map(String::from),
         crate_version: env!("CARGO_PKG_VERSION").into(),
         git_commit: record::git_commit(),
         started_at: run.started.meta.started_at.clone(),

@@ -68,6 +68,10 @@ pub struct Record {
     pub device: String,
     /// A longer description of the device (threads, GPU name).
     pub device_name: String,
+    /// `tf32` when float32 matrix products ran in TF32 (`dip reproduce --tf32` on CUDA);
+    /// absent for plain float32.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<String>,
     pub crate_version: String,
     /// `git rev-parse HEAD` where the run was made, or "unknown".
     pub git_commit: String,

@@ -115,16 +115,18 @@ fn bench_versions(records: &[BenchRecord], implementation: Implementation) -> Op
 /// same machine: per image size, channels and machine, the two medians, their
 /// ratio and the peak memory of each.
 pub fn bench(inputs: &Inputs) -> Table {
-    // (device, device_name, threads, size, channels) → the records.
-    type Key = (String, String, usize, usize, usize);
+    // (device, device_name, threads, size, channels, TF32) → the records.
+    type Key = (String, String, usize, usize, usize, bool);
     let mut groups: BTreeMap<Key, Vec<&BenchRecord>> = BTreeMap::new();
     for r in inputs.bench {
         let key = (
             r.device.clone(),
             r.device_name.clone(),
-            r.threads,
+            // A GPU's time does not depend on the host's threads.
+            if r.device == "cpu" { r.threads } else { 0 },
             r.size,
             r.channels,
+            r.version.contains("TF32"),
         );
         groups.entry(key).or_default().push(r);
     }
@@ -134,14 +136,20 @@ pub fn bench(inputs: &Inputs) -> Table {
         .collect();
     let rows = groups
         .iter()
-        .map(|((device, name, threads, size, channels), records)| {
+        .map(|((device, name, threads, size, channels, tf32), records)| {
             let [ours, ours_mib] = bench_cells(records, Implementation::Dip);
             let [torch, torch_mib] = bench_cells(records, Implementation::Pytorch);
             let ratio = ours.zip(torch).map(|(a, b)| a / b);
             let plural = if *channels == 1 { "" } else { "s" };
             let mut label = format!("{size} × {size}, {channels} channel{plural}");
             if machines.len() > 1 {
-                label += &format!(", {device}: {name}, {threads} threads");
+                label += &match device.as_str() {
+                    "cpu" => format!(", {device}: {name}, {threads} threads"),
+                    _ => format!(", {device}: {name}"),
+                };
+            }
+            if *tf32 {
+                label += ", TF32";
             }
             Row {
                 label,
