@@ -62,6 +62,8 @@ pub struct BenchReport {
     pub seconds: Vec<f64>,
     /// The median of `seconds`.
     pub median: f64,
+    /// The medians of the phases: forward and loss, backward, Adam step.
+    pub phase_medians: [f64; 3],
     /// The process's peak resident memory (`VmHWM`), if the system reports it.
     pub peak_rss_bytes: Option<u64>,
     /// Threads of the CPU kernels and of candle's CPU ops.
@@ -169,18 +171,25 @@ pub fn bench_with(
     let mut adam = Adam::new(net.parameters(), AdamConfig::with_lr(0.01))?;
 
     let mut seconds = Vec::with_capacity(options.iterations);
+    let mut phases: [Vec<f64>; 3] = Default::default();
     for i in 0..options.warmup + options.iterations {
-        let start = Instant::now();
+        // Each phase waits for the device (a no-op on the CPU), so the times cover
+        // the work and say where it goes: forward and loss, backward, Adam step.
+        let mut clock = Phases::start(device);
         let out = net.forward(&z)?;
         let loss = (out - &target)?.sqr()?.mean_all()?;
+        clock.lap()?;
         let grads = loss.backward()?;
+        clock.lap()?;
         adam.step(&grads)?;
-        // Wait for the device (a no-op on the CPU) so the time covers the whole step.
-        device.synchronize()?;
-        let dt = start.elapsed().as_secs_f64();
+        clock.lap()?;
         if i >= options.warmup {
-            seconds.push(dt);
-            on_iteration(i - options.warmup, dt);
+            let [f, b, a] = clock.laps;
+            seconds.push(f + b + a);
+            for (phase, t) in phases.iter_mut().zip(clock.laps) {
+                phase.push(t);
+            }
+            on_iteration(i - options.warmup, f + b + a);
         }
     }
     // ANCHOR_END: bench_iteration
@@ -189,10 +198,38 @@ pub fn bench_with(
         parameters: net.parameter_count(),
         conv_flops: training_conv_flops(&config, s, s),
         median: median(&seconds),
+        phase_medians: phases.map(|p| median(&p)),
         seconds,
         peak_rss_bytes: peak_rss_bytes(),
         threads: candle_core::utils::get_num_threads(),
     })
+}
+
+/// The times of an iteration's three phases, each ended by waiting for the device.
+struct Phases<'a> {
+    device: &'a Device,
+    last: Instant,
+    laps: [f64; 3],
+    next: usize,
+}
+
+impl<'a> Phases<'a> {
+    fn start(device: &'a Device) -> Self {
+        Self {
+            device,
+            last: Instant::now(),
+            laps: [0.0; 3],
+            next: 0,
+        }
+    }
+
+    fn lap(&mut self) -> Result<()> {
+        self.device.synchronize()?;
+        let now = Instant::now();
+        self.laps[self.next] = (now - self.last).as_secs_f64();
+        (self.last, self.next) = (now, self.next + 1);
+        Ok(())
+    }
 }
 
 /// Keep freed memory in the process for reuse instead of giving it back to the
@@ -302,6 +339,10 @@ pub fn run_and_print(options: &BenchOptions, device: &Device) -> Result<BenchRep
     if let Some(bytes) = report.peak_rss_bytes {
         println!("peak RSS: {:.0} MiB", bytes as f64 / (1024.0 * 1024.0));
     }
+    let [f, b, a] = report.phase_medians;
+    println!(
+        "median seconds of the phases: forward and loss {f:.4}, backward {b:.4}, Adam step {a:.4}"
+    );
     println!("median seconds per iteration: {:.4}", report.median);
     Ok(report)
 }
