@@ -40,6 +40,7 @@ pub const DIRECTIVES: &[&str] = &[
     "stopping-table",
     "stopping-curves",
     "verdict",
+    "discussion",
 ];
 
 /// Files generated while the book is built: (path relative to the book's output, bytes).
@@ -143,6 +144,7 @@ impl Generator {
             "gap-curves" => self.gap_curves(experiment(1)?, arg(2)?),
             "stopping-table" => Ok(tables::stopping(&inputs).to_markdown()),
             "verdict" => Ok(super::verdict::verdict(&self.records)),
+            "discussion" => Ok(super::discussion::discussion(&self.records, &self.bench)),
             "stopping-curves" => self.stopping_curves(arg(1)?),
             other => bail!("unknown block `{other}`"),
         }

@@ -13,6 +13,7 @@
 //! - the HTML is checked after the build ([`check::check_html`]).
 
 pub mod check;
+pub mod discussion;
 pub mod figures;
 pub mod generate;
 #[cfg(feature = "tools")]

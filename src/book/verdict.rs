@@ -14,7 +14,7 @@ use crate::reproduce::record::Record;
 pub const REPRODUCED_WITHIN_DB: f64 = 0.5;
 
 /// The runs of an experiment a preset must cover.
-fn runs_of(experiment: Experiment) -> Vec<String> {
+pub(super) fn runs_of(experiment: Experiment) -> Vec<String> {
     match experiment {
         Experiment::Table1 => paper::TABLE1_IMAGES.iter().map(|s| s.to_string()).collect(),
         Experiment::Denoising => paper::DENOISING_IMAGES
@@ -59,7 +59,7 @@ fn standing(
 }
 
 /// What the protocol of a preset is, in a few words.
-fn protocol(preset: &str) -> &'static str {
+pub(super) fn protocol(preset: &str) -> &'static str {
     match Preset::parse(preset) {
         Ok(Preset::Paper) => "the paper's protocol, whole images",
         Ok(Preset::Cpu) => "the paper's protocol on 64×64 centre crops",

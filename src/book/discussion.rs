@@ -1,0 +1,326 @@
+//! The Discussion chapter, experiment by experiment: for each preset with runs, our
+//! mean, the authors' output on the same pixels, the gap, its spread over the images
+//! and the seeds, how much a run's own last iterations move, and what the runs cost;
+//! then what the paper's whole protocol would cost here. Every number is computed
+//! from the records (and the paper's tables in [`paper`]), so none can go stale; the
+//! prose around them names causes, not numbers.
+
+use std::fmt::Write;
+
+use super::verdict::{protocol, runs_of, REPRODUCED_WITHIN_DB};
+use crate::reproduce::paper;
+use crate::reproduce::plan::{Experiment, Preset};
+use crate::reproduce::record::{BenchRecord, Implementation, Record};
+
+/// The last iterations over which a run's own fluctuation is measured.
+const LAST_ITERATIONS: usize = 1000;
+
+/// The paper's protocol for Table 1: iterations and the padded side (512 + 2).
+const TABLE1_PAPER_ITERATIONS: usize = 11000;
+
+/// The Discussion's generated body (Markdown).
+pub fn discussion(records: &[Record], bench: &[BenchRecord]) -> String {
+    let mut out = String::new();
+    for experiment in [Experiment::Table1, Experiment::Denoising, Experiment::Sr] {
+        let _ = writeln!(out, "### {}\n", title(experiment));
+        out += &paper_line(experiment);
+        let presets = presets_with_runs(records, experiment);
+        if presets.is_empty() {
+            out += "No recorded run yet.\n\n";
+        }
+        for preset in presets {
+            out += &preset_item(records, experiment, &preset);
+        }
+        out += "\n";
+        if experiment == Experiment::Table1 {
+            out += &paper_protocol_cost(bench);
+        }
+    }
+    out
+}
+
+fn title(experiment: Experiment) -> &'static str {
+    match experiment {
+        Experiment::Table1 => "Inpainting (Table 1)",
+        Experiment::Denoising => "Denoising",
+        _ => "Super-resolution",
+    }
+}
+
+/// What the paper says, and (Table 1) how its number relates to its published images.
+fn paper_line(experiment: Experiment) -> String {
+    match experiment {
+        Experiment::Table1 => {
+            let authors = mean(&paper::TABLE1_DIP_AUTHORS_OUTPUTS).unwrap_or(f64::NAN);
+            format!(
+                "The paper's mean is {:.2} dB; the authors' published outputs, measured by our code \
+                 on the whole images, average {authors:.2} dB: the paper's number is its images', \
+                 so the same-pixel comparison below compares with the paper itself.\n\n",
+                paper::TABLE1_DIP_MEAN
+            )
+        }
+        Experiment::Denoising => format!(
+            "The paper's mean over the nine images is {:.2} dB (CBM3D {:.2} dB).\n\n",
+            paper::DENOISING_DIP_MEAN,
+            paper::DENOISING_CBM3D_MEAN
+        ),
+        _ => "The paper reports means over Set5 and Set14; our crops are easier than the whole \
+              images (bicubic scores higher on them), so what compares is the gain over bicubic \
+              on the same crops, ours and the authors'.\n\n"
+            .to_string(),
+    }
+}
+
+/// The presets with runs of `experiment` that carry the authors' comparator, strongest first.
+fn presets_with_runs(records: &[Record], experiment: Experiment) -> Vec<String> {
+    let mut presets: Vec<&str> = records
+        .iter()
+        .filter(|r| r.experiment == experiment && r.authors_psnr.is_some())
+        .map(|r| r.preset.as_str())
+        .collect();
+    presets.sort_by_key(|p| Preset::parse(p).map_or(usize::MAX, |p| p as usize));
+    presets.dedup();
+    presets.into_iter().map(String::from).collect()
+}
+
+/// One preset's item: the comparison, its spread, the seeds, the fluctuation, the cost.
+fn preset_item(records: &[Record], experiment: Experiment, preset: &str) -> String {
+    let runs: Vec<&Record> = records
+        .iter()
+        .filter(|r| r.experiment == experiment && r.preset == preset && r.authors_psnr.is_some())
+        .collect();
+    let first_seeds: Vec<&Record> = runs.iter().copied().filter(|r| r.seed == 0).collect();
+    let all = runs_of(experiment).len();
+    let mut item = format!(
+        "- **`{preset}`**, {} ({} of {all} runs):",
+        protocol(preset),
+        first_seeds.len()
+    );
+    if experiment == Experiment::Sr {
+        item += &sr_gains(&first_seeds);
+    } else {
+        item += &gap_summary(&first_seeds);
+    }
+    item += &seed_spread(&runs);
+    item += &fluctuation(&first_seeds);
+    item += &cost(&runs);
+    item + "\n"
+}
+
+/// Ours, the authors' on the same pixels, the gap; the worst and best image.
+fn gap_summary(runs: &[&Record]) -> String {
+    let gaps: Vec<(f64, &str)> = runs
+        .iter()
+        .filter_map(|r| Some((r.final_psnr? - r.authors_psnr?, r.image.as_str())))
+        .collect();
+    let ours = mean_of(runs, |r| r.final_psnr);
+    let authors = mean_of(runs, |r| r.authors_psnr);
+    let (Some(ours), Some(authors)) = (ours, authors) else {
+        return " no final PSNR recorded.".into();
+    };
+    let within = gaps.iter().filter(|g| g.0 >= -REPRODUCED_WITHIN_DB).count();
+    let worst = gaps.iter().copied().min_by(|a, b| a.0.total_cmp(&b.0));
+    let best = gaps.iter().copied().max_by(|a, b| a.0.total_cmp(&b.0));
+    let mut s = format!(
+        " ours {ours:.2} dB against the authors' output on the same pixels {authors:.2} dB, \
+         a gap of {:+.2} dB; {within} of {} images within {REPRODUCED_WITHIN_DB} dB",
+        ours - authors,
+        gaps.len()
+    );
+    if let (Some(w), Some(b)) = (worst, best) {
+        let _ = write!(
+            s,
+            " (from {:+.2} dB, {}, to {:+.2} dB, {}).",
+            w.0, w.1, b.0, b.1
+        );
+    } else {
+        s += ".";
+    }
+    s
+}
+
+/// For each SR column with runs: our mean gain over bicubic and the authors' on the same crops.
+fn sr_gains(runs: &[&Record]) -> String {
+    let mut parts = Vec::new();
+    for (set, factor) in paper::SR_COLUMNS {
+        let prefix = format!("{set}-x{factor}-");
+        let column: Vec<&Record> = runs
+            .iter()
+            .copied()
+            .filter(|r| r.image.starts_with(&prefix))
+            .collect();
+        let baseline = |r: &Record| r.baseline.as_ref().and_then(|b| b.psnr);
+        let ours = mean_of(&column, |r| Some(r.final_psnr? - baseline(r)?));
+        let authors = mean_of(&column, |r| Some(r.authors_psnr? - baseline(r)?));
+        if let (Some(o), Some(a)) = (ours, authors) {
+            parts.push(format!(
+                "{} ×{factor}, ours {o:+.2} dB over bicubic against the authors' {a:+.2} dB",
+                capitalised(set)
+            ));
+        }
+    }
+    if parts.is_empty() {
+        return " no gain over bicubic recorded.".into();
+    }
+    format!(" {}.", parts.join("; "))
+}
+
+/// Images run with several seeds: mean ± sd of the final PSNR.
+fn seed_spread(runs: &[&Record]) -> String {
+    let mut images: Vec<&str> = runs.iter().map(|r| r.image.as_str()).collect();
+    images.dedup();
+    let mut parts = Vec::new();
+    for image in images {
+        let values: Vec<f64> = runs
+            .iter()
+            .filter(|r| r.image == image)
+            .filter_map(|r| r.final_psnr)
+            .collect();
+        if let (true, Some(m), Some(sd)) = (values.len() > 1, mean(&values), sd(&values)) {
+            parts.push(format!(
+                "{image} {m:.2} ± {sd:.2} dB over {} seeds",
+                values.len()
+            ));
+        }
+    }
+    if parts.is_empty() {
+        return String::new();
+    }
+    format!(" Seeds: {}.", parts.join(", "))
+}
+
+/// How much a run's PSNR moves over its own last iterations: the standard deviation
+/// of the history's PSNR (of the output the run returns), averaged over the runs.
+fn fluctuation(runs: &[&Record]) -> String {
+    let per_run: Vec<f64> = runs.iter().filter_map(|r| last_iterations_sd(r)).collect();
+    let Some(m) = mean(&per_run) else {
+        return String::new();
+    };
+    format!(
+        " Over a run's last {LAST_ITERATIONS} iterations its PSNR moves with a standard deviation \
+         of {m:.2} dB (mean over {} runs): one seed's final number carries that much chance.",
+        per_run.len()
+    )
+}
+
+fn last_iterations_sd(r: &Record) -> Option<f64> {
+    let last = r.history.last()?.iteration;
+    let values: Vec<f64> = r
+        .history
+        .iter()
+        .filter(|h| h.iteration + LAST_ITERATIONS > last)
+        .filter_map(|h| h.psnr_clean_average.or(h.psnr_clean))
+        .collect();
+    (values.len() >= 5).then(|| sd(&values)).flatten()
+}
+
+/// Wall time of the runs and seconds per iteration.
+fn cost(runs: &[&Record]) -> String {
+    let Some(first) = runs.first() else {
+        return String::new();
+    };
+    let wall: f64 = runs.iter().map(|r| r.wall_seconds).sum();
+    let per_it = mean_of(runs, |r| Some(r.seconds_per_iteration)).unwrap_or(f64::NAN);
+    format!(
+        " Cost: {:.1} hours of wall time on {} ({per_it:.3} s per iteration).",
+        wall / 3600.0,
+        first.device_name
+    )
+}
+
+/// What Table 1 at the paper's protocol would cost here, from our CPU benchmark record at 512².
+fn paper_protocol_cost(bench: &[BenchRecord]) -> String {
+    let ours = bench
+        .iter()
+        .find(|b| b.implementation == Implementation::Dip && b.device == "cpu" && b.size == 512);
+    let Some(b) = ours else {
+        return String::new();
+    };
+    let per_image = b.median_seconds * TABLE1_PAPER_ITERATIONS as f64 / 3600.0;
+    format!(
+        "**The paper's protocol here.** {TABLE1_PAPER_ITERATIONS} iterations on a 514 × 514 image \
+         at our benchmark's {:.2} s per iteration at 512 × 512 ({}, {} threads) are {per_image:.1} \
+         hours an image, {:.0} hours for the table: `dip reproduce --preset paper --only table1` \
+         runs it, on a GPU or spread over a Slurm array (see Running it yourself).\n\n",
+        b.median_seconds,
+        b.device_name,
+        b.threads,
+        per_image * paper::TABLE1_IMAGES.len() as f64
+    )
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+fn mean_of(runs: &[&Record], f: impl Fn(&Record) -> Option<f64>) -> Option<f64> {
+    let values: Vec<f64> = runs.iter().filter_map(|r| f(r)).collect();
+    mean(&values)
+}
+
+fn mean(values: &[f64]) -> Option<f64> {
+    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+}
+
+/// The sample standard deviation (n − 1), for two values or more.
+fn sd(values: &[f64]) -> Option<f64> {
+    let m = mean(values)?;
+    (values.len() > 1).then(|| {
+        let ss: f64 = values.iter().map(|v| (v - m).powi(2)).sum();
+        (ss / (values.len() - 1) as f64).sqrt()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sd_is_the_sample_deviation() {
+        assert_eq!(sd(&[1.0]), None);
+        assert!((sd(&[1.0, 3.0]).unwrap() - 2f64.sqrt()).abs() < 1e-12);
+    }
+
+    fn record(image: &str, seed: u64, ours: f64, authors: f64) -> Record {
+        let mut r: Record =
+            serde_json::from_str(include_str!("../../results/quick/table1/barbara.json")).unwrap();
+        (r.image, r.preset, r.seed) = (image.into(), "cpu".into(), seed);
+        (r.final_psnr, r.authors_psnr) = (Some(ours), Some(authors));
+        r
+    }
+
+    #[test]
+    fn the_numbers_are_the_records() {
+        let records = vec![
+            record("barbara", 0, 39.0, 39.1),
+            record("barbara", 1, 39.4, 39.1),
+            record("boat", 0, 30.0, 31.0),
+        ];
+        let text = discussion(&records, &[]);
+        // Seed 0 of each image: ours (39.0 + 30.0) / 2, the authors' (39.1 + 31.0) / 2.
+        assert!(text.contains("ours 34.50 dB against the authors' output on the same pixels 35.05 dB, a gap of -0.55 dB"), "{text}");
+        assert!(
+            text.contains(
+                "1 of 2 images within 0.5 dB (from -1.00 dB, boat, to -0.10 dB, barbara)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("barbara 39.20 ± 0.28 dB over 2 seeds"),
+            "{text}"
+        );
+        assert!(text.contains("(2 of 11 runs)"), "{text}");
+        assert_eq!(text.matches("No recorded run yet.").count(), 2, "{text}");
+    }
+
+    #[test]
+    fn without_records_every_experiment_says_so() {
+        let text = discussion(&[], &[]);
+        assert_eq!(text.matches("No recorded run yet.").count(), 3, "{text}");
+        // The paper's numbers come from `paper`, not from the text.
+        assert!(text.contains(&format!("{:.2} dB", paper::TABLE1_DIP_MEAN)));
+    }
+}
