@@ -64,9 +64,8 @@ fn paper_line(experiment: Experiment) -> String {
             paper::DENOISING_DIP_MEAN,
             paper::DENOISING_CBM3D_MEAN
         ),
-        _ => "The paper reports means over Set5 and Set14; our crops are easier than the whole \
-              images (bicubic scores higher on them), so what compares is the gain over bicubic \
-              on the same crops, ours and the authors'.\n\n"
+        _ => "The paper reports means over Set5 and Set14 on whole images; ours are crops, so \
+              what compares is the gain over bicubic on the same crops, ours and the authors'.\n\n"
             .to_string(),
     }
 }
@@ -153,10 +152,18 @@ fn sr_gains(runs: &[&Record]) -> String {
         let ours = mean_of(&column, |r| Some(r.final_psnr? - baseline(r)?));
         let authors = mean_of(&column, |r| Some(r.authors_psnr? - baseline(r)?));
         if let (Some(o), Some(a)) = (ours, authors) {
-            parts.push(format!(
+            let mut part = format!(
                 "{} ×{factor}, ours {o:+.2} dB over bicubic against the authors' {a:+.2} dB",
                 capitalised(set)
-            ));
+            );
+            let bicubic = mean_of(&column, |r| baseline(r));
+            if let (Some(b), Some(p)) = (bicubic, paper::sr_value(paper::SR_BICUBIC, set, factor)) {
+                let _ = write!(
+                    part,
+                    " (bicubic {b:.2} dB on our crops, {p:.2} dB in the paper)"
+                );
+            }
+            parts.push(part);
         }
     }
     if parts.is_empty() {
@@ -205,6 +212,10 @@ fn fluctuation(runs: &[&Record]) -> String {
 
 fn last_iterations_sd(r: &Record) -> Option<f64> {
     let last = r.history.last()?.iteration;
+    // A shorter run is still rising over its last iterations: no fluctuation to measure.
+    if last < 2 * LAST_ITERATIONS {
+        return None;
+    }
     let values: Vec<f64> = r
         .history
         .iter()
@@ -314,6 +325,32 @@ mod tests {
         );
         assert!(text.contains("(2 of 11 runs)"), "{text}");
         assert_eq!(text.matches("No recorded run yet.").count(), 2, "{text}");
+    }
+
+    #[test]
+    fn the_fluctuation_is_over_the_last_iterations_of_long_runs_only() {
+        let mut r = record("boat", 0, 30.0, 30.0);
+        let point = r.history[0].clone();
+        // 3000 iterations every 100; the last 1000 (2100 … 3000) alternate 30.0, 30.2.
+        r.history = (0..=30)
+            .map(|k| {
+                let mut p = point.clone();
+                p.iteration = k * 100;
+                p.psnr_clean_average = None;
+                p.psnr_clean = Some(if k <= 20 {
+                    10.0
+                } else if k % 2 == 0 {
+                    30.0
+                } else {
+                    30.2
+                });
+                p
+            })
+            .collect();
+        let sd10 = sd(&[30.0, 30.2, 30.0, 30.2, 30.0, 30.2, 30.0, 30.2, 30.0, 30.2]).unwrap();
+        assert!((last_iterations_sd(&r).unwrap() - sd10).abs() < 1e-12);
+        r.history.truncate(15); // 1400 iterations: too short
+        assert_eq!(last_iterations_sd(&r), None);
     }
 
     #[test]
