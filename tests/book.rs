@@ -205,6 +205,36 @@ fn the_book_builds_and_works_offline() {
 /// Real runs of the tiny preset (Table 1 on every image, a few iterations) show up
 /// in the book: their numbers in Table 1 with the runs that made them, our image
 /// grid, the timing table; a benchmark record shows beside PyTorch's.
+/// The (row heading, cell) pairs of the column headed `heading` of the first HTML
+/// table that has one.
+fn by_image_column(html: &str, heading: &str) -> Vec<(String, String)> {
+    let cells = |row: &str| -> Vec<String> {
+        row.split("<t")
+            .skip(1)
+            .filter(|c| c.starts_with("d") || c.starts_with("h"))
+            .map(|c| {
+                let text = &c[c.find('>').unwrap() + 1..];
+                text[..text.find("</t").unwrap()].trim().to_string()
+            })
+            .collect()
+    };
+    for table in html.split("<table").skip(1) {
+        let table = &table[..table.find("</table>").unwrap()];
+        let mut rows = table.split("<tr").skip(1);
+        let Some(head) = rows.next() else { continue };
+        let Some(i) = cells(head).iter().position(|h| h == heading) else {
+            continue;
+        };
+        return rows
+            .map(|r| {
+                let c = cells(r);
+                (c[0].clone(), c[i].clone())
+            })
+            .collect();
+    }
+    panic!("no table with the column «{heading}»");
+}
+
 #[test]
 fn recorded_runs_appear_in_tables_and_figures() {
     let Some(_) = common::data_file("reference-outputs/inpainting-table1/barbara.png") else {
@@ -270,17 +300,16 @@ fn recorded_runs_appear_in_tables_and_figures() {
             r.final_psnr.unwrap()
         })
         .collect();
-    let row = format!(
-        "<td>{}</td><td>{:.2}</td></tr>",
-        psnrs
-            .iter()
-            .map(|p| format!("{p:.2}"))
-            .collect::<Vec<_>>()
-            .join("</td><td>"),
-        psnrs.iter().sum::<f64>() / 11.0
-    );
-    assert!(inpainting.contains(&row), "our row {row} is missing");
-    assert!(inpainting.contains("Deep Image Prior (ours, tiny, cpu)"));
+    // Table 1 turned by image: a row per image, our numbers in the column "ours, tiny".
+    let table1 = by_image_column(&inpainting, "ours, tiny");
+    let mean = psnrs.iter().sum::<f64>() / 11.0;
+    let expected: Vec<(String, String)> = dip::reproduce::paper::TABLE1_TITLES
+        .iter()
+        .map(|t| t.to_string())
+        .zip(psnrs.iter().map(|p| format!("{p:.2}")))
+        .chain([("mean".to_string(), format!("{mean:.2}"))])
+        .collect();
+    assert_eq!(table1, expected, "our column of Table 1");
     // Which runs made it.
     let commit = dip::reproduce::record::short_commit(&records[0].git_commit);
     assert!(inpainting.contains("preset <code>tiny</code> on cpu ("));
@@ -292,7 +321,11 @@ fn recorded_runs_appear_in_tables_and_figures() {
         .join("generated/ours-table1-barbara.png")
         .is_file());
     let results_page = read(&report.out, "results.html");
-    assert!(results_page.contains(&row), "Results: our Table 1 row");
+    assert_eq!(
+        by_image_column(&results_page, "ours, tiny"),
+        expected,
+        "Results: our column of Table 1"
+    );
     assert!(
         results_page.contains("table1: tiny, cpu ("),
         "the timing row"

@@ -10,7 +10,9 @@ use dip::reproduce::plan::{self, Experiment, Job, Preset};
 use dip::tasks::Framing;
 
 fn chapter(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("chapters").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("chapters")
+        .join(name);
     let text = std::fs::read_to_string(&path).unwrap();
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -52,7 +54,10 @@ fn inpainting_states_the_table1_settings() {
         panic!("Table 1 is framed by a reflected border")
     };
     let side = 512 + 2 * border;
-    assert_states("inpainting.md", &format!("reflection-padded to {side} × {side}"));
+    assert_states(
+        "inpainting.md",
+        &format!("reflection-padded to {side} × {side}"),
+    );
     assert_states(
         "inpainting.md",
         &format!("multiple of {}", f.rollback_every),

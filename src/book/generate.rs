@@ -124,15 +124,15 @@ impl Generator {
         match args.first().copied().unwrap_or("") {
             "network-diagram" => self.network_diagram(),
             "parameter-count" => parameter_count(),
-            "table1" => Ok(tables::table1(&inputs).to_markdown()),
-            "denoising-table" => Ok(tables::denoising(&inputs).to_markdown()),
+            "table1" => Ok(tables::table1(&inputs).to_markdown_by_image()),
+            "denoising-table" => Ok(tables::denoising(&inputs).to_markdown_by_image()),
             "sr-table" => Ok(tables::sr(&inputs).to_markdown()),
             "sr-images" => {
                 let (set, factor) = (arg(1)?, arg(2)?.parse::<usize>()?);
                 if !paper::SR_COLUMNS.contains(&(set, factor)) {
                     bail!("no super-resolution table for `{set}` ×{factor}: use set5 or set14, 4 or 8");
                 }
-                Ok(tables::sr_images(&inputs, set, factor).to_markdown())
+                Ok(tables::sr_images(&inputs, set, factor).to_markdown_by_image())
             }
             "demos-table" => Ok(tables::demos(&inputs).to_markdown()),
             "timing" => Ok(tables::timing(&inputs).to_markdown()),

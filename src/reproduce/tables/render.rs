@@ -34,6 +34,77 @@ impl Table {
             s += "\n";
         }
         s += "\n";
+        s + &self.footer()
+    }
+}
+
+impl Row {
+    /// A short name for this row, as a column heading of the table turned by image.
+    pub fn short_label(&self) -> String {
+        let paper_name = |label: &str| {
+            label
+                .trim_end_matches(" (paper)")
+                .replace("Deep Image Prior", "DIP")
+                .replace(" et al.", "")
+        };
+        match &self.source {
+            Source::Paper => format!("{}, paper", paper_name(&self.label)),
+            Source::AuthorsOutputs => "authors' outputs, whole".into(),
+            Source::Baseline { preset } => {
+                let name = self.label.split(" (ours").next().unwrap_or(&self.label);
+                format!("{name}, {preset}")
+            }
+            Source::Ours { preset } => format!("ours, {preset}"),
+            Source::AuthorsSamePixels { preset } => format!("authors' on our pixels, {preset}"),
+            Source::Gap { preset } => format!("gap, {preset}"),
+            Source::Gain { preset, authors } => {
+                let who = if *authors { "authors'" } else { "ours" };
+                format!("gain: {who}, {preset}")
+            }
+            Source::Bench => self.label.clone(),
+        }
+    }
+}
+
+impl Table {
+    /// The table turned by image: one row per column of [`Table::to_markdown`] (an
+    /// image, and the mean last), one column per source (the paper's rows, the
+    /// authors' outputs, ours and the same-pixel comparison), headed by short names.
+    /// With the images down the side the mean stays on the screen of a phone.
+    pub fn to_markdown_by_image(&self) -> String {
+        let mut s = format!("**{}**\n\n| |", self.title);
+        let bold = !self
+            .rows
+            .iter()
+            .all(|r| matches!(r.source, Source::Ours { .. }));
+        for row in &self.rows {
+            let name = row.short_label();
+            let paper_protocol =
+                matches!(&row.source, Source::Ours { preset } if preset == "paper");
+            if bold && paper_protocol {
+                s += &format!(" **{name}** |");
+            } else {
+                s += &format!(" {name} |");
+            }
+        }
+        s += &format!("\n|---|{}\n", "---:|".repeat(self.rows.len()));
+        for (i, column) in self.columns.iter().enumerate() {
+            s += &format!("| {} |", column.name);
+            for row in &self.rows {
+                let text = row.cells[i]
+                    .as_ref()
+                    .map_or("–".into(), |c| c.format(column.decimals));
+                s += &format!(" {text} |");
+            }
+            s += "\n";
+        }
+        s += "\n";
+        s + &self.footer()
+    }
+
+    /// What follows the table: what is missing, which runs made it, the notes.
+    fn footer(&self) -> String {
+        let mut s = String::new();
         if let Some(missing) = &self.missing {
             s += &format!("> {missing}\n\n");
         }
@@ -82,5 +153,12 @@ mod tests {
         assert!(md.contains("| **ours (ours, paper, cpu)** |"), "{md}");
         assert!(md.contains("| ours (ours, quick, cpu) |"), "{md}");
         assert!(md.contains("| ours (ours, cpu, cpu) |"), "{md}");
+        // Turned by image: the same rule on the headings, the column a row.
+        let md = table.to_markdown_by_image();
+        assert!(
+            md.contains("| quoted, paper | **ours, paper** | ours, quick | ours, cpu |"),
+            "{md}"
+        );
+        assert!(md.contains("| x | 30.00 | 30.00 | 30.00 | 30.00 |"), "{md}");
     }
 }
