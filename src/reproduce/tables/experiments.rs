@@ -10,16 +10,14 @@ use crate::reproduce::paper;
 use crate::reproduce::plan::{Experiment, Preset};
 
 /// The note under a table: ours is the final PSNR.
-pub const FINAL_PSNR_NOTE: &str =
-    "Ours is the PSNR of the final output (the averaged output where \
-the run averages), not the best PSNR over the iterations, which would peek at the clean image; \
-mean ± sd over seeds where there are several.";
+pub const FINAL_PSNR_NOTE: &str = "Ours: the PSNR of the final output (averaged where the run \
+averages), not the best over the iterations, which would peek at the clean image; mean ± sd over \
+seeds where there are several.";
 
 /// The note under a table with rows of a reduced preset.
-pub const REDUCED_NOTE: &str = "The `cpu`, `quick` and `tiny` presets run on centre crops \
-(`cpu` with the paper's settings otherwise; `quick` and `tiny` also with narrower nets and fewer \
-iterations; `dip reproduce --list` shows each run's settings): compare their numbers with the \
-authors' output on the same pixels, the row below ours, not with the paper's whole-image rows.";
+pub const REDUCED_NOTE: &str = "`cpu`, `quick` and `tiny` run on centre crops (`dip reproduce \
+--list` shows each run's settings): compare them with the authors' output on the same pixels, \
+not with the paper's whole-image numbers.";
 
 /// What to run where our runs of `experiment` are missing (`on`: which part of it).
 pub fn no_run_note(experiment: Experiment, on: Option<&str>) -> String {
