@@ -526,7 +526,12 @@ fn notebook_json(chapter: &Path, stem: &str, cells: &[Cell]) -> Result<String> {
         "nbformat": 4,
         "nbformat_minor": 5,
     });
-    // Jupyter's own layout: one space of indentation, keys sorted, a final newline.
+    notebook_text(notebook)
+}
+
+/// A notebook as text, in Jupyter's own layout: one space of indentation, keys
+/// sorted, a final newline.
+fn notebook_text(notebook: Value) -> Result<String> {
     let mut bytes = Vec::new();
     let formatter = serde_json::ser::PrettyFormatter::with_indent(b" ");
     let mut ser = serde_json::Serializer::with_formatter(&mut bytes, formatter);
@@ -534,6 +539,53 @@ fn notebook_json(chapter: &Path, stem: &str, cells: &[Cell]) -> Result<String> {
     let mut text = String::from_utf8(bytes)?;
     text.push('\n');
     Ok(text)
+}
+
+/// The code cells of a notebook's JSON, mutably.
+fn code_cells_mut(notebook: &mut Value) -> impl Iterator<Item = &mut Value> {
+    notebook
+        .get_mut("cells")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+        .filter(|c| c["cell_type"] == "code")
+}
+
+/// The notebook with what running it added taken away: every code cell's outputs
+/// and execution count, and the kernel's own notebook metadata. What remains is what
+/// `dip notebooks` makes from the chapter, so a notebook committed with its outputs
+/// is in sync when its sources are.
+fn without_outputs(mut notebook: Value) -> Value {
+    for cell in code_cells_mut(&mut notebook) {
+        cell["outputs"] = json!([]);
+        cell["execution_count"] = Value::Null;
+        if let Some(meta) = cell.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("execution");
+        }
+    }
+    notebook
+}
+
+/// `made` (a notebook as `dip notebooks` makes it) with the outputs of `old` (the
+/// notebook in `code/`, perhaps executed by the kernel) kept on every code cell whose
+/// id and source did not change; a changed cell loses its outputs, which no longer
+/// belong to it.
+fn keep_outputs(made: &str, old: &str) -> Result<String> {
+    let mut made: Value = serde_json::from_str(made)?;
+    let Ok(mut old) = serde_json::from_str::<Value>(old) else {
+        return notebook_text(made);
+    };
+    let old_cells: Vec<Value> = code_cells_mut(&mut old).map(|c| c.take()).collect();
+    for cell in code_cells_mut(&mut made) {
+        let same = old_cells
+            .iter()
+            .find(|o| o["id"] == cell["id"] && o["source"] == cell["source"]);
+        if let Some(o) = same {
+            cell["outputs"] = o["outputs"].clone();
+            cell["execution_count"] = o["execution_count"].clone();
+        }
+    }
+    notebook_text(made)
 }
 
 /// The value with the keys of every object in sorted order (whatever the map type).
@@ -631,14 +683,20 @@ pub fn generate(root: &Path) -> Result<Vec<Notebook>> {
 }
 
 /// What differs between the notebooks of the book at `root` and the folder `out`:
-/// one line per missing, out-of-date or extra notebook (empty: in sync).
+/// one line per missing, out-of-date or extra notebook (empty: in sync). Sources
+/// only: the outputs a kernel left in a notebook are not compared.
 pub fn check(root: &Path, out: &Path) -> Result<Vec<String>> {
     let notebooks = generate(root)?;
     let mut problems = Vec::new();
     for nb in &notebooks {
         let path = out.join(&nb.file_name);
+        let sources = |text: &str| {
+            serde_json::from_str::<Value>(text)
+                .ok()
+                .map(without_outputs)
+        };
         match std::fs::read_to_string(&path) {
-            Ok(text) if text == nb.json => {}
+            Ok(text) if sources(&text).is_some() && sources(&text) == sources(&nb.json) => {}
             Ok(_) => problems.push(format!(
                 "{} differs from what {} makes",
                 path.display(),
@@ -684,15 +742,21 @@ pub struct WriteReport {
 }
 
 /// Write the notebooks of the book at `root` into `out` (atomically, only those that
-/// changed), and remove the notebooks there that no chapter makes any more.
+/// changed), keeping the outputs of every code cell that did not change, and remove
+/// the notebooks there that no chapter makes any more.
 pub fn write(root: &Path, out: &Path) -> Result<WriteReport> {
     let notebooks = generate(root)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut report = WriteReport::default();
     for nb in &notebooks {
         let path = out.join(&nb.file_name);
-        if std::fs::read_to_string(&path).ok().as_deref() != Some(nb.json.as_str()) {
-            crate::image_io::write_atomically(&path, nb.json.as_bytes())?;
+        let old = std::fs::read_to_string(&path).ok();
+        let text = match &old {
+            Some(old) => keep_outputs(&nb.json, old)?,
+            None => nb.json.clone(),
+        };
+        if old.as_deref() != Some(text.as_str()) {
+            crate::image_io::write_atomically(&path, text.as_bytes())?;
             report.changed.push(path.clone());
         }
         report.notebooks.push(path);

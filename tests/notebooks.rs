@@ -306,6 +306,63 @@ fn generation_is_deterministic_and_write_then_check_agree() {
     assert!(problems[0].contains("one.ipynb differs"), "{problems:?}");
 }
 
+/// The code cells of the notebook at `path`, as JSON values.
+fn code_cells(path: &Path) -> Vec<Value> {
+    let nb: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    nb["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["cell_type"] == "code")
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn outputs_of_unchanged_cells_are_kept_and_not_compared() {
+    let book = small_book();
+    let out = book.path().join("code");
+    notebooks::write(book.path(), &out).unwrap();
+    let path = out.join("one.ipynb");
+    // As the kernel leaves it: outputs and execution counts on the chapter's cells.
+    let mut nb: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let output = serde_json::json!([{"name": "stdout", "output_type": "stream", "text": ["1\n"]}]);
+    for (n, cell) in nb["cells"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .filter(|c| c["cell_type"] == "code")
+        .enumerate()
+    {
+        cell["outputs"] = output.clone();
+        cell["execution_count"] = serde_json::json!(n + 1);
+    }
+    std::fs::write(&path, serde_json::to_string(&nb).unwrap()).unwrap();
+    assert!(notebooks::check(book.path(), &out).unwrap().is_empty());
+    // Written again: the layout is made again, the outputs stay.
+    notebooks::write(book.path(), &out).unwrap();
+    assert!(code_cells(&path).iter().all(|c| c["outputs"] == output));
+    assert!(notebooks::check(book.path(), &out).unwrap().is_empty());
+    // A cell's code changed in the chapter's source: its output is dropped, the others stay.
+    let cells = book.path().join("tests/cells.rs");
+    let text = std::fs::read_to_string(&cells).unwrap();
+    std::fs::write(
+        &cells,
+        text.replace("println!(\"{x}\")", "println!(\"x = {x}\")"),
+    )
+    .unwrap();
+    assert!(!notebooks::check(book.path(), &out).unwrap().is_empty());
+    notebooks::write(book.path(), &out).unwrap();
+    let after = code_cells(&path);
+    let changed: Vec<&Value> = after
+        .iter()
+        .filter(|c| c["source"].to_string().contains("x = {x}"))
+        .collect();
+    assert_eq!(changed.len(), 1);
+    assert_eq!(changed[0]["outputs"], serde_json::json!([]));
+    assert!(after.iter().filter(|c| c["outputs"] == output).count() >= 1);
+}
+
 #[test]
 fn bad_chapters_are_errors_naming_the_line() {
     let book = small_book();
