@@ -57,6 +57,8 @@ pub struct Generator {
     pub bench: Vec<BenchRecord>,
     /// Generated files: (path relative to the book's output, bytes).
     pub assets: Assets,
+    /// What the chapters' code cells showed, from the notebooks (none by default).
+    pub outputs: super::outputs::CellOutputs,
 }
 
 impl Generator {
@@ -69,6 +71,7 @@ impl Generator {
             records: record::load_records(results).with_context(read)?,
             bench: record::load_bench_records(results).with_context(read)?,
             assets,
+            outputs: Default::default(),
         })
     }
 
@@ -110,7 +113,13 @@ impl Generator {
             rest = &after[end + 2..];
         }
         out.push_str(rest);
-        Ok(out)
+        let stem = Path::new(name)
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("chapter");
+        Ok(self
+            .outputs
+            .insert(stem, &out, |file, bytes| self.asset(file, bytes)))
     }
 
     fn block(&self, args: &[&str]) -> Result<String> {

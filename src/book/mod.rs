@@ -18,6 +18,7 @@ pub mod figures;
 pub mod generate;
 #[cfg(feature = "tools")]
 pub mod math;
+pub mod outputs;
 pub mod verdict;
 
 #[cfg(feature = "tools")]
@@ -224,11 +225,9 @@ pub fn build(options: &BookOptions) -> Result<BuildReport> {
     config.build.build_dir = options.out.clone();
     config.build.use_default_preprocessors = false;
     let assets = Arc::new(Mutex::new(Vec::new()));
-    let generator = Arc::new(Generator::new(
-        options.data.clone(),
-        &options.results,
-        assets.clone(),
-    )?);
+    let mut generator = Generator::new(options.data.clone(), &options.results, assets.clone())?;
+    generator.outputs = outputs::CellOutputs::load(&root.join(crate::notebooks::DEFAULT_OUT))?;
+    let generator = Arc::new(generator);
     let mut md = MDBook::load_with_config(root, config).context("cannot load the book")?;
     md.with_preprocessor(MathPreprocessor)
         .with_preprocessor(LinkPreprocessor::new())
