@@ -18,6 +18,7 @@ pub mod figures;
 pub mod generate;
 #[cfg(feature = "tools")]
 pub mod math;
+pub mod numbering;
 pub mod outputs;
 pub mod verdict;
 
@@ -187,8 +188,13 @@ impl Preprocessor for GeneratedPreprocessor {
                 .as_ref()
                 .map(|p| src.join(p).display().to_string())
                 .unwrap_or_else(|| chapter.name.clone());
+            let number = chapter
+                .number
+                .as_ref()
+                .map(|n| n.to_string().trim_end_matches('.').to_string())
+                .unwrap_or_default();
             match self.0.expand(&name, &chapter.content) {
-                Ok(c) => chapter.content = c,
+                Ok(c) => chapter.content = numbering::number(&c, &number),
                 Err(e) => errors.push(format!("{e:#}")),
             }
         });
