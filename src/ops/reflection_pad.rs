@@ -57,15 +57,37 @@ fn check_pad(pad: usize, h: usize, w: usize) -> Result<()> {
     Ok(())
 }
 
-/// Reflection padding from candle's differentiable `index_select` (any device).
+/// Reflection padding from candle's differentiable ops (any device): along each
+/// axis, the `pad` mirrored rows (columns) on either side are one-wide slices of the
+/// input, concatenated around it ([`reflected_indices`] says which). Slices and
+/// concatenation are copies of whole rows, and so is their backward pass; candle's
+/// `index_select` would do the same, but its backward (`index_add`) is a serial loop
+/// per row on CUDA.
 pub fn reflection_pad2d_composed(x: &Tensor, pad: usize) -> Result<Tensor> {
-    // candle's index_select refuses strided inputs on the CPU.
-    let x = &x.contiguous()?;
     let (_, _, h, w) = x.dims4()?;
-    let device = x.device();
-    let rows = Tensor::new(reflected_indices(h, pad).as_slice(), device)?;
-    let cols = Tensor::new(reflected_indices(w, pad).as_slice(), device)?;
-    x.index_select(&rows, 2)?.index_select(&cols, 3)
+    if pad >= h || pad >= w {
+        candle_core::bail!("reflection padding by {pad} needs a side above {pad}, got {h}×{w}");
+    }
+    reflect_along(&reflect_along(x, 2, pad)?, 3, pad)
+}
+
+/// Reflection padding by `pad` along one axis (2 or 3) of a 4-d tensor.
+fn reflect_along(x: &Tensor, axis: usize, pad: usize) -> Result<Tensor> {
+    if pad == 0 {
+        return Ok(x.clone());
+    }
+    let n = x.dim(axis)?;
+    let table = reflected_indices(n, pad);
+    let slice = |i: u32| x.narrow(axis, i as usize, 1);
+    let mut parts = Vec::with_capacity(2 * pad + 1);
+    for &i in &table[..pad] {
+        parts.push(slice(i)?);
+    }
+    parts.push(x.clone());
+    for &i in &table[n + pad..] {
+        parts.push(slice(i)?);
+    }
+    Tensor::cat(&parts, axis)
 }
 
 /// Reflection padding by our CPU kernel ([`ReflectionPad2dOp`]), with its own backward pass.

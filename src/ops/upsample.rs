@@ -46,34 +46,48 @@ pub fn upsample_nearest2x_with(x: &Tensor, kernels: Kernels) -> Result<Tensor> {
 
 /// Bilinear ×2 from candle's differentiable ops (any device): the H axis, then the W axis.
 pub fn upsample_bilinear2x_composed(x: &Tensor) -> Result<Tensor> {
-    // candle's index_select refuses strided inputs on the CPU.
-    let x = bilinear2x_along(&x.contiguous()?, 2)?;
-    bilinear2x_along(&x, 3)
+    bilinear2x_along(&bilinear2x_along(x, 2)?, 3)
 }
 
-/// Nearest ×2 from candle's differentiable `index_select` (any device).
+/// Nearest ×2 from candle's differentiable ops (any device): each row, then each
+/// column, twice.
 pub fn upsample_nearest2x_composed(x: &Tensor) -> Result<Tensor> {
-    let x = &x.contiguous()?;
-    let (_, _, h, w) = x.dims4()?;
-    let twice = |n: usize| -> Vec<u32> { (0..2 * n).map(|i| (i / 2) as u32).collect() };
-    let rows = Tensor::new(twice(h).as_slice(), x.device())?;
-    let cols = Tensor::new(twice(w).as_slice(), x.device())?;
-    x.index_select(&rows, 2)?.index_select(&cols, 3)
+    twice_along(&twice_along(x, 2)?, 3)
 }
 
-/// Linear ×2 interpolation along one axis (2 or 3) of a 4-d tensor.
+/// Each index of one axis (2 or 3) of a 4-d tensor twice: `[x, x]` stacked behind
+/// the axis, the two dimensions merged.
+fn twice_along(x: &Tensor, axis: usize) -> Result<Tensor> {
+    interleave(x, x, axis)
+}
+
+/// `a₀ b₀ a₁ b₁ …` along `axis`: stacked behind the axis, then the two dimensions merged.
+fn interleave(a: &Tensor, b: &Tensor, axis: usize) -> Result<Tensor> {
+    let mut dims = a.dims().to_vec();
+    dims[axis] *= 2;
+    Tensor::stack(&[a, b], axis + 1)?.reshape(dims)
+}
+
+/// Linear ×2 interpolation along one axis (2 or 3) of a 4-d tensor: output `2i` is
+/// `¾ x[i] + ¼ x[i−1]`, output `2i+1` is `¾ x[i] + ¼ x[i+1]`, the neighbours clamped
+/// at the ends. The shifted copies are two slices concatenated (candle's
+/// `index_select` would do it too, but its backward is a serial loop per row on CUDA).
 fn bilinear2x_along(x: &Tensor, axis: usize) -> Result<Tensor> {
     let n = x.dim(axis)?;
-    let prev: Vec<u32> = (0..n).map(|i| i.saturating_sub(1) as u32).collect();
-    let next: Vec<u32> = (0..n).map(|i| (i + 1).min(n - 1) as u32).collect();
-    let prev = x.index_select(&Tensor::new(prev.as_slice(), x.device())?, axis)?;
-    let next = x.index_select(&Tensor::new(next.as_slice(), x.device())?, axis)?;
+    let (prev, next) = if n == 1 {
+        (x.clone(), x.clone())
+    } else {
+        (
+            Tensor::cat(&[x.narrow(axis, 0, 1)?, x.narrow(axis, 0, n - 1)?], axis)?,
+            Tensor::cat(
+                &[x.narrow(axis, 1, n - 1)?, x.narrow(axis, n - 1, 1)?],
+                axis,
+            )?,
+        )
+    };
     let even = ((prev * 0.25)? + (x * 0.75)?)?;
     let odd = ((x * 0.75)? + (next * 0.25)?)?;
-    // Interleave: stack behind the axis, then merge the two dimensions.
-    let mut dims = x.dims().to_vec();
-    dims[axis] *= 2;
-    Tensor::stack(&[even, odd], axis + 1)?.reshape(dims)
+    interleave(&even, &odd, axis)
 }
 
 /// Bilinear ×2 upsampling by our CPU kernel ([`Bilinear2xOp`]), with its own backward pass.
