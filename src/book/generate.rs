@@ -43,6 +43,28 @@ pub const DIRECTIVES: &[&str] = &[
     "discussion",
 ];
 
+/// Where a curve peaks and where it ends, in words: "The output vs clean peaks at
+/// 29.81 dB at iteration 400 and ends at 20.90 dB (iteration 4000)."
+fn peak_sentence(s: &Series) -> Option<String> {
+    let peak = s
+        .points
+        .iter()
+        .copied()
+        .max_by(|a, b| a.1.total_cmp(&b.1))?;
+    let last = *s.points.last()?;
+    let end = if last.0 == peak.0 {
+        "and ends there".to_string()
+    } else {
+        format!("and ends at {:.2} dB (iteration {})", last.1, last.0)
+    };
+    Some(format!(
+        "Its {} peaks at {:.2} dB at iteration {} {end}.",
+        s.name.replace(" vs clean", " against the clean image"),
+        peak.1,
+        peak.0
+    ))
+}
+
 /// Files generated while the book is built: (path relative to the book's output, bytes).
 pub type Assets = Arc<Mutex<Vec<(PathBuf, Vec<u8>)>>>;
 
@@ -311,9 +333,15 @@ impl Generator {
         .collect();
         let svg = figures::line_chart(&format!("{e}: {image}"), "iteration", "PSNR (dB)", &series);
         let rel = self.asset(&format!("curves-{e}-{image}.svg"), svg.into_bytes());
+        let peaks: Vec<String> = series
+            .iter()
+            .filter(|s| s.name.ends_with("vs clean"))
+            .filter_map(peak_sentence)
+            .collect();
         Ok(format!(
-            "![PSNR against iteration, {e} {image}]({rel})\n\n*PSNR against iteration; {}.*\n",
-            record.provenance()
+            "![PSNR against iteration, {e} {image}]({rel})\n\n*PSNR against iteration; {}.*\n\n{}\n",
+            record.provenance(),
+            peaks.join(" ")
         ))
     }
 
@@ -475,4 +503,29 @@ fn parameter_count() -> Result<String> {
     }
     s += "\n*Counted by `SkipNet::parameter_count` when this page was built.*\n";
     Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_curve_is_described_by_its_peak_and_its_end() {
+        let s = Series {
+            name: "averaged output vs clean".into(),
+            points: vec![(0.0, 10.0), (100.0, 29.5), (200.0, 25.25)],
+        };
+        assert_eq!(
+            peak_sentence(&s).unwrap(),
+            "Its averaged output against the clean image peaks at 29.50 dB at iteration 100 \
+             and ends at 25.25 dB (iteration 200)."
+        );
+        let rising = Series {
+            name: "output vs clean".into(),
+            points: vec![(0.0, 10.0), (100.0, 20.0)],
+        };
+        assert!(peak_sentence(&rising)
+            .unwrap()
+            .ends_with("at iteration 100 and ends there."));
+    }
 }
