@@ -356,7 +356,9 @@ impl Generator {
             .into_iter()
             .filter(|c| c.seed == 0 && names.contains(&c.name))
             .map(|c| Series {
-                name: c.name,
+                // The legend in words ("natural image"), not run names ("curve-image").
+                name: crate::reproduce::plan::CurveTarget::named(&c.name)
+                    .map_or(c.name.clone(), |t| t.label().to_string()),
                 points: c
                     .points
                     .iter()

@@ -306,6 +306,21 @@ impl CurveTarget {
             CurveTarget::Noise => "curve-noise",
         }
     }
+
+    /// The target in words, as a chart's legend says it (the paper's Figure 2).
+    pub fn label(self) -> &'static str {
+        match self {
+            CurveTarget::Image => "natural image",
+            CurveTarget::ImageNoise => "image + noise",
+            CurveTarget::Shuffled => "shuffled pixels",
+            CurveTarget::Noise => "uniform noise",
+        }
+    }
+
+    /// The target whose run is named `name`.
+    pub fn named(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.name() == name)
+    }
 }
 
 /// What a job restores, and from which files of the data folder.
