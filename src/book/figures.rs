@@ -233,10 +233,16 @@ fn nice_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
 }
 
 // ANCHOR: line_chart
-/// A line chart as SVG: `series` against a shared x axis, with axes, ticks and a legend.
+/// A line chart as SVG: `series` against a shared x axis, with axes, ticks and a
+/// legend below the plot (where it hides no curve).
 pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> String {
-    let (w, h) = (680.0, 380.0);
-    let (l, r, t, b) = (64.0, 16.0, 34.0, 48.0);
+    let w = 680.0;
+    let (l, r, t) = (64.0, 16.0, 34.0);
+    let legend = legend_layout(series, l, w - r);
+    let legend_rows = legend.iter().map(|e| e.2).max().map_or(0, |r| r + 1);
+    // The plot's bottom margin holds the tick labels, the axis label and the legend.
+    let b = 48.0 + 18.0 * legend_rows as f64;
+    let h = 332.0 + b;
     let pts = series
         .iter()
         .flat_map(|s| s.points.iter())
@@ -302,19 +308,37 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) 
             .filter(|p| p.1.is_finite())
             .map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y)))
             .collect();
+        let (x, _, row) = legend[i];
+        let y = h - b + 48.0 + 18.0 * row as f64;
         let _ = write!(
             svg,
-            r##"<polyline fill="none" stroke="{c}" stroke-width="1.5" points="{}"/><rect x="{}" y="{}" width="14" height="3" fill="{c}"/><text x="{}" y="{}">{}</text>"##,
+            r##"<polyline fill="none" stroke="{c}" stroke-width="1.5" points="{}"/><rect x="{x}" y="{}" width="14" height="3" fill="{c}"/><text x="{}" y="{}">{}</text>"##,
             d.join(" "),
-            l + 10.0,
-            t + 12.0 + 16.0 * i as f64,
-            l + 28.0,
-            t + 16.0 + 16.0 * i as f64,
+            y - 4.0,
+            x + 18.0,
+            y,
             esc(&s.name)
         );
     }
     svg.push_str("</svg>");
     svg
+}
+
+/// Where each series' legend entry goes: `(x, width, row)`, entries left to right,
+/// wrapping to a new row at `right`.
+fn legend_layout(series: &[Series], left: f64, right: f64) -> Vec<(f64, f64, usize)> {
+    let mut out = Vec::with_capacity(series.len());
+    let (mut x, mut row) = (left, 0);
+    for s in series {
+        // About 7 pixels a character at 12 px, the colour swatch and a gap.
+        let width = 18.0 + 7.0 * s.name.chars().count() as f64 + 18.0;
+        if x + width > right && x > left {
+            (x, row) = (left, row + 1);
+        }
+        out.push((x, width, row));
+        x += width;
+    }
+    out
 }
 // ANCHOR_END: line_chart
 
@@ -343,4 +367,63 @@ pub fn grid_png(panels: &[&Image]) -> Result<Vec<u8>> {
         image::ImageFormat::Png,
     )?;
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(name: &str) -> Series {
+        Series {
+            name: name.into(),
+            points: vec![(0.0, 1.0), (10.0, 2.0)],
+        }
+    }
+
+    #[test]
+    fn the_legend_wraps_without_overlaps_below_the_plot() {
+        let all: Vec<Series> = [
+            "output vs corrupted",
+            "output vs clean",
+            "averaged output vs clean",
+            "a fourth long series name",
+            "fifth",
+        ]
+        .into_iter()
+        .map(series)
+        .collect();
+        let layout = legend_layout(&all, 64.0, 664.0);
+        for pair in layout.windows(2) {
+            let ((x0, w0, r0), (x1, _, r1)) = (pair[0], pair[1]);
+            assert!(r1 > r0 || x1 >= x0 + w0, "entries overlap: {layout:?}");
+        }
+        assert!(
+            layout.iter().all(|&(x, w, _)| x + w <= 664.0 || x == 64.0),
+            "{layout:?}"
+        );
+        assert!(
+            layout.last().unwrap().2 >= 1,
+            "five long names take two rows: {layout:?}"
+        );
+        // Every legend text sits below the plot's frame (the frame ends at h − b).
+        let svg = line_chart("t", "x", "y", &all);
+        let frame_bottom = 34.0 + 332.0 - 34.0; // t + (h − b − t) with h − b = 332
+        for part in svg.split("<text x=").skip(1) {
+            let y: f64 = part
+                .split("y=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            if all.iter().any(|s| part.contains(&format!(">{}<", s.name))) {
+                assert!(
+                    y > frame_bottom + 30.0,
+                    "a legend entry at y = {y} is inside the plot"
+                );
+            }
+        }
+    }
 }
