@@ -84,18 +84,8 @@ impl Adam {
             // forward pass's activations): detached, the moments do not chain every
             // iteration's graph together (~200 MB an iteration for the standard net at 64²).
             let g = &g.detach();
-            if self.in_place && in_place(&[p.as_tensor(), m, v, g]) {
-                // The same arithmetic, in three passes over memory instead of eleven
-                // new tensors: at 64 × 64 these element-wise steps were a large part
-                // of an iteration (`dip bench` times the phases).
-                m.inplace_op2(g, &FirstMoment { beta1 })?;
-                v.inplace_op2(g, &SecondMoment { beta2 })?;
-                let descend = Descend {
-                    step_size,
-                    sqrt_c2,
-                    eps,
-                };
-                p.as_tensor().inplace_op3(m, v, &descend)?;
+            // On the CPU the same arithmetic runs in place (`step_in_place`, below).
+            if self.in_place && step_in_place(&self.config, (step_size, sqrt_c2), p, m, v, g)? {
                 continue;
             }
             *m = ((&*m * beta1)? + (g * (1.0 - beta1))?)?;
@@ -145,6 +135,42 @@ impl Adam {
 // ---------------------------------------------------------------------------
 // The step in place, on the CPU
 // ---------------------------------------------------------------------------
+
+/// Adam's step for one parameter in place, where it can be (float32 tensors on the
+/// CPU, contiguous): the arithmetic of [`Adam::step`] in three passes over memory
+/// instead of eleven new tensors (at 64 × 64 those element-wise steps were a large
+/// part of an iteration; `dip bench` times the phases). Returns whether it ran.
+fn step_in_place(
+    config: &AdamConfig,
+    (step_size, sqrt_c2): (f64, f64),
+    p: &Var,
+    m: &Tensor,
+    v: &Tensor,
+    g: &Tensor,
+) -> Result<bool> {
+    if !in_place(&[p.as_tensor(), m, v, g]) {
+        return Ok(false);
+    }
+    m.inplace_op2(
+        g,
+        &FirstMoment {
+            beta1: config.beta1,
+        },
+    )?;
+    v.inplace_op2(
+        g,
+        &SecondMoment {
+            beta2: config.beta2,
+        },
+    )?;
+    let descend = Descend {
+        step_size,
+        sqrt_c2,
+        eps: config.eps,
+    };
+    p.as_tensor().inplace_op3(m, v, &descend)?;
+    Ok(true)
+}
 
 /// Whether the step can run in place: float32 tensors on the CPU, contiguous, of one size.
 fn in_place(tensors: &[&Tensor]) -> bool {

@@ -135,11 +135,26 @@ fn the_book_builds_and_works_offline() {
     options.out = out.path().join("html");
     options.data = DataDir::new(common::data_dir());
     options.results = results.path().to_path_buf();
+    // The figures drawn from records alone also go to an images folder; a stale one goes.
+    let images = out.path().join("images");
+    std::fs::create_dir_all(&images).unwrap();
+    std::fs::write(images.join("gone.svg"), "<svg/>").unwrap();
+    options.images = Some(images.clone());
     if !katex_available(&options) {
         return;
     }
     let report = book::build(&options).unwrap_or_else(|e| panic!("{e:#}"));
     let out = report.out;
+    assert!(
+        !images.join("gone.svg").exists(),
+        "a figure the book no longer makes stays"
+    );
+    let network =
+        std::fs::read(images.join("network.svg")).expect("the network diagram in images/");
+    assert_eq!(
+        network,
+        std::fs::read(out.join("generated/network.svg")).unwrap()
+    );
     for c in CHAPTERS {
         let html = read(&out, &format!("{c}.html"));
         assert!(!html.contains("$$"), "{c}: raw $$ left");

@@ -67,6 +67,11 @@ pub struct BookOptions {
     /// KaTeX's `dist/` folder (`katex.min.css` and `fonts/`); by default
     /// `$DIP_KATEX_DIST`, else `<root>/node_modules/katex/dist`.
     pub katex_dist: Option<PathBuf>,
+    /// Where to also write the figures drawn from the records alone (SVG: the network
+    /// diagram, learning curves), so that they are committed beside the chapters (the
+    /// top-level `images/`); figures of standard images are not (they are made from the
+    /// data folder, not ours to commit). `None`: nowhere else.
+    pub images: Option<PathBuf>,
 }
 
 impl BookOptions {
@@ -79,6 +84,7 @@ impl BookOptions {
             results: root.join("results"),
             data: DataDir::locate(None),
             katex_dist: None,
+            images: None,
             root,
         }
     }
@@ -194,7 +200,12 @@ impl Preprocessor for GeneratedPreprocessor {
                 .map(|n| n.to_string().trim_end_matches('.').to_string())
                 .unwrap_or_default();
             match self.0.expand(&name, &chapter.content) {
-                Ok(c) => chapter.content = numbering::number(&c, &number),
+                // The chapters link their notebooks as the repository holds them
+                // (`../code/`); the book carries a copy of them (`code/`).
+                Ok(c) => {
+                    chapter.content =
+                        numbering::number(&c, &number).replace("](../code/", "](code/")
+                }
                 Err(e) => errors.push(format!("{e:#}")),
             }
         });
@@ -203,6 +214,56 @@ impl Preprocessor for GeneratedPreprocessor {
         }
         Ok(book)
     }
+}
+
+/// Write the SVG figures among `assets` into `images` (atomically, only those that
+/// changed), and remove the SVGs there that the book no longer makes.
+#[cfg(feature = "tools")]
+fn write_images(assets: &[(PathBuf, Vec<u8>)], images: &Path) -> Result<()> {
+    std::fs::create_dir_all(images)
+        .with_context(|| format!("cannot create {}", images.display()))?;
+    let mut made = std::collections::BTreeSet::new();
+    for (rel, bytes) in assets {
+        let Some(name) = rel.file_name() else {
+            continue;
+        };
+        if rel.extension().is_some_and(|e| e == "svg") {
+            let path = images.join(name);
+            if std::fs::read(&path).ok().as_deref() != Some(bytes.as_slice()) {
+                crate::image_io::write_atomically(&path, bytes)?;
+            }
+            made.insert(name.to_os_string());
+        }
+    }
+    for entry in std::fs::read_dir(images)? {
+        let path = entry?.path();
+        let stale = path.extension().is_some_and(|e| e == "svg")
+            && !path.file_name().is_some_and(|n| made.contains(n));
+        if stale {
+            std::fs::remove_file(&path)
+                .with_context(|| format!("cannot remove {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Copy the notebooks (`*.ipynb`) of `from` into `to`, for the chapters' links to them.
+#[cfg(feature = "tools")]
+fn copy_notebooks(from: &Path, to: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(from) else {
+        return Ok(());
+    };
+    std::fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "ipynb") {
+            let target = to.join(path.file_name().unwrap_or_default());
+            std::fs::copy(&path, &target).with_context(|| {
+                format!("cannot copy {} to {}", path.display(), target.display())
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// Build the book: check the sources, run mdbook with our preprocessors, write the
@@ -247,6 +308,10 @@ pub fn build(options: &BookOptions) -> Result<BuildReport> {
         std::fs::create_dir_all(path.parent().unwrap())?;
         std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
     }
+    if let Some(images) = &options.images {
+        write_images(&assets, images)?;
+    }
+    copy_notebooks(&root.join(crate::notebooks::DEFAULT_OUT), &out.join("code"))?;
     copy_katex(&katex, &out.join("katex"))?;
     let problems = check::check_html(&out, &EXTERNAL_LINKS_OK);
     if !problems.is_empty() {

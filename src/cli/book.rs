@@ -55,6 +55,9 @@ pub fn run(args: BookArgs) -> Result<()> {
     }
     if let Some(r) = args.results {
         options.results = r;
+    } else {
+        // The book of this repository's own records: its figures go to images/ too.
+        options.images = Some(args.root.join("images"));
     }
     let report = book::build(&options)?;
     println!(
