@@ -581,11 +581,69 @@ fn keep_outputs(made: &str, old: &str) -> Result<String> {
             .iter()
             .find(|o| o["id"] == cell["id"] && o["source"] == cell["source"]);
         if let Some(o) = same {
-            cell["outputs"] = o["outputs"].clone();
+            cell["outputs"] = slim(&o["outputs"]);
             cell["execution_count"] = o["execution_count"].clone();
         }
     }
     notebook_text(made)
+}
+
+/// Outputs larger than this are left out of a committed notebook, with a note.
+pub const MAX_OUTPUT_BYTES: usize = 400 * 1024;
+
+/// The outputs as a committed notebook keeps them: of each displayed value one
+/// representation (the richest: PNG, SVG, Markdown, HTML, text) and its short text;
+/// one larger than [`MAX_OUTPUT_BYTES`] becomes a note saying so.
+fn slim(outputs: &Value) -> Value {
+    const RICHEST_FIRST: [&str; 5] = [
+        "image/png",
+        "image/svg+xml",
+        "text/markdown",
+        "text/html",
+        "text/plain",
+    ];
+    let Some(list) = outputs.as_array() else {
+        return json!([]);
+    };
+    let slimmed = list.iter().map(|o| {
+        let Some(data) = o.get("data").and_then(Value::as_object) else {
+            return o.clone();
+        };
+        let text = |v: &Value| match v {
+            Value::String(s) => s.clone(),
+            Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+            _ => String::new(),
+        };
+        let Some((mime, content)) = RICHEST_FIRST
+            .iter()
+            .find_map(|m| data.get(*m).map(|c| (*m, c)))
+        else {
+            return o.clone();
+        };
+        let mut kept = serde_json::Map::new();
+        let size = text(content).len();
+        if size > MAX_OUTPUT_BYTES {
+            kept.insert(
+                "text/plain".into(),
+                json!(format!(
+                    "({mime}, {} KB: left out of the committed notebook; run the cell to see it)",
+                    size / 1024
+                )),
+            );
+        } else {
+            kept.insert(mime.into(), content.clone());
+            if let Some(plain) = data
+                .get("text/plain")
+                .filter(|p| mime != "text/plain" && text(p).len() < 1000)
+            {
+                kept.insert("text/plain".into(), plain.clone());
+            }
+        }
+        let mut o = o.clone();
+        o["data"] = Value::Object(kept);
+        o
+    });
+    Value::Array(slimmed.collect())
 }
 
 /// The value with the keys of every object in sorted order (whatever the map type).
@@ -820,6 +878,30 @@ pub fn book_block(args: &str) -> Result<Markdown> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn committed_outputs_keep_one_representation_and_no_huge_one() {
+        let big = "A".repeat(MAX_OUTPUT_BYTES + 1);
+        let outputs = json!([
+            {"output_type": "stream", "name": "stdout", "text": ["1\n"]},
+            {"output_type": "display_data", "metadata": {},
+             "data": {"image/png": "iVBOR", "text/html": "<img>", "text/plain": "an image"}},
+            {"output_type": "display_data", "metadata": {},
+             "data": {"text/markdown": big.clone(), "text/plain": big}},
+        ]);
+        let s = slim(&outputs);
+        assert_eq!(s[0], outputs[0]);
+        assert_eq!(
+            s[1]["data"],
+            json!({"image/png": "iVBOR", "text/plain": "an image"})
+        );
+        let note = s[2]["data"]["text/plain"].as_str().unwrap();
+        assert!(
+            note.starts_with("(text/markdown, 400 KB: left out"),
+            "{note}"
+        );
+        assert_eq!(s[2]["data"].as_object().unwrap().len(), 1);
+    }
 
     #[test]
     fn dedent_removes_the_common_indentation_and_blank_ends() {

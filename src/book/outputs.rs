@@ -58,12 +58,15 @@ impl CellOutputs {
     fn add_notebook(&mut self, notebook: &Value) {
         let cells = notebook["cells"].as_array().into_iter().flatten();
         for cell in cells.filter(|c| c["cell_type"] == "code") {
-            let shown: Vec<Output> = cell["outputs"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(output_of)
-                .collect();
+            let mut shown: Vec<Output> = Vec::new();
+            let outputs = cell["outputs"].as_array().into_iter().flatten();
+            for output in outputs.filter_map(output_of) {
+                // The kernel sends printed lines one by one: one block of text.
+                match (shown.last_mut(), output) {
+                    (Some(Output::Text(t)), Output::Text(more)) => t.push_str(&more),
+                    (_, output) => shown.push(output),
+                }
+            }
             if !shown.is_empty() {
                 self.by_code
                     .insert(normalised(&joined(&cell["source"])), shown);
@@ -190,7 +193,8 @@ mod tests {
         let notebook = json!({"cells": [
             {"cell_type": "markdown", "source": ["# T\n"]},
             {"cell_type": "code", "source": ["let x = 1;\n", "println!(\"{x}\");"],
-             "outputs": [{"output_type": "stream", "name": "stdout", "text": ["1\n"]}]},
+             "outputs": [{"output_type": "stream", "name": "stdout", "text": ["1\n"]},
+                         {"output_type": "stream", "name": "stdout", "text": "2\n"}]},
             {"cell_type": "code", "source": ["img.show();"],
              "outputs": [{"output_type": "display_data",
                           "data": {"image/png": png, "text/plain": "an image"}}]},
@@ -210,7 +214,7 @@ mod tests {
             assets.push((name.to_string(), bytes));
             format!("generated/{name}")
         });
-        assert!(md.contains("println!(\"{x}\");  \n```\n\n<p class=\"cell-output\"><em>Output</em></p>\n\n```text\n1\n```"), "{md}");
+        assert!(md.contains("println!(\"{x}\");  \n```\n\n<p class=\"cell-output\"><em>Output</em></p>\n\n```text\n1\n2\n```"), "{md}");
         assert!(md.contains("img.show();\n```\n\n<p class=\"cell-output\"><em>Output</em></p>\n\n![the cell's output](generated/cell-output-ch-2-0.png)"), "{md}");
         assert_eq!(
             md.matches("cell-output\"").count(),
