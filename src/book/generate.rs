@@ -65,6 +65,22 @@ fn peak_sentence(s: &Series) -> Option<String> {
     ))
 }
 
+/// How the averaged output's peak compares with the output's: "The averaged output
+/// peaks later and higher than the output."
+fn averaging_sentence(output: &Series, averaged: &Series) -> Option<String> {
+    let peak = |s: &Series| s.points.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1));
+    let (o, a) = (peak(output)?, peak(averaged)?);
+    let when = match a.0.total_cmp(&o.0) {
+        std::cmp::Ordering::Greater => "later",
+        std::cmp::Ordering::Less => "earlier",
+        std::cmp::Ordering::Equal => "at the same iteration",
+    };
+    let how = if a.1 > o.1 { "higher" } else { "no higher" };
+    Some(format!(
+        "The averaged output peaks {when} and {how} than the output."
+    ))
+}
+
 /// Files generated while the book is built: (path relative to the book's output, bytes).
 pub type Assets = Arc<Mutex<Vec<(PathBuf, Vec<u8>)>>>;
 
@@ -333,11 +349,15 @@ impl Generator {
         .collect();
         let svg = figures::line_chart(&format!("{e}: {image}"), "iteration", "PSNR (dB)", &series);
         let rel = self.asset(&format!("curves-{e}-{image}.svg"), svg.into_bytes());
-        let peaks: Vec<String> = series
+        let mut peaks: Vec<String> = series
             .iter()
             .filter(|s| s.name.ends_with("vs clean"))
             .filter_map(peak_sentence)
             .collect();
+        let clean = |name: &str| series.iter().find(|s| s.name == name);
+        if let (Some(o), Some(a)) = (clean("output vs clean"), clean("averaged output vs clean")) {
+            peaks.extend(averaging_sentence(o, a));
+        }
         Ok(format!(
             "![PSNR against iteration, {e} {image}]({rel})\n\n*PSNR against iteration; {}.*\n\n{}\n",
             record.provenance(),
