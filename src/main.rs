@@ -13,6 +13,8 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // Before any tensor exists (candle reads it once).
+    dip::ops::cpu_util::keep_candle_single_threaded();
     let args = cli::Cli::parse();
     // Large tensors are reused every iteration: keep freed memory instead of returning it.
     dip::bench::tune_allocator();

@@ -142,6 +142,22 @@ pub fn threads() -> usize {
     rayon::current_num_threads()
 }
 
+/// Let candle's own CPU element-wise ops run on the calling thread
+/// (`CANDLE_NUM_THREADS=1`, unless set already). Call it first thing, before any tensor.
+///
+/// The network's heavy ops are our kernels, parallel on rayon's pool. candle splits
+/// its element-wise ops (the loss, the input's perturbation, the averaging, gradient
+/// sums) above 64 K elements over a pool of its own whose threads spin while they wait;
+/// beside rayon's threads on a 2-core machine those spins took over half of an iteration
+/// at 64 × 64 (a profile of `dip bench`: `BarrierGuard::drop`). Measured side by side,
+/// interleaved, with one other fit running: 0.146 → 0.061 s per iteration at 64², 0.370 →
+/// 0.245 at 128², 1.18 → 0.99 at 256².
+pub fn keep_candle_single_threaded() {
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        std::env::set_var("CANDLE_NUM_THREADS", "1");
+    }
+}
+
 /// `gemm`'s own parallelism for a product that runs alone (not inside a parallel loop).
 pub fn gemm_parallelism() -> gemm::Parallelism {
     match threads() {
