@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rust (`dip bench`) against PyTorch (`benches/torch_reference.py`) on this machine,
-# interleaved A B A B so that both see the same machine, at 256×256 (3 and 1
-# channels) and 512×512.
+# interleaved A B A B so that both see the same machine, at the four sizes the project
+# runs: 64², 128² and 256² with 3 channels (the crops of the presets), 512² with 1 (Table 1's net).
 #
 # Usage: benches/compare.sh [PYTHON] [ROUNDS] [RECORD_DIR]
 #   needs `cargo build --release` first and a PYTHON with torch installed.
@@ -27,11 +27,13 @@ run() { # label record-name command...
 }
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in $(seq "$ROUNDS"); do
+    run "rust 64 c3"    dip-cpu-64-c3      $B --size 64 --channels 3 --iterations 10 --warmup 2
+    run "torch 64 c3"   pytorch-cpu-64-c3  $T --size 64 --channels 3 --iterations 10 --warmup 2
+    run "rust 128 c3"   dip-cpu-128-c3     $B --size 128 --channels 3 --iterations 5
+    run "torch 128 c3"  pytorch-cpu-128-c3 $T --size 128 --channels 3 --iterations 5
     run "rust 256 c3"   dip-cpu-256-c3     $B --size 256 --channels 3 --iterations 5
     run "torch 256 c3"  pytorch-cpu-256-c3 $T --size 256 --channels 3 --iterations 5
-    run "rust 256 c1"   dip-cpu-256-c1     $B --size 256 --channels 1 --iterations 5
-    run "torch 256 c1"  pytorch-cpu-256-c1 $T --size 256 --channels 1 --iterations 5
-    run "rust 512 c3"   dip-cpu-512-c3     $B --size 512 --channels 3 --iterations 3
-    run "torch 512 c3"  pytorch-cpu-512-c3 $T --size 512 --channels 3 --iterations 3
+    run "rust 512 c1"   dip-cpu-512-c1     $B --size 512 --channels 1 --iterations 3
+    run "torch 512 c1"  pytorch-cpu-512-c1 $T --size 512 --channels 1 --iterations 3
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
