@@ -401,7 +401,7 @@ impl SkipNet {
                 device,
             )?))
         };
-        // What comes up from below: the next scale's decoder, or this scale's encoder at the bottom.
+        // From below: the next scale's decoder, or at the bottom this scale's encoder.
         let k = if last {
             c.channels_down[i]
         } else {

@@ -49,7 +49,7 @@ impl Adam {
             .iter()
             .map(|p| p.zeros_like())
             .collect::<Result<Vec<_>>>()?;
-        // Not `m.clone()`: the moments are updated in place on the CPU, so each needs its own storage.
+        // Not `m.clone()`: the moments change in place on the CPU; each needs its own storage.
         let v = params
             .iter()
             .map(|p| p.zeros_like())

@@ -157,6 +157,33 @@ fn the_book_builds_and_works_offline() {
     );
     for c in CHAPTERS {
         let html = read(&out, &format!("{c}.html"));
+        // Code a reader does not scroll sideways for: no line of a listing over 100 columns.
+        for block in html.split("<pre><code").skip(1) {
+            let code = &block[block.find('>').unwrap() + 1..block.find("</code></pre>").unwrap()];
+            let mut text = String::new();
+            let mut in_tag = false;
+            for ch in code.chars() {
+                match ch {
+                    '<' => in_tag = true,
+                    '>' => in_tag = false,
+                    _ if !in_tag => text.push(ch),
+                    _ => {}
+                }
+            }
+            let text = text
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&")
+                .replace("&quot;", "\"")
+                .replace("&#39;", "'");
+            for line in text.lines() {
+                assert!(
+                    line.chars().count() <= 100,
+                    "{c}: a code line of {} columns: {line}",
+                    line.chars().count()
+                );
+            }
+        }
         assert!(!html.contains("$$"), "{c}: raw $$ left");
         assert!(!html.contains("{{#"), "{c}: an unexpanded directive");
     }

@@ -107,7 +107,8 @@ for line in net.describe().iter().take(4) {
     println!("{line}");
 }
 println!("... {} parameters in all", net.parameter_count());
-let z = input::network_input(InputKind::Noise { channels: 32 }, 128, 128, &mut Rng::new(0), &device)?;
+let noise = InputKind::Noise { channels: 32 };
+let z = input::network_input(noise, 128, 128, &mut Rng::new(0), &device)?;
 Image::from_tensor(&net.forward(&z)?)?.show();
 // ANCHOR_END: network-random-output
 Ok(())
