@@ -53,7 +53,7 @@ pub fn number(chapter: &str, number: &str) -> String {
                 out.push_str(&format!("*{label}.*\n\n"));
             }
         }
-        if trimmed.starts_with("![") && !trimmed.starts_with("![the cell's output]") {
+        if trimmed.starts_with("![") && !trimmed.starts_with("![output of the cell]") {
             figures += 1;
             caption_for = Some(format!("Figure {number}.{figures}"));
         } else if is_table_title(trimmed, lines.get(i + 1..).unwrap_or(&[])) {
@@ -90,7 +90,7 @@ mod tests {
     fn figures_tables_and_listings_are_numbered_in_order() {
         let chapter = "# Ch\n\n![a](x.svg)\n\n*The first.*\n\n**Results**\n\n| |a|\n|---|---:|\n| x | 1 |\n\n\
                        ```rust\nlet a = 1;\n```\n\n```sh\ndip net\n```\n\n![b](y.png)\n\nText.\n\n\
-                       ![the cell's output](z.png)\n\n**Bold, not a title.**\n\nText.\n\n```rust\n**x**\n![c](w.png)\n```\n";
+                       ![output of the cell](z.png)\n\n**Bold, not a title.**\n\nText.\n\n```rust\n**x**\n![c](w.png)\n```\n";
         let md = number(chapter, "4");
         assert!(
             md.contains("![a](x.svg)\n\n*Figure 4.1: The first.*\n"),

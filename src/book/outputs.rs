@@ -154,14 +154,14 @@ fn render(
             Output::Markdown(m) => s += &format!("{}\n\n", m.trim_end()),
             Output::Png(bytes) => {
                 let path = asset(&format!("cell-output-{cell}-{i}.png"), bytes.clone());
-                s += &format!("![the cell's output]({path})\n\n");
+                s += &format!("![output of the cell]({path})\n\n");
             }
             Output::Svg(svg) => {
                 let path = asset(
                     &format!("cell-output-{cell}-{i}.svg"),
                     svg.clone().into_bytes(),
                 );
-                s += &format!("![the cell's output]({path})\n\n");
+                s += &format!("![output of the cell]({path})\n\n");
             }
         }
     }
@@ -215,7 +215,7 @@ mod tests {
             format!("generated/{name}")
         });
         assert!(md.contains("println!(\"{x}\");  \n```\n\n<p class=\"cell-output\"><em>Output</em></p>\n\n```text\n1\n2\n```"), "{md}");
-        assert!(md.contains("img.show();\n```\n\n<p class=\"cell-output\"><em>Output</em></p>\n\n![the cell's output](generated/cell-output-ch-2-0.png)"), "{md}");
+        assert!(md.contains("img.show();\n```\n\n<p class=\"cell-output\"><em>Output</em></p>\n\n![output of the cell](generated/cell-output-ch-2-0.png)"), "{md}");
         assert_eq!(
             md.matches("cell-output\"").count(),
             2,
