@@ -629,6 +629,30 @@ fn check_table1_same_pixel_rows(records: &[Record], data: &DataDir) {
     let barbara = cell_of(&t1, &gap(), "Barbara");
     let row = format!("| gap: ours − the authors', same pixels (tiny) | {barbara:.2} |");
     assert!(md.contains(&row), "{md}");
+    // The gains over the masked input, ours and the authors'.
+    let r = record_of(records, Experiment::Table1, "barbara");
+    let input = r.baseline.as_ref().unwrap().psnr.unwrap();
+    for (authors, expected) in [
+        (false, r.final_psnr.unwrap() - input),
+        (true, r.authors_psnr.unwrap() - input),
+    ] {
+        let source = Source::Gain {
+            preset: "tiny".into(),
+            authors,
+        };
+        assert!(
+            t1.row_of(&source)
+                .unwrap()
+                .label
+                .starts_with("gain over masked input: "),
+            "{md}"
+        );
+        assert_close(
+            cell_of(&t1, &source, "Barbara"),
+            expected,
+            "the gain over the masked input",
+        );
+    }
 }
 
 /// SR: the authors' output on the same pixels, the gap and both gains over bicubic.

@@ -52,18 +52,16 @@ pub(super) fn our_rows(
             },
             cells: cells(&records, Measure::Final),
         });
-        ours.rows
-            .extend(same_pixel_rows(experiment, &preset, &records, &cells));
+        ours.rows.extend(same_pixel_rows(&preset, &records, &cells));
         ours.runs.push(Runs::of(&preset, &records));
     }
     ours
 }
 
 /// The comparison on exactly our pixels: the authors' published output measured like
-/// ours, the gap, and for SR both gains over bicubic. Left out where no record has
-/// the authors' number.
+/// ours, the gap, and both gains over the baseline the records carry (the masked or
+/// noisy input, or bicubic for SR). Left out where no record has the authors' number.
 fn same_pixel_rows(
-    experiment: Experiment,
     preset: &str,
     records: &[&Record],
     cells: &impl Fn(&[&Record], Measure) -> Vec<Option<Cell>>,
@@ -84,13 +82,14 @@ fn same_pixel_rows(
             cells: cells(records, Measure::Gap),
         },
     ];
-    if experiment == Experiment::Sr {
+    let baseline = records.iter().find_map(|r| r.baseline.as_ref());
+    if let Some(baseline) = baseline {
         for (authors, measure, who) in [
             (false, Measure::Gain, "ours"),
             (true, Measure::AuthorsGain, "the authors'"),
         ] {
             rows.push(Row {
-                label: format!("gain over bicubic: {who} ({preset})"),
+                label: format!("gain over {}: {who} ({preset})", baseline.name),
                 source: Source::Gain {
                     preset: preset.to_string(),
                     authors,
