@@ -227,15 +227,22 @@ fn last_iterations_sd(r: &Record) -> Option<f64> {
 
 /// Wall time of the runs and seconds per iteration.
 fn cost(runs: &[&Record]) -> String {
-    let Some(first) = runs.first() else {
+    if runs.is_empty() {
         return String::new();
-    };
+    }
     let wall: f64 = runs.iter().map(|r| r.wall_seconds).sum();
     let per_it = mean_of(runs, |r| Some(r.seconds_per_iteration)).unwrap_or(f64::NAN);
+    let mut devices: Vec<&str> = runs.iter().map(|r| r.device_name.as_str()).collect();
+    devices.sort();
+    devices.dedup();
+    let wall = if wall < 3600.0 {
+        format!("{:.0} minutes", wall / 60.0)
+    } else {
+        format!("{:.1} hours", wall / 3600.0)
+    };
     format!(
-        " Cost: {:.1} hours of wall time on {} ({per_it:.3} s per iteration).",
-        wall / 3600.0,
-        first.device_name
+        " Cost: {wall} of wall time on {} ({per_it:.3} s per iteration).",
+        devices.join(", ")
     )
 }
 
