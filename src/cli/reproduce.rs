@@ -96,7 +96,7 @@ fn print_estimate(options: &Options, device: &candle_core::Device) -> Result<()>
         total += e.seconds;
     }
     println!(
-        "estimated wall time: {} ({:.0} s) for preset {} on {}",
+        "estimated wall time: {} ({:.1} s) for preset {} on {}",
         human(total),
         total,
         options.preset.name(),

@@ -194,12 +194,16 @@ impl fmt::Display for Runs {
             String::new()
         };
         let commits: Vec<String> = self.commits.iter().map(|c| format!("`{c}`")).collect();
+        let (runs, iterations) = if self.runs == 1 {
+            ("1 run".to_string(), iterations.replace(" each", ""))
+        } else {
+            (format!("{} runs", self.runs), iterations)
+        };
         write!(
             f,
-            "Made by our runs: preset `{}` on {}, {} runs{seeds}, {iterations}, {:.0} s of wall time in all, commit {}.",
+            "Made by our runs: preset `{}` on {}, {runs}{seeds}, {iterations}, {:.0} s of wall time in all, commit {}.",
             self.preset,
             self.devices.join(", "),
-            self.runs,
             self.wall_seconds,
             commits.join(", ")
         )
