@@ -7,16 +7,13 @@
 
 use std::fmt::Write;
 
-use super::verdict::{protocol, runs_of, REPRODUCED_WITHIN_DB};
+use super::verdict::{presets_with_comparator, protocol, runs_of, REPRODUCED_WITHIN_DB};
 use crate::reproduce::paper;
-use crate::reproduce::plan::{Experiment, Preset};
+use crate::reproduce::plan::{self, Experiment, Preset};
 use crate::reproduce::record::{BenchRecord, Implementation, Record};
 
 /// The last iterations over which a run's own fluctuation is measured.
 const LAST_ITERATIONS: usize = 1000;
-
-/// The paper's protocol for Table 1: iterations and the padded side (512 + 2).
-const TABLE1_PAPER_ITERATIONS: usize = 11000;
 
 /// The Discussion's generated body (Markdown).
 pub fn discussion(records: &[Record], bench: &[BenchRecord]) -> String {
@@ -24,7 +21,7 @@ pub fn discussion(records: &[Record], bench: &[BenchRecord]) -> String {
     for experiment in [Experiment::Table1, Experiment::Denoising, Experiment::Sr] {
         let _ = writeln!(out, "### {}\n", title(experiment));
         out += &paper_line(experiment);
-        let presets = presets_with_runs(records, experiment);
+        let presets = presets_with_comparator(records, experiment);
         if presets.is_empty() {
             out += "No recorded run yet.\n\n";
         }
@@ -68,18 +65,6 @@ fn paper_line(experiment: Experiment) -> String {
               what compares is the gain over bicubic on the same crops, ours and the authors'.\n\n"
             .to_string(),
     }
-}
-
-/// The presets with runs of `experiment` that carry the authors' comparator, strongest first.
-fn presets_with_runs(records: &[Record], experiment: Experiment) -> Vec<String> {
-    let mut presets: Vec<&str> = records
-        .iter()
-        .filter(|r| r.experiment == experiment && r.authors_psnr.is_some())
-        .map(|r| r.preset.as_str())
-        .collect();
-    presets.sort_by_key(|p| Preset::parse(p).map_or(usize::MAX, |p| p as usize));
-    presets.dedup();
-    presets.into_iter().map(String::from).collect()
 }
 
 /// One preset's item: the comparison, its spread, the seeds, the fluctuation, the cost.
@@ -248,22 +233,35 @@ fn cost(runs: &[&Record]) -> String {
 
 /// What Table 1 at the paper's protocol would cost here, from our CPU benchmark record at 512².
 fn paper_protocol_cost(bench: &[BenchRecord]) -> String {
-    let ours = bench
-        .iter()
-        .find(|b| b.implementation == Implementation::Dip && b.device == "cpu" && b.size == 512);
-    let Some(b) = ours else {
+    // Table 1's net has one output channel: its record first, else any at 512².
+    let at_512 = |channels: Option<usize>| {
+        bench.iter().find(|b| {
+            b.implementation == Implementation::Dip
+                && b.device == "cpu"
+                && b.size == 512
+                && channels.is_none_or(|c| b.channels == c)
+        })
+    };
+    let Some(b) = at_512(Some(1)).or_else(|| at_512(None)) else {
         return String::new();
     };
-    let per_image = b.median_seconds * TABLE1_PAPER_ITERATIONS as f64 / 3600.0;
+    // The paper preset's own settings (the catalogue), not a copy of them.
+    let jobs = plan::jobs(Preset::Paper, &[Experiment::Table1], &[], None, 1);
+    let Some(job) = jobs.first() else {
+        return String::new();
+    };
+    let iterations = job.fit.iterations;
+    let per_image = b.median_seconds * iterations as f64 / 3600.0;
     format!(
-        "**The paper's protocol here.** {TABLE1_PAPER_ITERATIONS} iterations on a 514 × 514 image \
-         at our benchmark's {:.2} s per iteration at 512 × 512 ({}, {} threads) are {per_image:.1} \
-         hours an image, {:.0} hours for the table: `dip reproduce --preset paper --only table1` \
-         runs it, on a GPU or spread over a Slurm array (see Running it yourself).\n\n",
+        "**The paper's protocol here.** {iterations} iterations on each whole image \
+         at our benchmark's {:.2} s per iteration at {size} × {size} ({}, {} threads) are \
+         {per_image:.1} hours an image, {:.0} hours for the table: `dip reproduce --preset paper \
+         --only table1` runs it, on a GPU or spread over a Slurm array (see Running it yourself).\n\n",
         b.median_seconds,
         b.device_name,
         b.threads,
-        per_image * paper::TABLE1_IMAGES.len() as f64
+        per_image * paper::TABLE1_IMAGES.len() as f64,
+        size = b.size,
     )
 }
 
@@ -358,6 +356,35 @@ mod tests {
         assert!((last_iterations_sd(&r).unwrap() - sd10).abs() < 1e-12);
         r.history.truncate(15); // 1400 iterations: too short
         assert_eq!(last_iterations_sd(&r), None);
+    }
+
+    #[test]
+    fn the_paper_protocol_costs_the_one_channel_benchmark_times_the_catalogues_iterations() {
+        let c1: BenchRecord =
+            serde_json::from_str(include_str!("../../results/bench/dip-cpu-512-c1.json")).unwrap();
+        let c3 = BenchRecord {
+            channels: 3,
+            median_seconds: c1.median_seconds * 2.0,
+            ..c1.clone()
+        };
+        let text = paper_protocol_cost(&[c3, c1.clone()]);
+        let iterations = plan::jobs(Preset::Paper, &[Experiment::Table1], &[], None, 1)[0]
+            .fit
+            .iterations;
+        let hours = c1.median_seconds * iterations as f64 / 3600.0;
+        assert!(
+            text.contains(&format!("{iterations} iterations on each whole image")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("{:.2} s per iteration", c1.median_seconds)),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("{hours:.1} hours an image")),
+            "{text}"
+        );
+        assert_eq!(paper_protocol_cost(&[]), "");
     }
 
     #[test]

@@ -71,21 +71,28 @@ pub(super) fn protocol(preset: &str) -> &'static str {
     }
 }
 
+/// The presets with runs of `experiment` that carry the authors' comparator
+/// (`authors_psnr`), strongest first.
+pub(super) fn presets_with_comparator(records: &[Record], experiment: Experiment) -> Vec<String> {
+    let mut presets: Vec<&str> = records
+        .iter()
+        .filter(|r| r.experiment == experiment && r.authors_psnr.is_some())
+        .map(|r| r.preset.as_str())
+        .collect();
+    presets.sort_by_key(|p| Preset::parse(p).map_or(usize::MAX, |p| p as usize));
+    presets.dedup();
+    presets.into_iter().map(String::from).collect()
+}
+
 /// The verdict as a Markdown list, one item per experiment and preset.
 pub fn verdict(records: &[Record]) -> String {
     let mut out = String::new();
     for experiment in [Experiment::Table1, Experiment::Denoising, Experiment::Sr] {
-        let mut presets: Vec<&str> = records
-            .iter()
-            .filter(|r| r.experiment == experiment && r.authors_psnr.is_some())
-            .map(|r| r.preset.as_str())
-            .collect();
-        presets.sort_by_key(|p| Preset::parse(p).map_or(usize::MAX, |p| p as usize));
-        presets.dedup();
+        let presets = presets_with_comparator(records, experiment);
         if presets.is_empty() {
             let _ = writeln!(out, "- **{}**: no recorded run yet.", experiment.name());
         }
-        for preset in presets {
+        for preset in &presets {
             let Some((done, all, ours, authors)) = standing(records, experiment, preset) else {
                 continue;
             };
