@@ -151,18 +151,9 @@ fn step_in_place(
     if !in_place(&[p.as_tensor(), m, v, g]) {
         return Ok(false);
     }
-    m.inplace_op2(
-        g,
-        &FirstMoment {
-            beta1: config.beta1,
-        },
-    )?;
-    v.inplace_op2(
-        g,
-        &SecondMoment {
-            beta2: config.beta2,
-        },
-    )?;
+    let moment = |beta, squared| Moment { beta, squared };
+    m.inplace_op2(g, &moment(config.beta1, false))?;
+    v.inplace_op2(g, &moment(config.beta2, true))?;
     let descend = Descend {
         step_size,
         sqrt_c2,
@@ -198,14 +189,16 @@ fn values_mut<'a>(s: &'a mut CpuStorage, l: &Layout) -> Result<&'a mut [f32]> {
 /// Chunks of this many values go to one thread (small tensors stay on one).
 const CHUNK: usize = 1 << 14;
 
-/// `m ← m·β₁ + g·(1 − β₁)`, rounded as the tensor ops above round it.
-struct FirstMoment {
-    beta1: f64,
+/// A moment in place, rounded as the tensor ops above round it: the first,
+/// `m ← m·β₁ + g·(1 − β₁)`, or with `squared` the second, `v ← v·β₂ + g²·(1 − β₂)`.
+struct Moment {
+    beta: f64,
+    squared: bool,
 }
 
-impl InplaceOp2 for FirstMoment {
+impl InplaceOp2 for Moment {
     fn name(&self) -> &'static str {
-        "adam-first-moment"
+        "adam-moment"
     }
 
     fn cpu_fwd(
@@ -215,45 +208,15 @@ impl InplaceOp2 for FirstMoment {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<()> {
-        let (b, c) = (self.beta1 as f32, (1.0 - self.beta1) as f32);
+        let (b, c, squared) = (self.beta as f32, (1.0 - self.beta) as f32, self.squared);
         let g = values(s2, l2)?;
         let m = values_mut(s1, l1)?;
         m.par_chunks_mut(CHUNK)
             .zip(g.par_chunks(CHUNK))
             .for_each(|(m, g)| {
-                for (m, g) in m.iter_mut().zip(g) {
-                    *m = *m * b + *g * c;
-                }
-            });
-        Ok(())
-    }
-}
-
-/// `v ← v·β₂ + g²·(1 − β₂)`.
-struct SecondMoment {
-    beta2: f64,
-}
-
-impl InplaceOp2 for SecondMoment {
-    fn name(&self) -> &'static str {
-        "adam-second-moment"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &mut CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<()> {
-        let (b, c) = (self.beta2 as f32, (1.0 - self.beta2) as f32);
-        let g = values(s2, l2)?;
-        let v = values_mut(s1, l1)?;
-        v.par_chunks_mut(CHUNK)
-            .zip(g.par_chunks(CHUNK))
-            .for_each(|(v, g)| {
-                for (v, g) in v.iter_mut().zip(g) {
-                    *v = *v * b + (*g * *g) * c;
+                for (m, &g) in m.iter_mut().zip(g) {
+                    let term = if squared { g * g } else { g };
+                    *m = *m * b + term * c;
                 }
             });
         Ok(())

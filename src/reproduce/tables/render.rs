@@ -1,6 +1,6 @@
 //! The one rendering of a table, to Markdown: the book's and `dip results --tables`.
 
-use super::{Row, Source, Table};
+use super::{Cell, Row, Source, Table};
 
 impl Table {
     /// The table in Markdown: its title, the table (`–` for a missing number; our
@@ -26,16 +26,18 @@ impl Table {
             };
             s += &format!("| {label} |");
             for (cell, column) in row.cells.iter().zip(&self.columns) {
-                let text = cell
-                    .as_ref()
-                    .map_or("–".into(), |c| c.format(column.decimals));
-                s += &format!(" {text} |");
+                s += &format!(" {} |", cell_text(cell, column.decimals));
             }
             s += "\n";
         }
         s += "\n";
         s + &self.footer()
     }
+}
+
+/// A cell as the tables print it: its number, or `–` where there is none.
+fn cell_text(cell: &Option<Cell>, decimals: usize) -> String {
+    cell.as_ref().map_or("–".into(), |c| c.format(decimals))
 }
 
 impl Row {
@@ -91,10 +93,7 @@ impl Table {
         for (i, column) in self.columns.iter().enumerate() {
             s += &format!("| {} |", column.name);
             for row in &self.rows {
-                let text = row.cells[i]
-                    .as_ref()
-                    .map_or("–".into(), |c| c.format(column.decimals));
-                s += &format!(" {text} |");
+                s += &format!(" {} |", cell_text(&row.cells[i], column.decimals));
             }
             s += "\n";
         }
