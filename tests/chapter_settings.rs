@@ -117,3 +117,33 @@ fn super_resolution_states_the_settings_and_the_papers_border() {
         assert_states(name, &border);
     }
 }
+
+#[test]
+fn the_cpu_presets_crops_and_the_long_stopping_run_are_as_stated() {
+    use dip::reproduce::plan::Cut;
+    let side = |experiment, image| match first_job(Preset::Cpu, experiment, image).cut {
+        Cut::CentreCrop(n) => n,
+        other => panic!("the cpu preset's {experiment:?} runs on crops, not {other:?}"),
+    };
+    let n = side(Experiment::Stopping, "F16");
+    assert_eq!(side(Experiment::Denoising, "F16"), n);
+    assert_eq!(side(Experiment::Table1, "barbara"), n);
+    assert_states(
+        "fitting.md",
+        &format!(
+            "denoising's settings on a {n} × {n} crop, continued well past the paper's iterations"
+        ),
+    );
+    assert_states("discussion.md", &format!("on {n} × {n} centre crops"));
+    // "Continued well past the paper's iterations": the watched run is longer.
+    let watched = first_job(Preset::Cpu, Experiment::Stopping, "F16")
+        .fit
+        .iterations;
+    let paper = first_job(Preset::Paper, Experiment::Denoising, "F16")
+        .fit
+        .iterations;
+    assert!(
+        watched > paper,
+        "{watched} iterations watched, the paper's {paper}"
+    );
+}
