@@ -74,6 +74,30 @@ pub fn check_size(height: usize, width: usize, what: &str) -> Result<()> {
 /// A region of an image: `(top, left, height, width)`.
 pub type Rect = (usize, usize, usize, usize);
 
+/// How an image is cut into tiles: squares of `side` input pixels overlapping by
+/// `overlap` (at least; the last tile of a row or column ends at the image's edge).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Tiles {
+    pub side: usize,
+    pub overlap: usize,
+}
+
+impl Tiles {
+    /// Tiles of `side` overlapping by an eighth of it, at least 8 pixels: enough for
+    /// the raised cosine to hide the seams (what `--tile` uses).
+    pub fn of_side(side: usize) -> Self {
+        Tiles {
+            side,
+            overlap: (side / 8).max(8),
+        }
+    }
+
+    /// The tiles of an `height × width` image.
+    pub fn rects(self, height: usize, width: usize) -> Vec<Rect> {
+        tiles(height, width, self.side, self.overlap)
+    }
+}
+
 /// The starts of tiles of `tile` pixels covering `0..n`, overlapping by at least
 /// `overlap`; the last tile ends at `n`.
 pub fn starts(n: usize, tile: usize, overlap: usize) -> Vec<usize> {
@@ -126,7 +150,7 @@ pub fn ramp(len: usize, overlap: usize, at_start: bool, at_end: bool) -> Vec<f32
 /// blended where tiles overlap. Each tile is fitted on its own.
 pub fn restore_tiled(
     (height, width): (usize, usize),
-    (tile, overlap): (usize, usize),
+    tiles: Tiles,
     scale: usize,
     restore: &mut dyn FnMut(usize, Rect) -> Result<Image>,
 ) -> Result<Image> {
@@ -134,7 +158,7 @@ pub fn restore_tiled(
     let mut sum: Vec<f32> = Vec::new();
     let mut weight = vec![0f32; oh * ow];
     let mut channels = 0;
-    for (index, rect) in tiles(height, width, tile, overlap).into_iter().enumerate() {
+    for (index, rect) in tiles.rects(height, width).into_iter().enumerate() {
         let out = restore(index, rect)?;
         let (y0, x0, th, tw) = (
             rect.0 * scale,
@@ -152,7 +176,7 @@ pub fn restore_tiled(
             channels = out.channels;
             sum = vec![0.0; channels * oh * ow];
         }
-        let o = overlap * scale;
+        let o = tiles.overlap * scale;
         let wy = ramp(th, o, y0 == 0, y0 + th == oh);
         let wx = ramp(tw, o, x0 == 0, x0 + tw == ow);
         for (y, wyv) in wy.iter().enumerate() {
@@ -208,7 +232,11 @@ mod tests {
         let data: Vec<f32> = (0..3 * 90 * 130).map(|i| (i % 97) as f32 / 97.0).collect();
         let image = Image::new(3, 90, 130, data).unwrap();
         let mut count = 0;
-        let out = restore_tiled((90, 130), (64, 16), 1, &mut |_, (y, x, h, w)| {
+        let tiles = Tiles {
+            side: 64,
+            overlap: 16,
+        };
+        let out = restore_tiled((90, 130), tiles, 1, &mut |_, (y, x, h, w)| {
             count += 1;
             image.crop(y, x, h, w)
         })

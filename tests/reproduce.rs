@@ -818,3 +818,65 @@ fn the_stopping_experiment_records_where_the_rule_stops() {
         "the rule cannot beat the best iteration: {worst}"
     );
 }
+
+/// The tiling experiment: a tiled run fits each tile on its own and blends them;
+/// with one tile as large as the crop it is exactly the whole fit (same problem,
+/// same settings), and the tiling table sets the two side by side.
+#[test]
+fn tiled_runs_blend_tiles_and_one_tile_is_the_whole_fit() {
+    if !have_data(&["denoising-cbm3d9/image_F16_512rgb.png"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let options = tiny(dir.path(), Experiment::Tiling, &["F16"]);
+    let jobs = options.jobs();
+    assert_eq!(jobs.len(), 2, "{jobs:?}");
+    let (whole, tiled) = (&jobs[0], &jobs[1]);
+    assert_eq!((whole.tiles, tiled.image.as_str()), (None, "F16-tiles64"));
+    // Everything but the tiles is the same.
+    assert_eq!(
+        (&whole.net, &whole.fit, &whole.task, whole.cut),
+        (&tiled.net, &tiled.fit, &tiled.task, tiled.cut)
+    );
+    let mut one_tile = whole.clone();
+    one_tile.image = "F16-one-tile".into();
+    one_tile.tiles = Some(dip::tiling::Tiles {
+        side: 96,
+        overlap: 8,
+    });
+    let jobs = [whole.clone(), tiled.clone(), one_tile];
+    let outcomes = reproduce::run_jobs(
+        &options,
+        &jobs,
+        &candle_core::Device::Cpu,
+        &AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .unwrap();
+    let records = finished(&outcomes);
+    let (w, t, one) = (records[0], records[1], records[2]);
+    assert_eq!((w.tiles, w.tile_count, w.iterations), (None, None, 12));
+    // 96 pixels in tiles of 64 overlapping by 8: 2 × 2 tiles of 12 iterations.
+    assert_eq!((t.tile_count, t.iterations), (Some(4), 48));
+    assert!(t.history.is_empty() && t.final_psnr.unwrap().is_finite());
+    let image =
+        |r: &Record| dip::Image::load(dir.path().join("tiny/tiling").join(&r.output)).unwrap();
+    assert_eq!((image(t).height, image(t).width), (96, 96));
+    assert_eq!(one.tile_count, Some(1));
+    assert_eq!(image(one).data, image(w).data, "one tile is the whole fit");
+    assert_eq!(one.final_psnr, w.final_psnr);
+    // The table: whole, tiled and their difference, from these records.
+    let data = DataDir::new(common::data_dir());
+    let owned: Vec<Record> = [w, t].into_iter().cloned().collect();
+    let table = tables::tiling(&inputs(&owned, &data, Presets::All));
+    let row = table.row("F16 (tiny)").expect("a row for F16");
+    assert_eq!(row.cells[0].as_ref().unwrap().mean, w.final_psnr.unwrap());
+    assert_eq!(row.cells[1].as_ref().unwrap().mean, t.final_psnr.unwrap());
+    let gap = row.cells[2].as_ref().unwrap().mean;
+    assert!((gap - (t.final_psnr.unwrap() - w.final_psnr.unwrap())).abs() < 1e-12);
+    let md = table.to_markdown();
+    assert!(
+        md.contains("4 tiles of 64 × 64 overlapping by 8 pixels"),
+        "{md}"
+    );
+}

@@ -190,6 +190,7 @@ impl Generator {
             "loss-curves" => self.loss_curves(experiment(1)?, arg(2)?),
             "gap-curves" => self.gap_curves(experiment(1)?, arg(2)?),
             "stopping-table" => Ok(tables::stopping(&inputs).to_markdown()),
+            "tiling-table" => Ok(tables::tiling(&inputs).to_markdown()),
             "verdict" => Ok(super::verdict::verdict(&self.records)),
             "discussion" => Ok(super::discussion::discussion(&self.records, &self.bench)),
             "stopping-curves" => self.stopping_curves(arg(1)?),

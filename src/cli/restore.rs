@@ -486,16 +486,16 @@ fn restore(
             (restored, Some((fitted, problem)))
         }
         Some(t) => {
-            let (tile_in, overlap) = (t / scale, (t / scale / 8).max(8));
-            let count = tiling::tiles(input.height, input.width, tile_in, overlap).len();
+            let tiles = tiling::Tiles::of_side(t / scale);
+            let count = tiles.rects(input.height, input.width).len();
             println!(
                 "tiles: {count} of {t}×{t} (about {} each), overlapping by {} pixels",
                 tiling::human_bytes(tiling::fit_bytes(&net, t, t)),
-                overlap * scale
+                tiles.overlap * scale
             );
             let restored = tiling::restore_tiled(
                 (input.height, input.width),
-                (tile_in, overlap),
+                tiles,
                 scale,
                 &mut |i, rect| {
                     let one = || -> Result<Image> {

@@ -57,6 +57,7 @@ pub fn estimate(options: &Options, device: &Device) -> Result<Vec<Estimate>> {
     let mut per_iteration: BTreeMap<String, f64> = BTreeMap::new();
     let mut out: Vec<Estimate> = Vec::new();
     for job in options.jobs() {
+        let (job, fits) = one_fit(job, options, device)?;
         let output = job.prepare(&options.data, device)?.problem.output_size;
         let key = cost_key(&job, output);
         let seconds = match per_iteration.get(&key) {
@@ -80,10 +81,26 @@ pub fn estimate(options: &Options, device: &Device) -> Result<Vec<Estimate>> {
             }
         };
         entry.runs += 1;
-        entry.iterations += job.fit.iterations;
-        entry.seconds += seconds * job.fit.iterations as f64;
+        entry.iterations += fits * job.fit.iterations;
+        entry.seconds += seconds * (fits * job.fit.iterations) as f64;
     }
     Ok(out)
+}
+
+/// A job as fits of one size: itself once, or a tiled job as one tile's fit times
+/// the number of its tiles.
+fn one_fit(job: Job, options: &Options, device: &Device) -> Result<(Job, usize)> {
+    let Some(tiles) = job.tiles else {
+        return Ok((job, 1));
+    };
+    let input = job.prepare(&options.data, device)?.input;
+    let count = tiles.rects(input.height, input.width).len();
+    let tile = Job {
+        cut: super::Cut::CentreCrop(tiles.side),
+        tiles: None,
+        ..job
+    };
+    Ok((tile, count))
 }
 
 /// Seconds as hours and minutes (`2 h 05 min`, `14 min`, `40 s`).

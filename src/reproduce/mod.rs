@@ -165,7 +165,18 @@ pub fn run(
     stop: &AtomicBool,
     events: &mut dyn FnMut(Event),
 ) -> Result<Vec<Outcome>> {
-    let jobs = jobs_to_run(options)?;
+    run_jobs(options, &jobs_to_run(options)?, device, stop, events)
+}
+
+/// [`run`] with the jobs given (any jobs, e.g. a variant of a preset's), the rest of
+/// `options` as there.
+pub fn run_jobs(
+    options: &Options,
+    jobs: &[Job],
+    device: &Device,
+    stop: &AtomicBool,
+    events: &mut dyn FnMut(Event),
+) -> Result<Vec<Outcome>> {
     let mut outcomes = Vec::new();
     for (index, job) in jobs.iter().enumerate() {
         let outcome = run_job(options, job, index, jobs.len(), device, stop, events)?;
@@ -203,6 +214,7 @@ fn finished_same(path: &Path, job: &Job) -> bool {
             && r.cut == job.cut
             && r.framing == Some(job.framing)
             && r.watch == job.watch
+            && r.tiles == job.tiles
     })
 }
 
@@ -222,6 +234,16 @@ fn run_job(
     }
     let session = Instant::now();
     let prepared = job.prepare(&options.data, device)?;
+    if let Some(tiles) = job.tiles {
+        let tiled = TiledRun {
+            options,
+            job,
+            tiles,
+            prepared: &prepared,
+            device,
+        };
+        return tiled.run(session, (index, total), stop, events);
+    }
     let net = SkipNet::new(&job.net, job.seed, device)?;
     let parameters = net.parameter_count();
     let mut fitter = Fitter::new(net, &prepared.problem, &job.fit)?;
@@ -252,6 +274,104 @@ fn run_job(
         std::fs::remove_file(&ckpt_path)?;
     }
     Ok(Outcome::Finished(Box::new(record)))
+}
+
+/// A tiled job: the corrupted image's overlapping tiles, each fitted on its own with
+/// the job's settings and blended ([`crate::tiling`]), then recorded like any run (its
+/// history left empty). Not checkpointed: each tile is a short fit, and an
+/// interrupted tiled run starts over.
+struct TiledRun<'a> {
+    options: &'a Options,
+    job: &'a Job,
+    tiles: crate::tiling::Tiles,
+    prepared: &'a Prepared,
+    device: &'a Device,
+}
+
+impl TiledRun<'_> {
+    fn run(
+        &self,
+        session: Instant,
+        (index, total): (usize, usize),
+        stop: &AtomicBool,
+        events: &mut dyn FnMut(Event),
+    ) -> Result<Outcome> {
+        let job = self.job;
+        let Task::Denoising { .. } = job.task else {
+            return Err(DipError::invalid(
+                "only a denoising run can be fitted in tiles",
+            ));
+        };
+        let started = Started {
+            meta: checkpoint::CheckpointMeta {
+                job: job.clone(),
+                started_at: record::iso8601(SystemTime::now()),
+            },
+            resumed_from: None,
+        };
+        events(Event::Start {
+            job,
+            index,
+            total,
+            resumed_from: None,
+        });
+        let prepare_seconds = session.elapsed().as_secs_f64();
+        let result = self.fit(stop, events)?;
+        let run = Run {
+            job,
+            prepared: self.prepared,
+            result: &result,
+            parameters: SkipNet::new(&job.net, job.seed, self.device)?.parameter_count(),
+            device: self.device,
+            started: &started,
+            prepare_seconds,
+        };
+        Ok(Outcome::Finished(Box::new(write_record(
+            &self.options.results,
+            &run,
+        )?)))
+    }
+
+    /// Fit every tile of the noisy image and blend them.
+    fn fit(&self, stop: &AtomicBool, events: &mut dyn FnMut(Event)) -> Result<FitResult> {
+        let start = Instant::now();
+        let noisy = &self.prepared.input;
+        let mut rollbacks = 0;
+        let restored = crate::tiling::restore_tiled(
+            (noisy.height, noisy.width),
+            self.tiles,
+            1,
+            &mut |_, (y, x, h, w)| {
+                let tile = noisy.crop(y, x, h, w)?;
+                let problem =
+                    crate::tasks::denoising::problem(&tile, None, self.job.framing, self.device)?;
+                let net = SkipNet::new(&self.job.net, self.job.seed, self.device)?;
+                let mut fitter = Fitter::new(net, &problem, &self.job.fit)?;
+                while !fitter.finished() {
+                    if stop.load(Ordering::SeqCst) {
+                        return Err(DipError::invalid(
+                            "interrupted: a tiled run keeps no checkpoint and starts over",
+                        ));
+                    }
+                    let step = fitter.step()?;
+                    events(Event::Step {
+                        job: self.job,
+                        step: &step,
+                    });
+                }
+                let result = fitter.result()?;
+                rollbacks += result.rollbacks;
+                Ok(result.restored().clone())
+            },
+        )?;
+        Ok(FitResult {
+            output: restored,
+            average: None,
+            history: Vec::new(),
+            rollbacks,
+            seconds: start.elapsed().as_secs_f64(),
+        })
+    }
 }
 
 /// Where a run starts: its first start time, and the iteration it resumed from.
@@ -370,6 +490,15 @@ fn write_record(results: &Path, run: &Run) -> Result<Record> {
     };
     let best = record::best_psnr(&result.history);
     let (history_every, history) = record::thin_history(&result.history);
+    // A tiled run's iterations are those of all its tiles.
+    let tile_count = job.tiles.map(|t| {
+        let input = &run.prepared.input;
+        t.rects(input.height, input.width).len()
+    });
+    let iterations = match tile_count {
+        Some(count) => count * job.fit.iterations,
+        None => result.history.len(),
+    };
     let record = Record {
         experiment: job.experiment,
         image: job.image.clone(),
@@ -392,8 +521,10 @@ fn write_record(results: &Path, run: &Run) -> Result<Record> {
         git_commit: record::git_commit(),
         started_at: run.started.meta.started_at.clone(),
         wall_seconds: result.seconds + run.prepare_seconds,
-        seconds_per_iteration: result.seconds_per_iteration(),
-        iterations: result.history.len(),
+        seconds_per_iteration: result.seconds / iterations.max(1) as f64,
+        iterations,
+        tiles: job.tiles,
+        tile_count,
         resumed_from: run.started.resumed_from,
         rollbacks: result.rollbacks,
         history_every,

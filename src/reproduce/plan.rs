@@ -18,6 +18,7 @@ use crate::net::{BnInit, SkipConfig, Upsample};
 use crate::rng::Rng;
 use crate::stopping::{Guard, StopRule};
 use crate::tasks::{denoising, inpainting, super_resolution, Framing, Problem};
+use crate::tiling::Tiles;
 
 /// The widest layer of the quick preset's nets: 64 channels instead of the
 /// paper's 128 costs a quarter of the convolutions' work per iteration.
@@ -153,10 +154,12 @@ impl Preset {
     pub fn experiments(self) -> &'static [Experiment] {
         use Experiment::*;
         match self {
-            Preset::Cpu => &[Table1, Denoising, Sr, Stopping],
+            Preset::Cpu => &[Table1, Denoising, Sr, Stopping, Tiling],
             // The stopping rule needs thousands of iterations: not a quick experiment.
             Preset::Quick => &[Table1, Denoising, Sr, Demos],
-            _ => &Experiment::ALL,
+            // Tiling is this project's question, not the paper's.
+            Preset::Paper => &[Table1, Denoising, Sr, Demos, Stopping],
+            Preset::Tiny => &Experiment::ALL,
         }
     }
 }
@@ -207,15 +210,19 @@ pub enum Experiment {
     /// Denoising the 9 colour images at σ = 25 with the outputs' variance watched:
     /// where ES-WMV would stop, against the best iteration and the fixed 3000.
     Stopping,
+    /// Denoising a larger crop whole and in overlapping tiles, each fitted on its
+    /// own with the same settings: what tiling a photo costs.
+    Tiling,
 }
 
 impl Experiment {
-    pub const ALL: [Experiment; 5] = [
+    pub const ALL: [Experiment; 6] = [
         Experiment::Table1,
         Experiment::Denoising,
         Experiment::Sr,
         Experiment::Demos,
         Experiment::Stopping,
+        Experiment::Tiling,
     ];
 
     pub fn name(self) -> &'static str {
@@ -225,6 +232,7 @@ impl Experiment {
             Experiment::Sr => "sr",
             Experiment::Demos => "demos",
             Experiment::Stopping => "stopping",
+            Experiment::Tiling => "tiling",
         }
     }
 
@@ -234,7 +242,7 @@ impl Experiment {
             .find(|e| e.name() == name)
             .ok_or_else(|| {
                 DipError::invalid(format!(
-                    "unknown experiment '{name}': use table1, denoising, sr, demos or stopping"
+                    "unknown experiment '{name}': use table1, denoising, sr, demos, stopping or tiling"
                 ))
             })
     }
@@ -375,6 +383,9 @@ pub struct Job {
     /// the run still goes to the end, and the record says where the rule would stop.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watch: Option<StopRule>,
+    /// Fit the (cut) image in these overlapping tiles, each on its own, and blend them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tiles: Option<Tiles>,
 }
 
 impl Job {
@@ -508,6 +519,7 @@ fn experiment_jobs(p: Preset, experiment: Experiment) -> Vec<Job> {
         Experiment::Sr => sr_jobs(p),
         Experiment::Demos => demo_jobs(p),
         Experiment::Stopping => stopping_jobs(p),
+        Experiment::Tiling => tiling_jobs(p),
     }
 }
 
@@ -547,6 +559,7 @@ impl Entry {
             cut,
             framing,
             watch: None,
+            tiles: None,
         }
     }
 }
@@ -577,6 +590,37 @@ fn stopping_jobs(p: Preset) -> Vec<Job> {
             }
             job.watch = Some(rule);
             job
+        })
+        .collect()
+}
+
+/// The images of the tiling experiment (names of [`paper::DENOISING_IMAGES`]).
+pub const TILING_IMAGES: [&str; 3] = ["F16", "house", "peppers"];
+
+/// Tiling: the denoising runs of [`TILING_IMAGES`] on a crop four times larger than
+/// the cpu preset's (so that it needs 3 × 3 tiles of the preset's own size), fitted
+/// whole and in tiles (`<image>-tiles<side>`), everything else the same.
+fn tiling_jobs(p: Preset) -> Vec<Job> {
+    let (crop, side) = if p == Preset::Tiny {
+        (96, 64)
+    } else {
+        (128, 64)
+    };
+    denoising_jobs(p)
+        .into_iter()
+        .filter(|job| TILING_IMAGES.contains(&job.name.as_str()))
+        .flat_map(|job| {
+            let whole = Job {
+                experiment: Experiment::Tiling,
+                cut: Cut::CentreCrop(crop),
+                ..job
+            };
+            let tiled = Job {
+                image: format!("{}-tiles{side}", whole.image),
+                tiles: Some(Tiles::of_side(side)),
+                ..whole.clone()
+            };
+            [whole, tiled]
         })
         .collect()
 }

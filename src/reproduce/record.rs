@@ -83,6 +83,11 @@ pub struct Record {
     pub seconds_per_iteration: f64,
     /// Iterations done.
     pub iterations: usize,
+    /// A tiled run's tiles ([`Job::tiles`]) and how many there were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tiles: Option<crate::tiling::Tiles>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tile_count: Option<usize>,
     /// The iteration a checkpoint was resumed from, if any.
     pub resumed_from: Option<usize>,
     pub rollbacks: usize,
@@ -128,6 +133,7 @@ impl Record {
                 .framing
                 .unwrap_or(Framing::PadToMultiple(self.net.size_multiple())),
             watch: self.watch,
+            tiles: self.tiles,
         }
     }
 

@@ -25,6 +25,7 @@
 //! - `ours`: our rows, with the comparison with the authors on the same pixels;
 //! - `experiments`: the paper's tables ([`table1`], [`denoising`], [`sr`],
 //!   [`sr_images`], [`demos`]) and their notes;
+//! - `stopping`, `tiling`: the stopping rule's and the tiles' tables;
 //! - `timing`: the time of our runs ([`timing()`]) and ours against PyTorch ([`bench`]);
 //! - `curves`: the noise-impedance learning curves ([`learning_curves`]).
 
@@ -36,6 +37,7 @@ mod presets;
 mod render;
 mod stats;
 mod stopping;
+mod tiling;
 mod timing;
 
 use std::collections::BTreeSet;
@@ -52,6 +54,7 @@ pub use experiments::{
 };
 pub use presets::{strongest_preset, strongest_record};
 pub use stopping::stopping;
+pub use tiling::tiling;
 pub use timing::{bench, timing};
 
 /// A number of a table: a mean, its standard deviation over seeds (if more than one), and how many runs.
@@ -276,6 +279,7 @@ pub fn all(inputs: &Inputs) -> Vec<Table> {
     tables.extend([
         demos(inputs),
         stopping(inputs),
+        tiling(inputs),
         timing(inputs),
         bench(inputs),
     ]);
