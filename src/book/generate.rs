@@ -38,6 +38,7 @@ pub const DIRECTIVES: &[&str] = &[
     "loss-curves",
     "gap-curves",
     "stopping-table",
+    "tiling-table",
     "stopping-curves",
     "verdict",
     "discussion",

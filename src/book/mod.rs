@@ -202,10 +202,10 @@ impl Preprocessor for GeneratedPreprocessor {
             match self.0.expand(&name, &chapter.content) {
                 // The chapters link their notebooks as the repository holds them
                 // (`../code/`); the book carries a copy of them (`code/`).
-                Ok(c) => {
-                    chapter.content =
-                        numbering::number(&c, &number).replace("](../code/", "](code/")
-                }
+                Ok(c) => match numbering::number(&c, &number) {
+                    Ok(numbered) => chapter.content = numbered.replace("](../code/", "](code/"),
+                    Err(e) => errors.push(format!("{name}: {e}")),
+                },
                 Err(e) => errors.push(format!("{e:#}")),
             }
         });

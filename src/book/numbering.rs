@@ -6,15 +6,66 @@
 //!   "Table N.k: " in front of its title;
 //! - a figure: an image line (`![…](…)`) gets "Figure N.k" in front of its italic
 //!   caption (`*…*`, the next non-blank line) or, with no caption, a caption of its own;
+//!   image lines in a row, then one caption, are the panels of one figure;
 //!   a code cell's output image is not a figure;
 //! - a listing: each Rust code block gets "Listing N.k" under it.
+//!
+//! The text refers to a figure or a table by a label: an anchor line
+//! `<a id="fig-NAME"></a>` (or `tab-NAME`) just before it, and a link
+//! `[Figure](#fig-NAME)` (or `[Table](#tab-NAME)`) anywhere in the chapter, which
+//! becomes `[Figure 5.3](#fig-NAME)`. A link to a label the chapter lacks is an error.
+
+use std::collections::BTreeMap;
 
 /// Number the figures, tables and listings of `chapter`, chapter number `number`
-/// (`"4"`; empty for an unnumbered chapter, which gets none).
-pub fn number(chapter: &str, number: &str) -> String {
+/// (`"4"`; empty for an unnumbered chapter, which gets none), and resolve its
+/// references to them; an error names a reference without its label.
+pub fn number(chapter: &str, number: &str) -> Result<String, String> {
     if number.is_empty() {
-        return chapter.to_string();
+        return Ok(chapter.to_string());
     }
+    let (numbered, labels) = number_blocks(chapter, number);
+    resolve_references(&numbered, &labels)
+}
+
+/// The anchor line of a label: `<a id="fig-NAME"></a>` gives `fig-NAME`.
+fn label_of(line: &str) -> Option<&str> {
+    let id = line.strip_prefix("<a id=\"")?.strip_suffix("\"></a>")?;
+    (id.starts_with("fig-") || id.starts_with("tab-")).then_some(id)
+}
+
+/// Replace each `[Figure](#fig-NAME)` / `[Table](#tab-NAME)` by its number.
+fn resolve_references(text: &str, labels: &BTreeMap<String, String>) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = ["[Figure](#", "[Table](#"]
+        .iter()
+        .filter_map(|p| rest.find(p))
+        .min()
+    {
+        out.push_str(&rest[..at]);
+        let link = &rest[at..];
+        let open = link.find("(#").expect("a reference") + 2;
+        let Some(close) = link[open..].find(')') else {
+            return Err(format!("an unclosed reference: {}", &link[..open]));
+        };
+        let label = &link[open..open + close];
+        let Some(numbered) = labels.get(label) else {
+            return Err(format!(
+                "a reference to #{label}, which no figure or table has"
+            ));
+        };
+        out.push_str(&format!("[{numbered}](#{label})"));
+        rest = &link[open + close + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Number the blocks; the labels met on the way, with their numbers.
+fn number_blocks(chapter: &str, number: &str) -> (String, BTreeMap<String, String>) {
+    let mut labels = BTreeMap::new();
+    let mut pending: Vec<String> = Vec::new(); // labels awaiting their figure or table
     let lines: Vec<&str> = chapter.split_inclusive('\n').collect();
     let mut out = String::with_capacity(chapter.len() + 256);
     let (mut figures, mut tables, mut listings) = (0, 0, 0);
@@ -49,15 +100,32 @@ pub fn number(chapter: &str, number: &str) -> String {
             {
                 out.push_str(&format!("*{label}: {caption}\n"));
                 continue;
+            } else if is_figure_image(trimmed) {
+                // Another panel of the same figure.
+                out.push_str(line);
+                caption_for = Some(label);
+                continue;
             } else {
                 out.push_str(&format!("*{label}.*\n\n"));
             }
         }
-        if trimmed.starts_with("![") && !trimmed.starts_with("![output of the cell]") {
+        if let Some(label) = label_of(trimmed) {
+            pending.push(label.to_string());
+        }
+        // The first pending label of the kind names this block.
+        let mut claim = |prefix: &str, name: &str| {
+            if let Some(i) = pending.iter().position(|l| l.starts_with(prefix)) {
+                labels.insert(pending.remove(i), name.to_string());
+            }
+        };
+        if is_figure_image(trimmed) {
             figures += 1;
-            caption_for = Some(format!("Figure {number}.{figures}"));
+            let name = format!("Figure {number}.{figures}");
+            claim("fig-", &name);
+            caption_for = Some(name);
         } else if is_table_title(trimmed, lines.get(i + 1..).unwrap_or(&[])) {
             tables += 1;
+            claim("tab-", &format!("Table {number}.{tables}"));
             let title = &trimmed[2..trimmed.len() - 2];
             out.push_str(&format!("**Table {number}.{tables}: {title}**\n"));
             continue;
@@ -67,7 +135,12 @@ pub fn number(chapter: &str, number: &str) -> String {
     if let Some(label) = caption_for {
         out.push_str(&format!("\n*{label}.*\n"));
     }
-    out
+    (out, labels)
+}
+
+/// An image line that is a figure (or a panel of one): not a code cell's output.
+fn is_figure_image(line: &str) -> bool {
+    line.starts_with("![") && !line.starts_with("![output of the cell]")
 }
 
 /// A bold line (`**…**`) whose next non-blank line starts a Markdown table.
@@ -91,7 +164,7 @@ mod tests {
         let chapter = "# Ch\n\n![a](x.svg)\n\n*The first.*\n\n**Results**\n\n| |a|\n|---|---:|\n| x | 1 |\n\n\
                        ```rust\nlet a = 1;\n```\n\n```sh\ndip net\n```\n\n![b](y.png)\n\nText.\n\n\
                        ![output of the cell](z.png)\n\n**Bold, not a title.**\n\nText.\n\n```rust\n**x**\n![c](w.png)\n```\n";
-        let md = number(chapter, "4");
+        let md = number(chapter, "4").unwrap();
         assert!(
             md.contains("![a](x.svg)\n\n*Figure 4.1: The first.*\n"),
             "{md}"
@@ -105,11 +178,39 @@ mod tests {
         );
         assert!(md.contains("**Bold, not a title.**"), "{md}");
         assert!(md.contains("*Listing 4.2*"), "{md}");
+        let panels = number(
+            "![a](x.svg)\n\n![b](y.svg)\n\n*Both.*\n\n![c](z.svg)\n",
+            "2",
+        )
+        .unwrap();
+        assert!(
+            panels.contains("![b](y.svg)\n\n*Figure 2.1: Both.*"),
+            "{panels}"
+        );
+        assert!(
+            panels.contains("*Figure 2.2.*") && !panels.contains("Figure 2.3"),
+            "{panels}"
+        );
         assert_eq!(md.matches("Listing").count(), 2, "{md}");
     }
 
     #[test]
     fn an_unnumbered_chapter_is_left_alone() {
-        assert_eq!(number("![a](x.svg)\n", ""), "![a](x.svg)\n");
+        assert_eq!(number("![a](x.svg)\n", "").unwrap(), "![a](x.svg)\n");
+    }
+
+    #[test]
+    fn references_name_the_labelled_figure_and_table() {
+        let chapter = "[Figure](#fig-b) shows it; see [Table](#tab-r).\n\n![a](x.svg)\n\n\
+                       <a id=\"tab-r\"></a>\n<a id=\"fig-b\"></a>\n\n**Results**\n\n| |a|\n|---|---:|\n\n\
+                       ![b](y.svg)\n\nAs [Figure](#fig-b) shows.\n";
+        let md = number(chapter, "3").unwrap();
+        assert!(
+            md.starts_with("[Figure 3.2](#fig-b) shows it; see [Table 3.1](#tab-r)."),
+            "{md}"
+        );
+        assert!(md.contains("As [Figure 3.2](#fig-b) shows."), "{md}");
+        let err = number("See [Figure](#fig-none).\n![a](x.svg)\n", "1").unwrap_err();
+        assert!(err.contains("#fig-none"), "{err}");
     }
 }
