@@ -347,12 +347,74 @@ fn rewrite_links(text: &str, chapters_dir: &Path, with_notebook: &BTreeSet<Strin
     out
 }
 
-/// A generated block of the book (`{{#dip ARGS}}`) as a code cell.
+/// A generated block of the book (`{{#dip ARGS}}`) as a code cell: a table as the
+/// few lines of the public API that make it ([`crate::book::blocks`]), anything else
+/// computed as the book computes it.
 fn block_cell(args: &str) -> String {
+    let words: Vec<&str> = args.split_whitespace().collect();
+    if let Some(table) = words
+        .first()
+        .and_then(|name| crate::book::blocks::table_block(name))
+    {
+        return table.cell(&words[1..]);
+    }
+    match words.as_slice() {
+        ["grid", experiment, image] => return grid_cell(experiment, image),
+        ["curves", experiment, image] => return curves_cell(experiment, image),
+        _ => {}
+    }
     format!(
         "// `{{{{#dip {args}}}}}` of the book, computed here from the data folder\n\
          // and from the records of our runs (results/, written by `dip reproduce`).\n\
          dip::notebooks::book_block(\"{args}\")?.show();"
+    )
+}
+
+/// The first lines of a cell that reads one run's record: the strongest preset's run
+/// of `image` in `experiment`, as the book picks it.
+fn record_lines(experiment: &str, image: &str) -> String {
+    format!(
+        "use dip::reproduce::{{load_records, tables, Experiment}};\n\
+         let results = dip::notebooks::results_dir();\n\
+         let records = load_records(&results)?;\n\
+         let run = tables::strongest_record(&records, Experiment::parse(\"{experiment}\")?, \"{image}\")\n\
+         \x20   .ok_or(\"no recorded run of {experiment}/{image}: `dip reproduce` writes it\")?;\n"
+    )
+}
+
+/// `{{#dip grid EXPERIMENT IMAGE}}` as a cell: our recorded run's input, output and
+/// clean image side by side, with the public API.
+fn grid_cell(experiment: &str, image: &str) -> String {
+    format!(
+        "// Our run of {image} from its record (results/, written by `dip reproduce`): the\n\
+         // corrupted input made again by our code, our restored image, the clean image.\n\
+         {}\
+         let prepared = run.job().prepare(&dip::notebooks::data_dir(), &candle_core::Device::Cpu)?;\n\
+         let ours = dip::Image::load(run.output_path(&results))?;\n\
+         println!(\"{{}}: {{:.2}} dB against the clean image; {{}}\", run.image, run.final_psnr.unwrap_or(f64::NAN), run.provenance());\n\
+         let mut row = dip::display::Row::new().with(\"input\", &prepared.input).with(\"ours\", &ours);\n\
+         if let Some(clean) = &prepared.clean {{\n\
+         \x20   row = row.with(\"clean\", clean);\n\
+         }}\n\
+         row.show();",
+        record_lines(experiment, image)
+    )
+}
+
+/// `{{#dip curves EXPERIMENT IMAGE}}` as a cell: the PSNR curves of a recorded run.
+fn curves_cell(experiment: &str, image: &str) -> String {
+    format!(
+        "// The learning curves of our run of {image}, from its record's history.\n\
+         {}\
+         let curve = |psnr: fn(&dip::reproduce::record::HistoryPoint) -> Option<f64>| {{\n\
+         \x20   run.history.iter().filter_map(move |h| Some((h.iteration as f64, psnr(h)?)))\n\
+         }};\n\
+         dip::display::Chart::new(\"{experiment}: {image}\", \"iteration\", \"PSNR (dB)\")\n\
+         \x20   .line(\"output vs corrupted\", curve(|h| h.psnr_corrupted))\n\
+         \x20   .line(\"output vs clean\", curve(|h| h.psnr_clean))\n\
+         \x20   .line(\"averaged output vs clean\", curve(|h| h.psnr_clean_average))\n\
+         \x20   .show();",
+        record_lines(experiment, image)
     )
 }
 
@@ -878,6 +940,37 @@ pub fn book_block(args: &str) -> Result<Markdown> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tables_grids_and_curves_are_cells_of_the_public_api() {
+        let table = block_cell("sr-images set14 8");
+        assert!(
+            table.contains("let set = \"set14\";\nlet factor = 8;\n"),
+            "{table}"
+        );
+        assert!(
+            table.contains("tables::sr_images(inputs, &set, factor)"),
+            "{table}"
+        );
+        let grid = block_cell("grid table1 barbara");
+        assert!(
+            grid.contains("Experiment::parse(\"table1\")?, \"barbara\")"),
+            "{grid}"
+        );
+        assert!(grid.contains("dip::display::Row::new()") && grid.ends_with("row.show();"));
+        let curves = block_cell("curves stopping F16");
+        assert!(
+            curves.contains("dip::display::Chart::new(\"stopping: F16\""),
+            "{curves}"
+        );
+        // What has no few-line form is computed as the book computes it.
+        let diagram = block_cell("network-diagram");
+        assert!(
+            diagram.contains("book_block(\"network-diagram\")"),
+            "{diagram}"
+        );
+        assert!(!block_cell("table1").contains("book_block"));
+    }
 
     #[test]
     fn committed_outputs_keep_one_representation_and_no_huge_one() {

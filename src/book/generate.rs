@@ -169,29 +169,24 @@ impl Generator {
         };
         let experiment = |i: usize| -> Result<Experiment> { Ok(Experiment::parse(arg(i)?)?) };
         let inputs = self.inputs();
-        match args.first().copied().unwrap_or("") {
+        let name = args.first().copied().unwrap_or("");
+        if name == "sr-images" {
+            let (set, factor) = (arg(1)?, arg(2)?.parse::<usize>()?);
+            if !paper::SR_COLUMNS.contains(&(set, factor)) {
+                bail!("no super-resolution table for `{set}` ×{factor}: use set5 or set14, 4 or 8");
+            }
+        }
+        if let Some(table) = super::blocks::table_block(name) {
+            return (table.make)(&inputs, args.get(1..).unwrap_or(&[]));
+        }
+        match name {
             "network-diagram" => self.network_diagram(),
             "parameter-count" => parameter_count(),
-            "table1" => Ok(tables::table1(&inputs).to_markdown_by_image()),
-            "denoising-table" => Ok(tables::denoising(&inputs).to_markdown_by_image()),
-            "sr-table" => Ok(tables::sr(&inputs).to_markdown()),
-            "sr-images" => {
-                let (set, factor) = (arg(1)?, arg(2)?.parse::<usize>()?);
-                if !paper::SR_COLUMNS.contains(&(set, factor)) {
-                    bail!("no super-resolution table for `{set}` ×{factor}: use set5 or set14, 4 or 8");
-                }
-                Ok(tables::sr_images(&inputs, set, factor).to_markdown_by_image())
-            }
-            "demos-table" => Ok(tables::demos(&inputs).to_markdown()),
-            "timing" => Ok(tables::timing(&inputs).to_markdown()),
-            "bench" => Ok(tables::bench(&inputs).to_markdown()),
             "authors-grid" => self.authors_grid(experiment(1)?, arg(2)?),
             "grid" => self.ours_grid(experiment(1)?, arg(2)?),
             "curves" => self.curves(experiment(1)?, arg(2)?),
             "loss-curves" => self.loss_curves(experiment(1)?, arg(2)?),
             "gap-curves" => self.gap_curves(experiment(1)?, arg(2)?),
-            "stopping-table" => Ok(tables::stopping(&inputs).to_markdown()),
-            "tiling-table" => Ok(tables::tiling(&inputs).to_markdown()),
             "verdict" => Ok(super::verdict::verdict(&self.records)),
             "discussion" => Ok(super::discussion::discussion(&self.records, &self.bench)),
             "stopping-curves" => self.stopping_curves(arg(1)?),

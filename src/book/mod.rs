@@ -12,6 +12,7 @@
 //!   rendered to Markdown;
 //! - the HTML is checked after the build ([`check::check_html`]).
 
+pub mod blocks;
 pub mod check;
 pub mod discussion;
 pub mod figures;
