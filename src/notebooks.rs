@@ -370,6 +370,22 @@ fn block_cell(args: &str) -> String {
     )
 }
 
+/// A cell's code as one block after its comment: the notebook keeps none of its
+/// variables (evcxr cannot keep one that borrows another), so each such cell stands alone.
+pub fn in_block(comment: &str, body: &str) -> String {
+    let indented: Vec<String> = body
+        .lines()
+        .map(|l| {
+            if l.is_empty() {
+                String::new()
+            } else {
+                format!("    {l}")
+            }
+        })
+        .collect();
+    format!("{comment}{{\n{}\n}}", indented.join("\n"))
+}
+
 /// The first lines of a cell that reads one run's record: the strongest preset's run
 /// of `image` in `experiment`, as the book picks it.
 fn record_lines(experiment: &str, image: &str) -> String {
@@ -385,10 +401,12 @@ fn record_lines(experiment: &str, image: &str) -> String {
 /// `{{#dip grid EXPERIMENT IMAGE}}` as a cell: our recorded run's input, output and
 /// clean image side by side, with the public API.
 fn grid_cell(experiment: &str, image: &str) -> String {
-    format!(
+    let comment = format!(
         "// Our run of {image} from its record (results/, written by `dip reproduce`): the\n\
-         // corrupted input made again by our code, our restored image, the clean image.\n\
-         {}\
+         // corrupted input made again by our code, our restored image, the clean image.\n"
+    );
+    let body = format!(
+        "{}\
          let prepared = run.job().prepare(&dip::notebooks::data_dir(), &candle_core::Device::Cpu)?;\n\
          let ours = dip::Image::load(run.output_path(&results))?;\n\
          println!(\"{{}}: {{:.2}} dB against the clean image; {{}}\", run.image, run.final_psnr.unwrap_or(f64::NAN), run.provenance());\n\
@@ -398,14 +416,16 @@ fn grid_cell(experiment: &str, image: &str) -> String {
          }}\n\
          row.show();",
         record_lines(experiment, image)
-    )
+    );
+    in_block(&comment, &body)
 }
 
 /// `{{#dip curves EXPERIMENT IMAGE}}` as a cell: the PSNR curves of a recorded run.
 fn curves_cell(experiment: &str, image: &str) -> String {
-    format!(
-        "// The learning curves of our run of {image}, from its record's history.\n\
-         {}\
+    let comment =
+        format!("// The learning curves of our run of {image}, from its record's history.\n");
+    let body = format!(
+        "{}\
          let curve = |psnr: fn(&dip::reproduce::record::HistoryPoint) -> Option<f64>| {{\n\
          \x20   run.history.iter().filter_map(move |h| Some((h.iteration as f64, psnr(h)?)))\n\
          }};\n\
@@ -415,7 +435,8 @@ fn curves_cell(experiment: &str, image: &str) -> String {
          \x20   .line(\"averaged output vs clean\", curve(|h| h.psnr_clean_average))\n\
          \x20   .show();",
         record_lines(experiment, image)
-    )
+    );
+    in_block(&comment, &body)
 }
 
 /// Whether a `{{#dip …}}` block shows an image whatever the records (it needs only the data).
@@ -505,6 +526,10 @@ fn chapter_cells(
                 block: Some(args),
             });
             i += 1;
+            // The picture GitHub shows in its place; the cell makes it.
+            while i < lines.len() && crate::book::generate::is_github_fallback(lines[i]) {
+                i += 1;
+            }
             continue;
         }
         if line.contains("{{#dip ") || line.contains("{{#include") {
@@ -514,7 +539,10 @@ fn chapter_cells(
                 i + 1
             );
         }
-        md.push(line.to_string());
+        // A figure's or table's label is the book's (it numbers them); not the notebook's.
+        if crate::book::numbering::label_of(line.trim()).is_none() {
+            md.push(line.to_string());
+        }
         i += 1;
     }
     flush(&mut md, &mut cells);
@@ -630,18 +658,17 @@ fn without_outputs(mut notebook: Value) -> Value {
 
 /// `made` (a notebook as `dip notebooks` makes it) with the outputs of `old` (the
 /// notebook in `code/`, perhaps executed by the kernel) kept on every code cell whose
-/// id and source did not change; a changed cell loses its outputs, which no longer
-/// belong to it.
+/// place among the code cells and source did not change (prose may change around it);
+/// a changed cell, or one after a code cell added or removed, loses its outputs, which
+/// no longer belong to it.
 fn keep_outputs(made: &str, old: &str) -> Result<String> {
     let mut made: Value = serde_json::from_str(made)?;
     let Ok(mut old) = serde_json::from_str::<Value>(old) else {
         return notebook_text(made);
     };
     let old_cells: Vec<Value> = code_cells_mut(&mut old).map(|c| c.take()).collect();
-    for cell in code_cells_mut(&mut made) {
-        let same = old_cells
-            .iter()
-            .find(|o| o["id"] == cell["id"] && o["source"] == cell["source"]);
+    for (k, cell) in code_cells_mut(&mut made).enumerate() {
+        let same = old_cells.get(k).filter(|o| o["source"] == cell["source"]);
         if let Some(o) = same {
             cell["outputs"] = slim(&o["outputs"]);
             cell["execution_count"] = o["execution_count"].clone();
@@ -945,7 +972,7 @@ mod tests {
     fn tables_grids_and_curves_are_cells_of_the_public_api() {
         let table = block_cell("sr-images set14 8");
         assert!(
-            table.contains("let set = \"set14\";\nlet factor = 8;\n"),
+            table.contains("let set = \"set14\";\n    let factor = 8;\n"),
             "{table}"
         );
         assert!(
@@ -957,7 +984,7 @@ mod tests {
             grid.contains("Experiment::parse(\"table1\")?, \"barbara\")"),
             "{grid}"
         );
-        assert!(grid.contains("dip::display::Row::new()") && grid.ends_with("row.show();"));
+        assert!(grid.contains("dip::display::Row::new()") && grid.ends_with("    row.show();\n}"));
         let curves = block_cell("curves stopping F16");
         assert!(
             curves.contains("dip::display::Chart::new(\"stopping: F16\""),
@@ -970,6 +997,62 @@ mod tests {
             "{diagram}"
         );
         assert!(!block_cell("table1").contains("book_block"));
+    }
+
+    #[test]
+    fn outputs_stay_with_unchanged_code_cells_wherever_the_prose_moves() {
+        let nb = |cells: &[(&str, &str)]| -> String {
+            let cells: Vec<Value> = cells
+                .iter()
+                .enumerate()
+                .map(|(n, (kind, src))| {
+                    json!({"cell_type": kind, "id": format!("c-{n}"), "metadata": {},
+                           "source": [src], "outputs": [{"output_type": "stream", "name": "stdout", "text": [format!("ran {src}")]}]})
+                })
+                .collect();
+            json!({"cells": cells}).to_string()
+        };
+        let old = nb(&[
+            ("code", "a"),
+            ("markdown", "m"),
+            ("code", "b"),
+            ("code", "c"),
+        ]);
+        let output_of = |made: &str, src: &str| -> Value {
+            let v: Value = serde_json::from_str(&keep_outputs(made, &old).unwrap()).unwrap();
+            let cell = v["cells"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["source"][0] == src)
+                .unwrap()
+                .clone();
+            cell["outputs"].clone()
+        };
+        let fresh = |cells: &[(&str, &str)]| {
+            let mut v: Value = serde_json::from_str(&nb(cells)).unwrap();
+            for c in code_cells_mut(&mut v) {
+                c["outputs"] = json!([]);
+            }
+            v.to_string()
+        };
+        // More prose: every code cell keeps its output.
+        let more_prose = fresh(&[
+            ("markdown", "new"),
+            ("code", "a"),
+            ("markdown", "m"),
+            ("markdown", "n"),
+            ("code", "b"),
+            ("code", "c"),
+        ]);
+        assert_eq!(output_of(&more_prose, "c")[0]["text"][0], "ran c");
+        // A changed cell loses its output; so does every cell after a new code cell.
+        let changed = fresh(&[("code", "a2"), ("code", "b"), ("code", "c")]);
+        assert_eq!(output_of(&changed, "a2"), json!([]));
+        assert_eq!(output_of(&changed, "c")[0]["text"][0], "ran c");
+        let inserted = fresh(&[("code", "a"), ("code", "new"), ("code", "b"), ("code", "c")]);
+        assert_eq!(output_of(&inserted, "a")[0]["text"][0], "ran a");
+        assert_eq!(output_of(&inserted, "b"), json!([]));
     }
 
     #[test]

@@ -91,6 +91,45 @@ fn a_missing_anchor_file_link_or_directive_is_named_with_its_line() {
     }
 }
 
+/// On GitHub the chapters show the committed figures of `images/`: each block that
+/// makes one is followed by its picture there, and every committed figure of a block
+/// is shown so (the cells' outputs are the notebooks' to show).
+#[test]
+fn the_chapters_show_the_committed_figures_on_github() {
+    let mut shown = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(root().join("chapters")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut after_block = false;
+        for line in text.lines() {
+            if after_block && dip::book::generate::is_github_fallback(line) {
+                let file = line
+                    .split("](../images/")
+                    .nth(1)
+                    .unwrap()
+                    .trim_end_matches(')');
+                assert!(
+                    root().join("images").join(file).is_file(),
+                    "{}: {file} is not in images/ (run `dip book`)",
+                    path.display()
+                );
+                shown.insert(file.to_string());
+                continue;
+            }
+            after_block = line.trim().starts_with("{{#dip ");
+        }
+    }
+    let committed: std::collections::BTreeSet<String> = std::fs::read_dir(root().join("images"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".svg") && !n.starts_with("cell-output-"))
+        .collect();
+    assert_eq!(
+        committed, shown,
+        "committed figures without their line in a chapter"
+    );
+}
+
 #[test]
 fn bad_math_is_named_with_its_line() {
     let err =
@@ -186,6 +225,10 @@ fn the_book_builds_and_works_offline() {
         }
         assert!(!html.contains("$$"), "{c}: raw $$ left");
         assert!(!html.contains("{{#"), "{c}: an unexpanded directive");
+        assert!(
+            !html.contains("../images/"),
+            "{c}: a GitHub fallback left in the book"
+        );
     }
     let dip = read(&out, "deep-image-prior.html");
     assert!(

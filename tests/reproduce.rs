@@ -879,4 +879,7 @@ fn tiled_runs_blend_tiles_and_one_tile_is_the_whole_fit() {
         md.contains("4 tiles of 64 × 64 overlapping by 8 pixels"),
         "{md}"
     );
+    let said = format!("On this image the tiles scored {gap:+.2} dB against the whole fit");
+    assert!(md.contains(&said), "{md}");
+    assert!(md.contains("denoising runs take on 32 × 32 crops"), "{md}");
 }

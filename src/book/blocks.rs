@@ -67,15 +67,20 @@ impl TableBlock {
     /// The notebook cell that makes this table with `args`: load the records and the
     /// data folder as the book does, then the block's own expression.
     pub fn cell(&self, args: &[&str]) -> String {
+        let comment = "// The records of our runs (results/, written by `dip reproduce`), the\n\
+             // benchmarks, and the data folder for the authors' outputs, as the book reads them.\n";
         let mut cell = String::from(
-            "// The records of our runs (results/, written by `dip reproduce`), the\n\
-             // benchmarks, and the data folder for the authors' outputs, as the book reads them.\n\
-             use dip::reproduce::tables::{self, Inputs, Presets};\n\
+            "use dip::reproduce::tables::{self, Inputs, Presets};\n\
              let records = dip::reproduce::load_records(&dip::notebooks::results_dir())?;\n\
              let bench = dip::reproduce::load_bench_records(&dip::notebooks::results_dir())?;\n\
              let data = dip::notebooks::data_dir();\n\
              // The strongest complete preset of our runs, as in the book.\n\
-             let inputs = &Inputs { records: &records, bench: &bench, data: Some(&data), presets: Presets::Strongest };\n",
+             let inputs = &Inputs {\n\
+             \x20   records: &records,\n\
+             \x20   bench: &bench,\n\
+             \x20   data: Some(&data),\n\
+             \x20   presets: Presets::Strongest,\n\
+             };\n",
         );
         for (param, value) in self.params.iter().zip(args) {
             let literal = match value.parse::<f64>() {
@@ -88,7 +93,7 @@ impl TableBlock {
             "let markdown = {};\ndip::display::Markdown::new(markdown).show();",
             self.code
         ));
-        cell
+        crate::notebooks::in_block(comment, &cell)
     }
 }
 
@@ -106,11 +111,11 @@ mod tests {
         );
         let cell = t.cell(&["set5", "4"]);
         assert!(
-            cell.contains("let set = \"set5\";\nlet factor = 4;\n"),
+            cell.contains("    let set = \"set5\";\n    let factor = 4;\n"),
             "{cell}"
         );
         assert!(cell.ends_with(&format!(
-            "let markdown = {};\ndip::display::Markdown::new(markdown).show();",
+            "    let markdown = {};\n    dip::display::Markdown::new(markdown).show();\n}}",
             t.code
         )));
         // The compiled expression: without records, a table that says so.

@@ -44,6 +44,32 @@ pub const DIRECTIVES: &[&str] = &[
     "discussion",
 ];
 
+/// Whether `line` is a GitHub fallback of the block above it: a picture the book
+/// generates, as `dip book` commits it in the top-level `images/`
+/// (`![…](../images/NAME.svg)` on the line right after `{{#dip …}}`, or after another
+/// fallback). GitHub shows the chapter with it; the book and the notebooks, which
+/// make the picture themselves, leave it out.
+pub fn is_github_fallback(line: &str) -> bool {
+    let line = line.trim();
+    line.starts_with("![") && line.contains("](../images/") && line.ends_with(')')
+}
+
+/// `text` with its GitHub fallbacks blanked (the lines kept, so that line numbers hold).
+fn blank_github_fallbacks(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut after_block = false;
+    for line in text.split_inclusive('\n') {
+        let fallback = after_block && is_github_fallback(line);
+        after_block = fallback || line.trim().starts_with("{{#dip ");
+        if fallback {
+            out.push('\n');
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
 /// Where a curve peaks and where it ends, in words: "The output vs clean peaks at
 /// 29.81 dB at iteration 400 and ends at 20.90 dB (iteration 4000)."
 fn peak_sentence(s: &Series) -> Option<String> {
@@ -135,6 +161,7 @@ impl Generator {
 
     /// Expand every block of `text` (the chapter `name`, for errors).
     pub fn expand(&self, name: &str, text: &str) -> Result<String> {
+        let text: &str = &blank_github_fallbacks(text);
         let mut out = String::with_capacity(text.len());
         let mut rest = text;
         while let Some(p) = rest.find("{{#dip ") {

@@ -29,7 +29,7 @@ pub fn number(chapter: &str, number: &str) -> Result<String, String> {
 }
 
 /// The anchor line of a label: `<a id="fig-NAME"></a>` gives `fig-NAME`.
-fn label_of(line: &str) -> Option<&str> {
+pub fn label_of(line: &str) -> Option<&str> {
     let id = line.strip_prefix("<a id=\"")?.strip_suffix("\"></a>")?;
     (id.starts_with("fig-") || id.starts_with("tab-")).then_some(id)
 }

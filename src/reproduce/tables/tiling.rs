@@ -4,7 +4,7 @@
 
 use super::presets::chosen_presets;
 use super::{Cell, Column, Inputs, Row, Runs, Source, Table};
-use crate::reproduce::plan::{Experiment, TILING_IMAGES};
+use crate::reproduce::plan::{self, Cut, Experiment, Preset, TILING_IMAGES};
 use crate::reproduce::record::Record;
 
 /// The columns, in order.
@@ -55,6 +55,7 @@ pub fn tiling(inputs: &Inputs) -> Table {
     let mut rows = Vec::new();
     let mut runs = Vec::new();
     let mut setting = None;
+    let mut verdict = None;
     for preset in chosen_presets(inputs, Experiment::Tiling, &names) {
         let records: Vec<&Record> = inputs
             .records
@@ -72,6 +73,9 @@ pub fn tiling(inputs: &Inputs) -> Table {
                 cells: cells(whole, tiled),
             });
             setting.get_or_insert_with(|| setting_note(whole, tiled));
+        }
+        if verdict.is_none() && !pairs.is_empty() {
+            verdict = Some(verdict_note(&pairs));
         }
         if pairs.len() > 1 {
             let all: Vec<Vec<Option<Cell>>> = pairs.iter().map(|(_, w, t)| cells(w, t)).collect();
@@ -113,10 +117,46 @@ pub fn tiling(inputs: &Inputs) -> Table {
             })
             .collect(),
         rows,
-        notes: setting.into_iter().collect(),
+        notes: setting.into_iter().chain(verdict).collect(),
         runs,
         missing,
     }
+}
+
+/// What the records say, in words: the mean and the range of the difference, the
+/// time, and why the difference need not be a cost.
+fn verdict_note(pairs: &[(&str, &Record, &Record)]) -> String {
+    let gaps: Vec<f64> = pairs
+        .iter()
+        .filter_map(|(_, w, t)| Some(t.final_psnr? - w.final_psnr?))
+        .collect();
+    let mean = gaps.iter().sum::<f64>() / gaps.len().max(1) as f64;
+    let (lo, hi) = gaps
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), g| (a.min(*g), b.max(*g)));
+    let time: f64 = pairs.iter().map(|(_, _, t)| t.wall_seconds).sum::<f64>()
+        / pairs.iter().map(|(_, w, _)| w.wall_seconds).sum::<f64>();
+    let (name, whole) = (pairs[0].0, pairs[0].1);
+    // The crop the preset's own denoising run of this image takes, from the catalogue.
+    let denoising_crop = Preset::parse(&whole.preset)
+        .ok()
+        .and_then(|p| plan::jobs(p, &[Experiment::Denoising], &[name.to_string()], None, 1).pop())
+        .and_then(|job| match job.cut {
+            Cut::CentreCrop(side) => Some(format!(" on {side} × {side} crops")),
+            _ => None,
+        })
+        .unwrap_or_default();
+    format!(
+        "{} the tiles scored {mean:+.2} dB against the whole fit on average \
+         (from {lo:+.2} to {hi:+.2} dB) and took {time:.1} times as long. The iterations are \
+         the same for both, those the preset's denoising runs take{denoising_crop}: the whole \
+         fit of the larger crop may want another number, so this measures tiling at one \
+         number of iterations, not its cost at each fit's best.",
+        match gaps.len() {
+            1 => "On this image".to_string(),
+            n => format!("Over these {n} images"),
+        }
+    )
 }
 
 /// The footnote: the crop, the tiles and the fit, read off the records.
