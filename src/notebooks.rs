@@ -361,6 +361,10 @@ fn block_cell(args: &str) -> String {
     match words.as_slice() {
         ["grid", experiment, image] => return grid_cell(experiment, image),
         ["curves", experiment, image] => return curves_cell(experiment, image),
+        ["stopping-curves", image] => return stopping_curves_cell(image),
+        ["loss-curves", experiment, images] => return loss_curves_cell(experiment, images),
+        ["network-diagram"] => return NETWORK_DIAGRAM_CELL.to_string(),
+        ["parameter-count"] => return PARAMETER_COUNT_CELL.to_string(),
         _ => {}
     }
     format!(
@@ -438,6 +442,82 @@ fn curves_cell(experiment: &str, image: &str) -> String {
     );
     in_block(&comment, &body)
 }
+
+/// `{{#dip stopping-curves IMAGE}}` as a cell: the PSNR and the variance the
+/// stopping rule watched, with the detected iteration marked.
+fn stopping_curves_cell(image: &str) -> String {
+    let comment = format!(
+        "// Where the stopping rule (ES-WMV) stops our run of {image}: the PSNR of each output and\n\
+         // the variance the rule watches, from the record; the vertical line is the detected iteration.\n"
+    );
+    let body = format!(
+        "{}\
+         let detected = run.stopping.as_ref().and_then(|s| s.detected).ok_or(\"no detected iteration\")?;\n\
+         println!(\"the variance is lowest at iteration {{detected}}\");\n\
+         let curve = |value: fn(&dip::reproduce::record::HistoryPoint) -> Option<f64>| -> Vec<(f64, f64)> {{\n\
+         \x20   run.history.iter().filter_map(|h| Some((h.iteration as f64, value(h)?))).collect()\n\
+         }};\n\
+         let psnr = curve(|h| h.psnr_clean);\n\
+         let log_variance = curve(|h| h.variance.filter(|v| *v > 0.0).map(f64::log10));\n\
+         for (name, y, points) in [(\"output vs clean\", \"PSNR (dB)\", psnr), (\"variance\", \"log10 variance\", log_variance)] {{\n\
+         \x20   let (lo, hi) = points.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));\n\
+         \x20   let at = detected as f64;\n\
+         \x20   dip::display::Chart::new(&format!(\"{image}: {{name}}\"), \"iteration\", y)\n\
+         \x20       .line(name, points)\n\
+         \x20       .line(\"detected\", [(at, lo), (at, hi)])\n\
+         \x20       .show();\n\
+         }}",
+        record_lines("stopping", image)
+    );
+    in_block(&comment, &body)
+}
+
+/// `{{#dip loss-curves EXPERIMENT RUNS}}` as a cell: the loss of each recorded
+/// noise-impedance run against the iteration (log scale).
+fn loss_curves_cell(experiment: &str, images: &str) -> String {
+    let names: Vec<String> = images.split(',').map(|n| format!("{n:?}")).collect();
+    let comment =
+        "// The loss of each target against the iteration (log scale), from the records.\n";
+    let body = format!(
+        "use dip::reproduce::{{load_records, tables, Experiment}};\n\
+         let records = load_records(&dip::notebooks::results_dir())?;\n\
+         let runs: Vec<String> = [{}].map(String::from).to_vec();\n\
+         let preset = tables::strongest_preset(&records, Experiment::parse(\"{experiment}\")?, &runs)\n\
+         \x20   .ok_or(\"no recorded run: `dip reproduce` writes them\")?;\n\
+         let mut chart = dip::display::Chart::new(\"{experiment}\", \"iteration\", \"log10 MSE loss\");\n\
+         for curve in tables::learning_curves(&records, &preset) {{\n\
+         \x20   if curve.seed == 0 && runs.contains(&curve.name) {{\n\
+         \x20       let points = curve.points.iter().filter(|p| p.1 > 0.0).map(|&(i, loss)| (i as f64, loss.log10()));\n\
+         \x20       chart = chart.line(&curve.name, points);\n\
+         \x20   }}\n\
+         }}\n\
+         chart.show();",
+        names.join(", ")
+    );
+    in_block(comment, &body)
+}
+
+/// `{{#dip network-diagram}}` as a cell: the standard network drawn from its configuration.
+const NETWORK_DIAGRAM_CELL: &str = "\
+// The standard network, drawn from its configuration by our SVG function.
+{
+    use dip::net::{SkipConfig, SkipNet};
+    let config = SkipConfig::standard(32, 3);
+    let net = SkipNet::new(&config, 0, &candle_core::Device::Cpu)?;
+    let svg = dip::book::figures::network_svg(&config, net.parameter_count());
+    dip::display::Bundle(vec![(\"image/svg+xml\".into(), svg)]).show();
+}";
+
+/// `{{#dip parameter-count}}` as a cell: the networks' parameters, counted.
+const PARAMETER_COUNT_CELL: &str = "\
+// The trainable parameters of the standard network, 3 and 1 output channels.
+{
+    use dip::net::{SkipConfig, SkipNet};
+    for (input, output) in [(32, 3), (32, 1)] {
+        let net = SkipNet::new(&SkipConfig::standard(input, output), 0, &candle_core::Device::Cpu)?;
+        println!(\"SkipConfig::standard({input}, {output}): {} parameters\", net.parameter_count());
+    }
+}";
 
 /// Whether a `{{#dip …}}` block shows an image whatever the records (it needs only the data).
 fn block_shows_image(args: &str) -> bool {
@@ -991,10 +1071,25 @@ mod tests {
             "{curves}"
         );
         // What has no few-line form is computed as the book computes it.
+        let grid = block_cell("authors-grid table1 barbara");
+        assert!(
+            grid.contains("book_block(\"authors-grid table1 barbara\")"),
+            "{grid}"
+        );
         let diagram = block_cell("network-diagram");
         assert!(
-            diagram.contains("book_block(\"network-diagram\")"),
+            diagram.contains("figures::network_svg(&config"),
             "{diagram}"
+        );
+        let loss = block_cell("loss-curves demos curve-image,curve-noise");
+        assert!(
+            loss.contains("[\"curve-image\", \"curve-noise\"]"),
+            "{loss}"
+        );
+        let stopping = block_cell("stopping-curves F16");
+        assert!(
+            stopping.contains("Experiment::parse(\"stopping\")?, \"F16\")"),
+            "{stopping}"
         );
         assert!(!block_cell("table1").contains("book_block"));
     }

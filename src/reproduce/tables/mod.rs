@@ -108,6 +108,8 @@ pub enum Source {
     Baseline { preset: String },
     /// Our runs of this preset.
     Ours { preset: String },
+    /// The SSIM of our runs' outputs (recorded beside the PSNR; the paper gives none).
+    Ssim { preset: String },
     /// The authors' published outputs measured on exactly the pixels of our runs
     /// of this preset (the same crops, the same metric: the records' `authors_psnr`).
     AuthorsSamePixels { preset: String },

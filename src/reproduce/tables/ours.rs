@@ -1,5 +1,5 @@
 //! Our rows of a table, per preset shown: the baseline (the corrupted input or
-//! bicubic), Deep Image Prior, and the comparison with the authors' published output
+//! bicubic), Deep Image Prior (its PSNR, then its SSIM where recorded), and the comparison with the authors' published output
 //! on exactly the same pixels (the gap, and for SR both gains over bicubic).
 
 use std::collections::BTreeSet;
@@ -52,6 +52,15 @@ pub(super) fn our_rows(
             },
             cells: cells(&records, Measure::Final),
         });
+        if records.iter().any(|r| r.final_ssim.is_some()) {
+            ours.rows.push(Row {
+                label: format!("SSIM: ours ({preset})"),
+                source: Source::Ssim {
+                    preset: preset.clone(),
+                },
+                cells: cells(&records, Measure::Ssim),
+            });
+        }
         ours.rows.extend(same_pixel_rows(&preset, &records, &cells));
         ours.runs.push(Runs::of(&preset, &records));
     }

@@ -57,6 +57,7 @@ impl Row {
                 format!("{name}, {preset}")
             }
             Source::Ours { preset } => format!("ours, {preset}"),
+            Source::Ssim { preset } => format!("SSIM: ours, {preset}"),
             Source::AuthorsSamePixels { preset } => format!("authors' on our pixels, {preset}"),
             Source::Gap { preset } => format!("gap, {preset}"),
             Source::Gain { preset, authors } => {

@@ -10,6 +10,8 @@ use super::{Cell, Record};
 pub(super) enum Measure {
     /// The final PSNR of the restored image.
     Final,
+    /// The SSIM of the restored image (what the PSNR looks at).
+    Ssim,
     /// The PSNR of the corrupted input, or of bicubic upsampling.
     Baseline,
     /// The authors' published output on the same pixels (`authors_psnr`).
@@ -27,6 +29,7 @@ impl Measure {
         let baseline = || r.baseline.as_ref().and_then(|b| b.psnr);
         match self {
             Measure::Final => r.final_psnr,
+            Measure::Ssim => r.final_ssim,
             Measure::Baseline => baseline(),
             Measure::Authors => r.authors_psnr,
             Measure::Gap => Some(r.final_psnr? - r.authors_psnr?),
