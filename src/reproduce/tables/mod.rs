@@ -129,6 +129,17 @@ pub struct Column {
 }
 
 impl Column {
+    /// The columns named in `specs`, each with its decimals.
+    fn all(specs: &[(&str, usize)]) -> Vec<Self> {
+        specs
+            .iter()
+            .map(|&(name, decimals)| Self {
+                name: name.into(),
+                decimals,
+            })
+            .collect()
+    }
+
     /// A column of PSNRs in dB (two decimals, as the paper prints them).
     fn db(name: &str) -> Self {
         Self {

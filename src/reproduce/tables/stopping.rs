@@ -117,13 +117,7 @@ pub fn stopping(inputs: &Inputs) -> Table {
         title: "Stopping on its own (ES-WMV) against the best iteration and the fixed 3000, \
                 denoising at σ = 25 (PSNR, dB)"
             .into(),
-        columns: COLUMNS
-            .iter()
-            .map(|(name, decimals)| Column {
-                name: name.to_string(),
-                decimals: *decimals,
-            })
-            .collect(),
+        columns: Column::all(&COLUMNS),
         rows,
         notes: vec![
             "Each run denoises for 4000 iterations with its outputs watched; the rule (the \

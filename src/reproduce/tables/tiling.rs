@@ -109,13 +109,7 @@ pub fn tiling(inputs: &Inputs) -> Table {
         title: "Tiling: one denoising fit of a crop, whole and in overlapping tiles \
                 (σ = 25, PSNR in dB, wall time in seconds)"
             .into(),
-        columns: COLUMNS
-            .iter()
-            .map(|(name, decimals)| Column {
-                name: name.to_string(),
-                decimals: *decimals,
-            })
-            .collect(),
+        columns: Column::all(&COLUMNS),
         rows,
         notes: setting.into_iter().chain(verdict).collect(),
         runs,
