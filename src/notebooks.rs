@@ -362,6 +362,7 @@ fn block_cell(args: &str) -> String {
         ["grid", experiment, image] => return grid_cell(experiment, image),
         ["curves", experiment, image] => return curves_cell(experiment, image),
         ["stopping-curves", image] => return stopping_curves_cell(image),
+        ["gap-curves", experiment, preset] => return gap_curves_cell(experiment, preset),
         ["loss-curves", experiment, images] => return loss_curves_cell(experiment, images),
         ["network-diagram"] => return NETWORK_DIAGRAM_CELL.to_string(),
         ["parameter-count"] => return PARAMETER_COUNT_CELL.to_string(),
@@ -493,6 +494,28 @@ fn loss_curves_cell(experiment: &str, images: &str) -> String {
          }}\n\
          chart.show();",
         names.join(", ")
+    );
+    in_block(comment, &body)
+}
+
+/// `{{#dip gap-curves EXPERIMENT PRESET}}` as a cell: each run's learning curve as a
+/// gap to the authors' output on the same pixels.
+fn gap_curves_cell(experiment: &str, preset: &str) -> String {
+    let comment =
+        "// Each run's PSNR over the iterations minus the authors' published output on the\n\
+                   // same pixels (the record's `authors_psnr`): one line per image.\n";
+    let body = format!(
+        "use dip::reproduce::{{load_records, Experiment}};\n\
+         let records = load_records(&dip::notebooks::results_dir())?;\n\
+         let experiment = Experiment::parse(\"{experiment}\")?;\n\
+         let title = \"{experiment}, {preset} preset: ours − the authors' output, same pixels\";\n\
+         let mut chart = dip::display::Chart::new(title, \"iteration\", \"PSNR gap (dB)\");\n\
+         for run in records.iter().filter(|r| r.experiment == experiment && r.preset == \"{preset}\" && r.seed == 0) {{\n\
+         \x20   let Some(authors) = run.authors_psnr else {{ continue }};\n\
+         \x20   let gap = run.history.iter().filter_map(|h| Some((h.iteration as f64, h.psnr_clean? - authors)));\n\
+         \x20   chart = chart.line(&run.image, gap);\n\
+         }}\n\
+         chart.show();"
     );
     in_block(comment, &body)
 }
@@ -1085,6 +1108,11 @@ mod tests {
         assert!(
             loss.contains("[\"curve-image\", \"curve-noise\"]"),
             "{loss}"
+        );
+        let gap = block_cell("gap-curves table1 cpu");
+        assert!(
+            gap.contains("r.preset == \"cpu\"") && gap.contains("h.psnr_clean? - authors"),
+            "{gap}"
         );
         let stopping = block_cell("stopping-curves F16");
         assert!(
