@@ -18,7 +18,7 @@ pub struct ReproduceArgs {
     /// paper (the reference settings), cpu (the paper on 64×64 crops, hours on a CPU), quick (reduced; ~25 minutes on 2 cores) or tiny (seconds; for tests). `--estimate` says what one costs here.
     #[arg(long, default_value = "quick")]
     pub preset: String,
-    /// Only these experiments: table1, denoising, sr, demos (comma-separated).
+    /// Only these experiments: table1, denoising, sr, demos, stopping, tiling (comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Only these images (comma-separated): run names such as set5-x4-baby, or short names such as baby.
