@@ -1137,10 +1137,19 @@ mod tests {
         let cpu = jobs(Preset::Cpu, &[], &[], None, 1);
         assert_eq!(
             cpu.len(),
-            11 + 9 + 38 + 9,
-            "table1, denoising, sr and stopping"
+            11 + 9 + 38 + 9 + 2 * TILING_IMAGES.len(),
+            "table1, denoising, sr, stopping, and tiling (whole and tiled)"
         );
-        for c in &cpu {
+        // Tiling is the cpu preset's own: its runs are the cpu denoising runs on a larger crop.
+        for t in cpu.iter().filter(|c| c.experiment == Experiment::Tiling) {
+            let d = cpu
+                .iter()
+                .find(|d| d.experiment == Experiment::Denoising && t.image.starts_with(&d.image))
+                .unwrap();
+            assert_eq!((&t.net, &t.fit, &t.task), (&d.net, &d.fit, &d.task));
+            assert_eq!(t.cut, Cut::CentreCrop(128), "{}", t.image);
+        }
+        for c in cpu.iter().filter(|c| c.experiment != Experiment::Tiling) {
             let p = paper
                 .iter()
                 .find(|p| (p.experiment, &p.image) == (c.experiment, &c.image))
