@@ -514,8 +514,9 @@ fn tables_regenerate_from_records() {
     // 11 images and a second seed of house, less fingerprint: 11 runs of 3 iterations.
     assert_eq!(table1_tiny.cells[0].as_ref().unwrap().mean, 11.0);
     assert_eq!(table1_tiny.cells[1].as_ref().unwrap().mean, 33.0);
-    // Table 1, denoising, SR and its four per-image tables, demos, stopping, timing, bench.
-    assert_eq!(tables::all(&all).len(), 11);
+    // Table 1, denoising, SR and its four per-image tables, demos, stopping, tiling,
+    // timing, bench.
+    assert_eq!(tables::all(&all).len(), 12);
 }
 
 /// The centred `side`×`side` square, as `Cut::CentreCrop(side)` cuts it.
@@ -591,8 +592,8 @@ fn gap() -> Source {
     }
 }
 
-/// Table 1: right after our row, the authors' output on the same pixels, then the
-/// gap, whose every cell is ours − the authors' (the mean too).
+/// Table 1: right after our row and its SSIM, the authors' output on the same pixels,
+/// then the gap, whose every cell is ours − the authors' (the mean too).
 fn check_table1_same_pixel_rows(records: &[Record], data: &DataDir) {
     let t1 = tables::table1(&inputs(records, data, Presets::All));
     let md = t1.to_markdown();
@@ -602,7 +603,10 @@ fn check_table1_same_pixel_rows(records: &[Record], data: &DataDir) {
             .position(|r| r.source == *source)
             .unwrap_or_else(|| panic!("no {source:?} row: {md}"))
     };
-    let at = position(&ours("tiny"));
+    let at = position(&Source::Ssim {
+        preset: "tiny".into(),
+    });
+    assert_eq!(position(&ours("tiny")) + 1, at, "{md}");
     assert_eq!(
         (position(&same_pixels()), position(&gap())),
         (at + 1, at + 2),

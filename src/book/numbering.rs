@@ -13,7 +13,9 @@
 //! The text refers to a figure or a table by a label: an anchor line
 //! `<a id="fig-NAME"></a>` (or `tab-NAME`) just before it, and a link
 //! `[Figure](#fig-NAME)` (or `[Table](#tab-NAME)`) anywhere in the chapter, which
-//! becomes `[Figure 5.3](#fig-NAME)`. A link to a label the chapter lacks is an error.
+//! becomes `[Figure 5.3](#fig-NAME)`. A label whose block made no figure or table
+//! (no run recorded yet: the block says so instead) is referred to as not drawn; a
+//! link to a label the chapter lacks is an error.
 
 use std::collections::BTreeMap;
 
@@ -25,7 +27,8 @@ pub fn number(chapter: &str, number: &str) -> Result<String, String> {
         return Ok(chapter.to_string());
     }
     let (numbered, labels) = number_blocks(chapter, number);
-    resolve_references(&numbered, &labels)
+    let declared: Vec<&str> = chapter.lines().filter_map(|l| label_of(l.trim())).collect();
+    resolve_references(&numbered, &labels, &declared)
 }
 
 /// The anchor line of a label: `<a id="fig-NAME"></a>` gives `fig-NAME`.
@@ -35,7 +38,11 @@ pub fn label_of(line: &str) -> Option<&str> {
 }
 
 /// Replace each `[Figure](#fig-NAME)` / `[Table](#tab-NAME)` by its number.
-fn resolve_references(text: &str, labels: &BTreeMap<String, String>) -> Result<String, String> {
+fn resolve_references(
+    text: &str,
+    labels: &BTreeMap<String, String>,
+    declared: &[&str],
+) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = ["[Figure](#", "[Table](#"]
@@ -50,10 +57,15 @@ fn resolve_references(text: &str, labels: &BTreeMap<String, String>) -> Result<S
             return Err(format!("an unclosed reference: {}", &link[..open]));
         };
         let label = &link[open..open + close];
-        let Some(numbered) = labels.get(label) else {
-            return Err(format!(
-                "a reference to #{label}, which no figure or table has"
-            ));
+        let kind = &link[1..link.find(']').expect("a reference")];
+        let numbered = match labels.get(label) {
+            Some(numbered) => numbered.clone(),
+            None if declared.contains(&label) => format!("{kind} (not drawn: no recorded run)"),
+            None => {
+                return Err(format!(
+                    "a reference to #{label}, which no figure or table has"
+                ));
+            }
         };
         out.push_str(&format!("[{numbered}](#{label})"));
         rest = &link[open + close + 1..];
@@ -210,6 +222,12 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("As [Figure 3.2](#fig-b) shows."), "{md}");
+        let missing = "See [Figure](#fig-x).\n\n<a id=\"fig-x\"></a>\n\n> No recorded run yet.\n";
+        let md = number(missing, "1").unwrap();
+        assert!(
+            md.starts_with("See [Figure (not drawn: no recorded run)](#fig-x)."),
+            "{md}"
+        );
         let err = number("See [Figure](#fig-none).\n![a](x.svg)\n", "1").unwrap_err();
         assert!(err.contains("#fig-none"), "{err}");
     }
