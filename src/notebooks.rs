@@ -408,7 +408,8 @@ fn record_lines(experiment: &str, image: &str) -> String {
 fn grid_cell(experiment: &str, image: &str) -> String {
     let comment = format!(
         "// Our run of {image} from its record (results/, written by `dip reproduce`): the\n\
-         // corrupted input made again by our code, our restored image, the clean image.\n"
+         // corrupted input made again by our code, our restored image, the authors' output on\n\
+         // the same pixels and the clean image.\n"
     );
     let body = format!(
         "{}\
@@ -416,6 +417,10 @@ fn grid_cell(experiment: &str, image: &str) -> String {
          let ours = dip::Image::load(run.output_path(&results))?;\n\
          println!(\"{{}}: {{:.2}} dB against the clean image; {{}}\", run.image, run.final_psnr.unwrap_or(f64::NAN), run.provenance());\n\
          let mut row = dip::display::Row::new().with(\"input\", &prepared.input).with(\"ours\", &ours);\n\
+         // The authors' published output cut to exactly our pixels, where they published one.\n\
+         if let Some(authors) = &prepared.authors_output {{\n\
+         \x20   row = row.with(\"the authors'\", authors);\n\
+         }}\n\
          if let Some(clean) = &prepared.clean {{\n\
          \x20   row = row.with(\"clean\", clean);\n\
          }}\n\

@@ -238,7 +238,13 @@ impl Generator {
     }
 
     fn grid(&self, name: &str, panels: &[(&str, &Image)], caption: &str) -> Result<String> {
-        let images: Vec<&Image> = panels.iter().map(|(_, i)| *i).collect();
+        // Small crops enlarged by repeating pixels (nearest), all panels alike, so
+        // that a 64-pixel crop is seen as it is, as in the notebooks.
+        let h = panels.iter().map(|(_, i)| i.height).max().unwrap_or(1);
+        let w = panels.iter().map(|(_, i)| i.width).max().unwrap_or(1);
+        let scale = crate::display::display_scale(h, w);
+        let enlarged: Vec<Image> = panels.iter().map(|(_, i)| i.enlarged(scale)).collect();
+        let images: Vec<&Image> = enlarged.iter().collect();
         let rel = self.asset(&format!("{name}.png"), figures::grid_png(&images)?);
         let labels: Vec<&str> = panels.iter().map(|(l, _)| *l).collect();
         Ok(format!(
@@ -322,9 +328,17 @@ impl Generator {
             None => "input".into(),
         };
         let mut panels: Vec<(&str, &Image)> = vec![(&input_name, &prepared.input), ("ours", &ours)];
+        // The authors' published output cut to exactly our pixels, where they published one.
+        if let Some(authors) = &prepared.authors_output {
+            panels.push(("the authors' output, same pixels", authors));
+        }
         if let Some(clean) = &prepared.clean {
             panels.push(("clean", clean));
         }
+        let theirs = record
+            .authors_psnr
+            .map(|a| format!("; the authors' output on the same pixels: {a:.2} dB"))
+            .unwrap_or_default();
         let psnr = match record.final_psnr {
             Some(p) => format!("{p:.2} dB against the clean image"),
             None => "no PSNR (no clean image)".into(),
@@ -334,7 +348,8 @@ impl Generator {
             None => String::new(),
         };
         let caption = format!(
-            "{image}, our run: {psnr}{baseline}; {}.",
+            "{image}, {} of it, our run: {psnr}{baseline}{theirs}; {}.",
+            record.cut.describe(),
             record.provenance()
         );
         self.grid(

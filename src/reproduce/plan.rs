@@ -262,6 +262,16 @@ pub enum Cut {
 }
 
 impl Cut {
+    /// In words, for captions: "the centre 64 × 64", "the whole image".
+    pub fn describe(self) -> String {
+        match self {
+            Cut::Whole => "the whole image".into(),
+            Cut::CentreCrop(side) => format!("the centre {side} × {side}"),
+            Cut::Shrink(f) => format!("the image shrunk {f} times"),
+            Cut::CropToMultiple(m) => format!("the centre crop with sides a multiple of {m}"),
+        }
+    }
+
     fn apply(self, image: &Image) -> Result<Image> {
         match self {
             Cut::Whole => Ok(image.clone()),

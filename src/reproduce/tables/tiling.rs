@@ -155,10 +155,7 @@ fn verdict_note(pairs: &[(&str, &Record, &Record)]) -> String {
 
 /// The footnote: the crop, the tiles and the fit, read off the records.
 fn setting_note(whole: &Record, tiled: &Record) -> String {
-    let crop = match whole.cut {
-        crate::reproduce::Cut::CentreCrop(side) => format!("the centre {side} × {side}"),
-        other => format!("{other:?}"),
-    };
+    let crop = whole.cut.describe();
     let tiles = tiled.tiles.expect("a tiled record");
     format!(
         "Both fit {crop} of the image with the same network, seed and {} iterations of \
