@@ -360,6 +360,7 @@ fn block_cell(args: &str) -> String {
     }
     match words.as_slice() {
         ["grid", experiment, image] => return grid_cell(experiment, image),
+        ["authors-grid", experiment, image] => return authors_grid_cell(experiment, image),
         ["curves", experiment, image] => return curves_cell(experiment, image),
         ["stopping-curves", image] => return stopping_curves_cell(image),
         ["gap-curves", experiment, preset] => return gap_curves_cell(experiment, preset),
@@ -426,6 +427,42 @@ fn grid_cell(experiment: &str, image: &str) -> String {
          }}\n\
          row.show();",
         record_lines(experiment, image)
+    );
+    in_block(&comment, &body)
+}
+
+/// `{{#dip authors-grid EXPERIMENT IMAGE}}` as a cell: the authors' published output
+/// beside the corrupted input made by our code and the clean image.
+fn authors_grid_cell(experiment: &str, image: &str) -> String {
+    let comment = format!(
+        "// The authors' published output for {image}, beside the corrupted input made by our\n\
+         // code (as the paper preset's run with seed 0 makes it) and the clean image.\n"
+    );
+    let body = format!(
+        "use dip::reproduce::{{tables, Experiment, Job, Task}};\n\
+         let data = dip::notebooks::data_dir();\n\
+         let experiment = Experiment::parse(\"{experiment}\")?;\n\
+         let job = Job::paper(experiment, \"{image}\").ok_or(\"no such run in the catalogue\")?;\n\
+         let prepared = job.prepare(&data, &candle_core::Device::Cpu)?;\n\
+         let published = match &job.task {{\n\
+         \x20   Task::Inpainting {{ reference, .. }}\n\
+         \x20   | Task::Denoising {{ reference, .. }}\n\
+         \x20   | Task::SuperResolution {{ reference, .. }} => reference.clone(),\n\
+         \x20   _ => None,\n\
+         }}\n\
+         .ok_or(\"the authors published no output of {image}\")?;\n\
+         let mut theirs = dip::Image::load(data.image(&published)?)?;\n\
+         if let Task::SuperResolution {{ .. }} = job.task {{\n\
+         \x20   // The published SR images hold the restored centre crop in a zero canvas.\n\
+         \x20   theirs = theirs.crop_to_multiple(dip::metrics::SR_CROP_MULTIPLE)?;\n\
+         }}\n\
+         let psnr = tables::authors_psnr(&data, experiment, \"{image}\").ok_or(\"cannot measure it\")?;\n\
+         println!(\"the authors' output: {{psnr:.2}} dB, measured by our code\");\n\
+         let mut row = dip::display::Row::new().with(\"input\", &prepared.input).with(\"the authors'\", &theirs);\n\
+         if let Some(clean) = &prepared.clean {{\n\
+         \x20   row = row.with(\"clean\", clean);\n\
+         }}\n\
+         row.show();"
     );
     in_block(&comment, &body)
 }
@@ -1099,9 +1136,13 @@ mod tests {
             "{curves}"
         );
         // What has no few-line form is computed as the book computes it.
-        let grid = block_cell("authors-grid table1 barbara");
+        let grid = block_cell("authors-grid sr set5-x4-butterfly");
         assert!(
-            grid.contains("book_block(\"authors-grid table1 barbara\")"),
+            grid.contains("Job::paper(experiment, \"set5-x4-butterfly\")"),
+            "{grid}"
+        );
+        assert!(
+            grid.contains("crop_to_multiple(dip::metrics::SR_CROP_MULTIPLE)"),
             "{grid}"
         );
         let diagram = block_cell("network-diagram");
