@@ -7,7 +7,7 @@ Fails (exit 1) when a code cell
 - is tagged `image` and showed no `image/png`;
 - is not tagged `image`, is the chapter's own code (not a generated block of the book,
   `metadata.dip.block`) and showed an `image/png`: tag it (shows-image in the chapter);
-- ends with `.show();` and showed nothing;
+- ends with `.show();` (or its block does) and showed nothing;
 - was not run.
 Prints, per cell, how long it ran (nbclient's timing) and what it showed.
 """
@@ -58,7 +58,9 @@ def main(path):
                 problems.append(f"{name}: tagged image, but showed no image/png (showed {sorted(shown)})")
         elif "image/png" in shown and block is None:
             problems.append(f"{name}: showed an image/png but is not tagged image (add shows-image to its code block)")
-        last = source.rstrip().splitlines()[-1] if source.strip() else ""
+        # A cell in one block (`{ … }`) ends with the block's last line.
+        body = source.rstrip().removesuffix("}").rstrip()
+        last = body.splitlines()[-1] if body.strip() else ""
         if last.endswith(".show();") and not (shown - {"text/plain"}):
             problems.append(f"{name}: ends with .show(); but showed nothing")
         first = source.strip().splitlines()[0] if source.strip() else ""
