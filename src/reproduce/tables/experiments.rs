@@ -29,6 +29,15 @@ pub fn no_run_note(experiment: Experiment, on: Option<&str>) -> String {
     )
 }
 
+/// What to run where our runs of `experiment`, one of the cpu preset's own, are missing.
+pub(super) fn no_cpu_run_note(experiment: Experiment) -> String {
+    let e = experiment.name();
+    format!(
+        "**No recorded run yet** of `{e}`: `dip reproduce --preset cpu --only {e}` \
+         writes them under `results/cpu/{e}/`."
+    )
+}
+
 /// A row quoted from the paper: per run (`None` where the paper has no number), then its mean.
 fn paper_row(label: &str, per_run: &[Option<f64>], mean: Option<f64>) -> Row {
     let mut cells: Vec<Option<Cell>> = per_run.iter().map(|v| v.map(Cell::quoted)).collect();

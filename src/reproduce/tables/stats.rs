@@ -81,6 +81,17 @@ pub(super) fn mean_of_all(cells: &[Option<Cell>]) -> Option<Cell> {
     Cell::of(&values?).map(|c| Cell { sd: None, ..c })
 }
 
+/// The mean of each of `columns` columns over `rows` (lists of cells), where every
+/// row has that column's number: [`mean_of_all`] of each column.
+pub(super) fn column_means(rows: &[Vec<Option<Cell>>], columns: usize) -> Vec<Option<Cell>> {
+    (0..columns)
+        .map(|i| {
+            let column: Vec<Option<Cell>> = rows.iter().map(|r| r[i].clone()).collect();
+            mean_of_all(&column)
+        })
+        .collect()
+}
+
 /// Our numbers per run of `runs`, then (if `with_mean`) their mean.
 pub(super) fn run_cells(
     records: &[&Record],

@@ -2,7 +2,9 @@
 //! best iteration (which peeks at the clean image) and the paper's fixed 3000
 //! iterations with averaging; one row per image, then the mean and the worst gap.
 
+use super::experiments::no_cpu_run_note;
 use super::presets::{chosen_presets, records_of};
+use super::stats::column_means;
 use super::{Cell, Column, Inputs, Row, Runs, Source, Table};
 use crate::reproduce::paper;
 use crate::reproduce::plan::Experiment;
@@ -39,14 +41,7 @@ fn summary_rows(rows: &[Vec<Option<Cell>>], preset: &str) -> Vec<Row> {
             .collect()
     };
     let complete = |v: &Vec<f64>| v.len() == rows.len();
-    let mean = (0..COLUMNS.len())
-        .map(|i| {
-            Some(column(i))
-                .filter(complete)
-                .and_then(|v| Cell::of(&v))
-                .map(|c| Cell { sd: None, ..c })
-        })
-        .collect();
+    let mean = column_means(rows, COLUMNS.len());
     let worst = (0..COLUMNS.len())
         .map(|i| {
             let is_gap = COLUMNS[i].0.starts_with("gap");
@@ -108,11 +103,9 @@ pub fn stopping(inputs: &Inputs) -> Table {
         }
         runs.push(Runs::of(&preset, &records));
     }
-    let missing = rows.is_empty().then(|| {
-        "**No recorded run yet** of `stopping`: `dip reproduce --preset cpu --only stopping` \
-         writes them under `results/cpu/stopping/`."
-            .to_string()
-    });
+    let missing = rows
+        .is_empty()
+        .then(|| no_cpu_run_note(Experiment::Stopping));
     Table {
         title: "Stopping on its own (ES-WMV) against the best iteration and the fixed 3000, \
                 denoising at σ = 25 (PSNR, dB)"

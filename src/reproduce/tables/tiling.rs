@@ -2,7 +2,9 @@
 //! tiles each fitted on its own (`dip denoise --tile`), so that a reader sees what
 //! restoring a photo too large for memory costs in PSNR and in time.
 
+use super::experiments::no_cpu_run_note;
 use super::presets::chosen_presets;
+use super::stats::column_means;
 use super::{Cell, Column, Inputs, Row, Runs, Source, Table};
 use crate::reproduce::plan::{self, Cut, Experiment, Preset, TILING_IMAGES};
 use crate::reproduce::record::Record;
@@ -79,32 +81,16 @@ pub fn tiling(inputs: &Inputs) -> Table {
         }
         if pairs.len() > 1 {
             let all: Vec<Vec<Option<Cell>>> = pairs.iter().map(|(_, w, t)| cells(w, t)).collect();
-            let mean = (0..COLUMNS.len())
-                .map(|i| {
-                    let v: Vec<f64> = all
-                        .iter()
-                        .filter_map(|r| Some(r[i].as_ref()?.mean))
-                        .collect();
-                    (v.len() == all.len())
-                        .then(|| Cell::of(&v))
-                        .flatten()
-                        .map(|c| Cell { sd: None, ..c })
-                })
-                .collect();
             rows.push(Row {
                 label: format!("mean ({preset})"),
                 source,
-                cells: mean,
+                cells: column_means(&all, COLUMNS.len()),
             });
         }
         let used: Vec<&Record> = pairs.iter().flat_map(|(_, w, t)| [*w, *t]).collect();
         runs.push(Runs::of(&preset, &used));
     }
-    let missing = rows.is_empty().then(|| {
-        "**No recorded run yet** of `tiling`: `dip reproduce --preset cpu --only tiling` \
-         writes them under `results/cpu/tiling/`."
-            .to_string()
-    });
+    let missing = rows.is_empty().then(|| no_cpu_run_note(Experiment::Tiling));
     Table {
         title: "Tiling: one denoising fit of a crop, whole and in overlapping tiles \
                 (σ = 25, PSNR in dB, wall time in seconds)"
