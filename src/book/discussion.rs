@@ -7,7 +7,9 @@
 
 use std::fmt::Write;
 
-use super::verdict::{presets_with_comparator, protocol, runs_of, REPRODUCED_WITHIN_DB};
+use super::verdict::{
+    capitalised, presets_with_comparator, protocol, runs_of, REPRODUCED_WITHIN_DB,
+};
 use crate::reproduce::paper;
 use crate::reproduce::plan::{self, Experiment, Preset};
 use crate::reproduce::record::{BenchRecord, Implementation, Record};
@@ -263,13 +265,6 @@ fn paper_protocol_cost(bench: &[BenchRecord]) -> String {
         per_image * paper::TABLE1_IMAGES.len() as f64,
         size = b.size,
     )
-}
-
-fn capitalised(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
 }
 
 fn mean_of(runs: &[&Record], f: impl Fn(&Record) -> Option<f64>) -> Option<f64> {

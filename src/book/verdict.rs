@@ -45,7 +45,7 @@ fn parts(experiment: Experiment) -> Vec<(String, Vec<String>)> {
         .iter()
         .map(|(set, f)| {
             let prefix = format!("{set}-x{f}-");
-            let name = format!("{}{} ×{f}", set[..1].to_uppercase(), &set[1..]);
+            let name = format!("{} ×{f}", capitalised(set));
             (
                 name,
                 runs.iter()
@@ -55,6 +55,14 @@ fn parts(experiment: Experiment) -> Vec<(String, Vec<String>)> {
             )
         })
         .collect()
+}
+
+/// `Set5` from `set5`.
+pub(super) fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }
 
 /// One preset's standing on some runs of an experiment: (runs covered, of all, mean
