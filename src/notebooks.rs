@@ -599,6 +599,7 @@ fn chapter_cells(
 ) -> Result<Vec<Cell>> {
     let chapter_dir = chapter.parent().unwrap_or(Path::new(""));
     let lines: Vec<&str> = text.lines().collect();
+    let fallbacks = crate::book::generate::github_fallbacks(text);
     let mut cells = Vec::new();
     let mut md: Vec<String> = Vec::new();
     let flush = |md: &mut Vec<String>, cells: &mut Vec<Cell>| {
@@ -672,7 +673,7 @@ fn chapter_cells(
             });
             i += 1;
             // The picture GitHub shows in its place; the cell makes it.
-            while i < lines.len() && crate::book::generate::is_github_fallback(lines[i]) {
+            while i < lines.len() && fallbacks[i] {
                 i += 1;
             }
             continue;

@@ -100,23 +100,19 @@ fn the_chapters_show_the_committed_figures_on_github() {
     for entry in std::fs::read_dir(root().join("chapters")).unwrap() {
         let path = entry.unwrap().path();
         let text = std::fs::read_to_string(&path).unwrap();
-        let mut after_block = false;
-        for line in text.lines() {
-            if after_block && dip::book::generate::is_github_fallback(line) {
-                let file = line
-                    .split("](../images/")
-                    .nth(1)
-                    .unwrap()
-                    .trim_end_matches(')');
-                assert!(
-                    root().join("images").join(file).is_file(),
-                    "{}: {file} is not in images/ (run `dip book`)",
-                    path.display()
-                );
-                shown.insert(file.to_string());
-                continue;
-            }
-            after_block = line.trim().starts_with("{{#dip ");
+        let fallbacks = dip::book::generate::github_fallbacks(&text);
+        for (line, _) in text.lines().zip(fallbacks).filter(|(_, f)| *f) {
+            let file = line
+                .split("](../images/")
+                .nth(1)
+                .unwrap()
+                .trim_end_matches(')');
+            assert!(
+                root().join("images").join(file).is_file(),
+                "{}: {file} is not in images/ (run `dip book`)",
+                path.display()
+            );
+            shown.insert(file.to_string());
         }
     }
     let committed: std::collections::BTreeSet<String> = std::fs::read_dir(root().join("images"))

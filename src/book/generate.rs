@@ -49,18 +49,28 @@ pub const DIRECTIVES: &[&str] = &[
 /// (`![…](../images/NAME.svg)` on the line right after `{{#dip …}}`, or after another
 /// fallback). GitHub shows the chapter with it; the book and the notebooks, which
 /// make the picture themselves, leave it out.
-pub fn is_github_fallback(line: &str) -> bool {
+fn is_github_fallback(line: &str) -> bool {
     let line = line.trim();
     line.starts_with("![") && line.contains("](../images/") && line.ends_with(')')
+}
+
+/// For each line of `text` (as `text.lines()` counts them), whether it is a GitHub
+/// fallback ([`is_github_fallback`] right after a block or another fallback).
+pub fn github_fallbacks(text: &str) -> Vec<bool> {
+    let mut after_block = false;
+    text.lines()
+        .map(|line| {
+            let fallback = after_block && is_github_fallback(line);
+            after_block = fallback || line.trim().starts_with("{{#dip ");
+            fallback
+        })
+        .collect()
 }
 
 /// `text` with its GitHub fallbacks blanked (the lines kept, so that line numbers hold).
 fn blank_github_fallbacks(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    let mut after_block = false;
-    for line in text.split_inclusive('\n') {
-        let fallback = after_block && is_github_fallback(line);
-        after_block = fallback || line.trim().starts_with("{{#dip ");
+    for (line, fallback) in text.split_inclusive('\n').zip(github_fallbacks(text)) {
         if fallback {
             out.push('\n');
         } else {
