@@ -26,9 +26,8 @@ pub fn number(chapter: &str, number: &str) -> Result<String, String> {
     if number.is_empty() {
         return Ok(chapter.to_string());
     }
-    let (numbered, labels) = number_blocks(chapter, number);
-    let declared: Vec<&str> = chapter.lines().filter_map(|l| label_of(l.trim())).collect();
-    resolve_references(&numbered, &labels, &declared)
+    let (numbered, labels, unclaimed) = number_blocks(chapter, number);
+    resolve_references(&numbered, &labels, &unclaimed)
 }
 
 /// The anchor line of a label: `<a id="fig-NAME"></a>` gives `fig-NAME`.
@@ -41,7 +40,7 @@ pub fn label_of(line: &str) -> Option<&str> {
 fn resolve_references(
     text: &str,
     labels: &BTreeMap<String, String>,
-    declared: &[&str],
+    unclaimed: &[String],
 ) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -60,7 +59,9 @@ fn resolve_references(
         let kind = &link[1..link.find(']').expect("a reference")];
         let numbered = match labels.get(label) {
             Some(numbered) => numbered.clone(),
-            None if declared.contains(&label) => format!("{kind} (not drawn: no recorded run)"),
+            None if unclaimed.iter().any(|l| l == label) => {
+                format!("{kind} (not drawn: no recorded run)")
+            }
             None => {
                 return Err(format!(
                     "a reference to #{label}, which no figure or table has"
@@ -74,8 +75,9 @@ fn resolve_references(
     Ok(out)
 }
 
-/// Number the blocks; the labels met on the way, with their numbers.
-fn number_blocks(chapter: &str, number: &str) -> (String, BTreeMap<String, String>) {
+/// Number the blocks; the labels met on the way, with their numbers, and those no
+/// figure or table claimed (its block drew none).
+fn number_blocks(chapter: &str, number: &str) -> (String, BTreeMap<String, String>, Vec<String>) {
     let mut labels = BTreeMap::new();
     let mut pending: Vec<String> = Vec::new(); // labels awaiting their figure or table
     let lines: Vec<&str> = chapter.split_inclusive('\n').collect();
@@ -147,7 +149,7 @@ fn number_blocks(chapter: &str, number: &str) -> (String, BTreeMap<String, Strin
     if let Some(label) = caption_for {
         out.push_str(&format!("\n*{label}.*\n"));
     }
-    (out, labels)
+    (out, labels, pending)
 }
 
 /// An image line that is a figure (or a panel of one): not a code cell's output.
