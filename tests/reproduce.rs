@@ -862,6 +862,10 @@ fn tiled_runs_blend_tiles_and_one_tile_is_the_whole_fit() {
     assert_eq!((w.tiles, w.tile_count, w.iterations), (None, None, 12));
     // 96 pixels in tiles of 64 overlapping by 8: 2 × 2 tiles of 12 iterations.
     assert_eq!((t.tile_count, t.iterations), (Some(4), 48));
+    assert_eq!(
+        t.parameters, w.parameters,
+        "one tile's network, the whole fit's"
+    );
     assert!(t.history.is_empty() && t.final_psnr.unwrap().is_finite());
     let image =
         |r: &Record| dip::Image::load(dir.path().join("tiny/tiling").join(&r.output)).unwrap();

@@ -316,12 +316,12 @@ impl TiledRun<'_> {
             resumed_from: None,
         });
         let prepare_seconds = session.elapsed().as_secs_f64();
-        let result = self.fit(stop, events)?;
+        let (result, parameters) = self.fit(stop, events)?;
         let run = Run {
             job,
             prepared: self.prepared,
             result: &result,
-            parameters: SkipNet::new(&job.net, job.seed, self.device)?.parameter_count(),
+            parameters,
             device: self.device,
             started: &started,
             prepare_seconds,
@@ -332,11 +332,12 @@ impl TiledRun<'_> {
         )?)))
     }
 
-    /// Fit every tile of the noisy image and blend them.
-    fn fit(&self, stop: &AtomicBool, events: &mut dyn FnMut(Event)) -> Result<FitResult> {
+    /// Fit every tile of the noisy image and blend them; the result, and the
+    /// parameters of one tile's network.
+    fn fit(&self, stop: &AtomicBool, events: &mut dyn FnMut(Event)) -> Result<(FitResult, usize)> {
         let start = Instant::now();
         let noisy = &self.prepared.input;
-        let mut rollbacks = 0;
+        let (mut rollbacks, mut parameters) = (0, 0);
         let restored = crate::tiling::restore_tiled(
             (noisy.height, noisy.width),
             self.tiles,
@@ -346,6 +347,7 @@ impl TiledRun<'_> {
                 let problem =
                     crate::tasks::denoising::problem(&tile, None, self.job.framing, self.device)?;
                 let net = SkipNet::new(&self.job.net, self.job.seed, self.device)?;
+                parameters = net.parameter_count();
                 let mut fitter = Fitter::new(net, &problem, &self.job.fit)?;
                 while !fitter.finished() {
                     if stop.load(Ordering::SeqCst) {
@@ -364,13 +366,14 @@ impl TiledRun<'_> {
                 Ok(result.restored().clone())
             },
         )?;
-        Ok(FitResult {
+        let result = FitResult {
             output: restored,
             average: None,
             history: Vec::new(),
             rollbacks,
             seconds: start.elapsed().as_secs_f64(),
-        })
+        };
+        Ok((result, parameters))
     }
 }
 
