@@ -295,13 +295,13 @@ fn fast_kernels_repeat_bit_for_bit() {
     }
 }
 
-/// No loss of accuracy: a seeded 200-iteration denoising fit on a small crop ends
-/// within 0.05 dB of the same fit with candle's own ops. The two differ only in
-/// rounding (sums in another order). At the learning rate 0.001 (the paper's
-/// rate for Table 1) the fit is smooth and the two stay within a few hundredths
-/// of a dB (0.007 here); at 0.01 Adam amplifies rounding differences (its
-/// update divides by the root of tiny second moments) into run-to-run
-/// differences of about 0.1 dB either way, as large as those between seeds.
+/// No loss of accuracy: seeded 200-iteration denoising fits on a small crop end,
+/// on average over three seeds, within 0.05 dB of the same fits with candle's own
+/// ops. The two differ only in rounding (sums in another order), but one fit is a
+/// poor judge of that: Adam amplifies rounding differences (its update divides by
+/// the root of tiny second moments), so that single seeds differ by 0.01 to 0.15 dB
+/// either way, at the paper's learning rate 0.001 too (measured on seeds 5 to 8,
+/// with the kernels of two versions). Their mean is steady; each seed is held to 0.2 dB.
 #[test]
 fn a_seeded_fit_reaches_the_same_psnr_with_fast_and_candle_kernels() {
     use dip::fit::{fit, Control, FitConfig};
@@ -319,28 +319,42 @@ fn a_seeded_fit_reaches_the_same_psnr_with_fast_and_candle_kernels() {
         iterations: 200,
         lr: 0.001,
         input: InputKind::Noise { channels: 32 },
-        seed: 5,
         ..FitConfig::paper_denoising()
     };
     // A 4-scale net of 32 channels: candle's ops take half a minute for this fit.
     let net_config = SkipConfig::uniform(32, 3, 32, 32, 4, 4);
-    let final_psnr = |kernels: Kernels| {
+    let final_psnr = |kernels: Kernels, seed: u64| {
+        let config = FitConfig {
+            seed,
+            ..config.clone()
+        };
         let mut net = SkipNet::new(&net_config, config.seed, &Device::Cpu).unwrap();
         net.kernels = kernels;
         let problem = denoising::problem(&noisy, Some(&clean), 16, &Device::Cpu).unwrap();
         let result = fit(net, &problem, &config, &mut |_| Control::Continue).unwrap();
         psnr(&clean, result.restored()).unwrap()
     };
-    let fast = final_psnr(Kernels::Fast);
-    let candle = final_psnr(Kernels::Candle);
     let noisy_psnr = psnr(&clean, &noisy).unwrap();
-    eprintln!("noisy {noisy_psnr:.3} dB; fast kernels {fast:.3} dB, candle's ops {candle:.3} dB");
-    assert!(
-        fast > noisy_psnr + 1.5,
-        "the fit did not denoise: {fast:.2} dB"
-    );
+    let (mut fast_sum, mut candle_sum) = (0.0, 0.0);
+    let seeds = [5, 6, 7];
+    for seed in seeds {
+        let fast = final_psnr(Kernels::Fast, seed);
+        let candle = final_psnr(Kernels::Candle, seed);
+        eprintln!("seed {seed}: noisy {noisy_psnr:.3} dB; fast kernels {fast:.3} dB, candle's ops {candle:.3} dB");
+        assert!(
+            fast > noisy_psnr + 1.5,
+            "the fit did not denoise: {fast:.2} dB"
+        );
+        assert!(
+            (fast - candle).abs() <= 0.2,
+            "seed {seed}: fast {fast:.3} dB vs candle {candle:.3} dB"
+        );
+        (fast_sum, candle_sum) = (fast_sum + fast, candle_sum + candle);
+    }
+    let n = seeds.len() as f64;
+    let (fast, candle) = (fast_sum / n, candle_sum / n);
     assert!(
         (fast - candle).abs() <= 0.05,
-        "fast {fast:.3} dB vs candle {candle:.3} dB"
+        "mean over seeds {seeds:?}: fast {fast:.3} dB vs candle {candle:.3} dB"
     );
 }

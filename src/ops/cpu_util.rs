@@ -59,13 +59,27 @@ pub unsafe fn write_new<R>(len: usize, fill: impl FnOnce(SendPtr) -> R) -> (Vec<
 
 thread_local! {
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    static SECOND_SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Run `f` with this thread's scratch buffer of at least `len` floats (its
 /// contents are unspecified). The buffer lives as long as the thread, so the
 /// tiles of a convolution do not allocate (and page-fault) again and again.
 pub fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
-    SCRATCH.with(|cell| {
+    scratch(&SCRATCH, len, f)
+}
+
+/// A second scratch buffer like [`with_scratch`]'s, for use inside it.
+pub fn with_second_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    scratch(&SECOND_SCRATCH, len, f)
+}
+
+fn scratch<R>(
+    key: &'static std::thread::LocalKey<RefCell<Vec<f32>>>,
+    len: usize,
+    f: impl FnOnce(&mut [f32]) -> R,
+) -> R {
+    key.with(|cell| {
         let mut buf = cell.borrow_mut();
         if buf.len() < len {
             buf.resize(len, 0.0);
