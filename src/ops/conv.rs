@@ -719,11 +719,8 @@ fn conv_backward(
         }
         // The partials hold `dWᵀ (K × Cout)`; the weight is `Cout × K`.
         let mut dw = vec![0f32; g.cout * k];
-        for (kk, row) in total.chunks_exact(g.cout).enumerate() {
-            for (co, &v) in row.iter().enumerate() {
-                dw[co * k + kk] = v;
-            }
-        }
+        // SAFETY: `total` is `K × Cout`.
+        unsafe { transpose(total.as_ptr(), k, g.cout, g.cout, &mut dw) };
         dw
     });
     ConvGrads { dx, dw, db }
