@@ -26,12 +26,7 @@ pub enum Padding {
     Zero,
 }
 
-/// How the decoder doubles the resolution.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Upsample {
-    Bilinear,
-    Nearest,
-}
+pub use crate::ops::merge::Upsample;
 
 /// Everything that defines a "skip" network (the arguments of the reference's `skip()`).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -293,14 +288,15 @@ impl Level {
         if let Some(deeper) = &self.deeper {
             deep = deeper.forward(&deep, kernels)?;
         }
-        deep = match self.upsample {
-            Upsample::Bilinear => ops::upsample::upsample_bilinear2x_with(&deep, kernels)?,
-            Upsample::Nearest => ops::upsample::upsample_nearest2x_with(&deep, kernels)?,
-        };
-        // The skip branch, concatenated in front of the deeper one.
+        // Doubled again and concatenated behind the skip branch (one op: `ops::merge`).
         let merged = match &self.skip {
-            Some(skip) => concat_cropped(&skip.forward(x, kernels)?, &deep)?,
-            None => deep,
+            Some(skip) => ops::merge::upsample_concat_with(
+                &skip.forward(x, kernels)?,
+                &deep,
+                self.upsample,
+                kernels,
+            )?,
+            None => ops::merge::upsample_with(&deep, self.upsample, kernels)?,
         };
         let y = self.merge_bn.forward(&merged, false, kernels)?;
         let y = self.up.forward(&y, kernels)?;
@@ -311,19 +307,6 @@ impl Level {
     }
 }
 // ANCHOR_END: level_forward
-
-/// Concatenate along channels, centre-cropping both to the smaller size if they differ
-/// (the reference's `Concat`: with sides that are multiples of 2^depth they never do;
-/// Table 1's 514×514 images make the upsampled branch one pixel larger at every scale).
-fn concat_cropped(a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    let (_, _, ha, wa) = a.dims4()?;
-    let (_, _, hb, wb) = b.dims4()?;
-    let (h, w) = (ha.min(hb), wa.min(wb));
-    let crop = |t: &Tensor, th: usize, tw: usize| -> Result<Tensor> {
-        t.narrow(2, (th - h) / 2, h)?.narrow(3, (tw - w) / 2, w)
-    };
-    Tensor::cat(&[crop(a, ha, wa)?, crop(b, hb, wb)?], 1)
-}
 
 /// The network `f_θ`.
 pub struct SkipNet {

@@ -219,6 +219,43 @@ fn batch_norm_matches_candle_forward_and_gradients() {
     }
 }
 
+/// The merge as one op (the upsampled branch written straight into the concatenation)
+/// against the upsampling then candle's `cat`: output and both gradients, with and
+/// without the centre crop (the skip branch one pixel smaller, as Table 1's 514² gives,
+/// and one pixel larger), both upsampling modes, two images.
+#[test]
+fn merge_matches_upsample_then_concat() {
+    use dip::ops::merge::{upsample_concat_composed, upsample_concat_with};
+    let mut rng = Rng::new(11);
+    for mode in [Upsample::Bilinear, Upsample::Nearest] {
+        for (n, (hs, ws), (hd, wd)) in [
+            (1, (8, 12), (4, 6)),
+            (2, (9, 11), (5, 6)),
+            (1, (7, 13), (3, 6)),
+            (1, (2, 2), (1, 1)),
+        ] {
+            let what = format!("merge {mode:?} skip {hs}×{ws} deep {hd}×{wd}");
+            let skip = Var::from_tensor(&random(&mut rng, &[n, 2, hs, ws], 1.0)).unwrap();
+            let deep = Var::from_tensor(&random(&mut rng, &[n, 3, hd, wd], 1.0)).unwrap();
+            let r = random(&mut rng, &[n, 5, hs.min(2 * hd), ws.min(2 * wd)], 1.0);
+            let run = |kernels: Kernels| {
+                let merge = |s: &Tensor, d: &Tensor| match kernels {
+                    Kernels::Fast => upsample_concat_with(s, d, mode, kernels),
+                    _ => upsample_concat_composed(s, d, mode, kernels),
+                };
+                let y = merge(&skip, &deep).unwrap();
+                let grads = (&y * &r).unwrap().sum_all().unwrap().backward().unwrap();
+                (y, [&skip, &deep].map(|v| grads.get(v).unwrap().clone()))
+            };
+            let (fast, slow) = (run(Kernels::Fast), run(Kernels::Candle));
+            assert_close(&format!("{what} output"), &fast.0, &slow.0, 1e-6);
+            for (i, name) in ["d skip", "d deep"].iter().enumerate() {
+                assert_close(&format!("{what} {name}"), &fast.1[i], &slow.1[i], 1e-6);
+            }
+        }
+    }
+}
+
 /// Output and every parameter gradient of `net` on `z` under the loss `Σ f(z) · r`.
 fn net_value_and_grads(net: &SkipNet, z: &Tensor, r: &Tensor) -> (Tensor, Vec<(String, Tensor)>) {
     let y = net.forward(z).unwrap();

@@ -27,7 +27,10 @@ pub(crate) trait PlaneKernel {
 
 /// The elements of a 4-d tensor in row-major order: borrowed when the layout is
 /// contiguous, gathered through the strides otherwise.
-fn row_major<'a, T: WithDType>(storage: &'a CpuStorage, layout: &Layout) -> Result<Cow<'a, [T]>> {
+pub(crate) fn row_major<'a, T: WithDType>(
+    storage: &'a CpuStorage,
+    layout: &Layout,
+) -> Result<Cow<'a, [T]>> {
     let data = storage.as_slice::<T>()?;
     if let Some((start, end)) = layout.contiguous_offsets() {
         return Ok(Cow::Borrowed(&data[start..end]));

@@ -16,6 +16,7 @@ pub mod batch_norm;
 pub mod conv;
 mod cpu;
 pub mod cpu_util;
+pub mod merge;
 pub mod reflection_pad;
 pub mod upsample;
 
