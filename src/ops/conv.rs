@@ -225,6 +225,12 @@ fn every_stride(
 // result does not depend on the number of threads or on their timing. The input
 // gradients of neighbouring groups overlap by `k − stride` input rows: the even
 // groups run first, then the odd ones, so no two threads add to the same pixel.
+//
+// gemm is fast when it reads each factor along its contiguous direction. The
+// weight gradient sums over the pixels, the contiguous direction of both `dy` and
+// `col`; so it is computed as `dWᵀ = col · dyᵀ` with `dy`'s tile transposed first
+// (a cheap copy), and the unfolded rows are a cache line longer than the tile, so
+// that a walk down a column of `col` does not land in one cache set every time.
 // ANCHOR_END: conv_math
 
 /// Output pixels per tile: the tile's unfolded input is `K × TILE_PIXELS` floats
