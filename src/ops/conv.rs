@@ -11,6 +11,9 @@ use super::cpu_util::{
     write_new, SendPtr,
 };
 
+use super::cpu::PlaneKernel;
+use super::reflection_pad::ReflectionPad2dAdjointOp;
+use super::winograd;
 use super::Kernels;
 
 /// `x ⋆ weight + bias` with the given stride and zero padding.
@@ -344,6 +347,24 @@ impl Geom {
         self.unpad(r * self.stride + i, self.h)
     }
 
+    /// A 3×3 conv with stride 1 and padding 1, which runs by Winograd's F(2×2, 3×3)
+    /// ([`winograd`]): the network's convolutions but the strided and the 1×1 ones.
+    fn winograd(&self) -> bool {
+        (self.kh, self.kw, self.stride, self.pad) == (3, 3, 1, 1)
+    }
+
+    /// One image of the forward pass, for [`winograd`].
+    fn winograd_shape(&self) -> winograd::Shape3x3 {
+        winograd::Shape3x3 {
+            cin: self.cin,
+            cout: self.cout,
+            h: self.h,
+            w: self.w,
+            pad: 1,
+            reflect: self.reflect,
+        }
+    }
+
     /// The input column under kernel column `j` at output column `ow`.
     fn in_col(&self, ow: usize, j: usize) -> Option<usize> {
         self.unpad(ow * self.stride + j, self.w)
@@ -444,6 +465,19 @@ fn conv_forward(g: &Geom, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
 
 /// [`conv_forward`] into `y`, which it writes in full.
 fn conv_forward_into(g: &Geom, x: &[f32], w: &[f32], b: &[f32], y_all: SendPtr) {
+    if g.winograd() {
+        let u = winograd::transform_weights(w, g.cout, g.cin);
+        let (pin, pout) = (g.in_pixels(), g.out_pixels());
+        for img in 0..g.n {
+            let x = &x[img * g.cin * pin..][..g.cin * pin];
+            // SAFETY: image `img`'s output lies inside `y_all`, written in full.
+            unsafe {
+                let y = SendPtr(y_all.get().add(img * g.cout * pout));
+                winograd::forward(&g.winograd_shape(), x, &u, b, y);
+            }
+        }
+        return;
+    }
     let (k, pin, pout) = (g.k(), g.in_pixels(), g.out_pixels());
     let tiles = row_ranges(g.ho, g.tile_rows());
     let parallel_tiles = threads() > 1 && tiles.len() >= 2 * threads();
@@ -569,6 +603,54 @@ unsafe fn transpose(src: *const f32, rows: usize, cols: usize, src_rs: usize, ds
             }
         }
     }
+}
+
+/// The input gradient of a [`Geom::winograd`] convolution, by Winograd too: the
+/// "full" correlation of `dy` (zero padding 2) with each kernel turned by 180° and
+/// the channels swapped gives the gradient of the padded input, whose border is then
+/// folded back by reflection; with zero padding, padding 1 gives `dx` itself.
+fn winograd_input_grad(g: &Geom, w: &[f32], dy: &[f32]) -> Vec<f32> {
+    let mut turned = vec![0f32; w.len()];
+    for co in 0..g.cout {
+        for c in 0..g.cin {
+            let (src, dst) = (&w[(co * g.cin + c) * 9..][..9], (c * g.cout + co) * 9);
+            for (k, &v) in src.iter().enumerate() {
+                turned[dst + 8 - k] = v;
+            }
+        }
+    }
+    let u = winograd::transform_weights(&turned, g.cin, g.cout);
+    let shape = winograd::Shape3x3 {
+        cin: g.cout,
+        cout: g.cin,
+        h: g.ho,
+        w: g.wo,
+        pad: if g.reflect { 2 } else { 1 },
+        reflect: false,
+    };
+    let zeros = vec![0f32; g.cin];
+    let (pin, pout) = (g.in_pixels(), g.out_pixels());
+    let padded = (g.h + 2) * (g.w + 2);
+    let mut dx = vec![0f32; g.n * g.cin * pin];
+    for (img, dx) in dx.chunks_exact_mut(g.cin * pin).enumerate() {
+        let dy = &dy[img * g.cout * pout..][..g.cout * pout];
+        if g.reflect {
+            // SAFETY: Winograd writes all of `dxp`, `Cin · (H + 2) · (W + 2)` floats.
+            let (dxp, ()) = unsafe {
+                write_new(g.cin * padded, |p| {
+                    winograd::forward(&shape, dy, &u, &zeros, p)
+                })
+            };
+            let fold = ReflectionPad2dAdjointOp { pad: 1 };
+            dx.par_chunks_mut(pin)
+                .zip(dxp.par_chunks(padded))
+                .for_each(|(d, p)| fold.plane(p, d, g.h + 2, g.w + 2));
+        } else {
+            // SAFETY: `dx` holds this image's `Cin · H · W` floats.
+            unsafe { winograd::forward(&shape, dy, &u, &zeros, SendPtr(dx.as_mut_ptr())) };
+        }
+    }
+    dx
 }
 
 /// The gradients of one convolution (each `None` when not asked for).
@@ -797,7 +879,13 @@ impl CustomOp3 for Conv2dOp {
         let grads = with_f32(x, "conv2d input", |xv| {
             with_f32(weight, "conv2d weight", |wv| {
                 with_f32(grad, "conv2d gradient", |dy| {
-                    Ok(conv_backward(&g, xv, wv, dy, need))
+                    if g.winograd() && need.0 {
+                        let mut grads = conv_backward(&g, xv, wv, dy, (false, need.1, need.2));
+                        grads.dx = Some(winograd_input_grad(&g, wv, dy));
+                        Ok(grads)
+                    } else {
+                        Ok(conv_backward(&g, xv, wv, dy, need))
+                    }
                 })
             })
         })?;

@@ -19,6 +19,7 @@ pub mod cpu_util;
 pub mod merge;
 pub mod reflection_pad;
 pub mod upsample;
+pub mod winograd;
 
 pub use batch_norm::batch_norm;
 pub use conv::conv2d;
