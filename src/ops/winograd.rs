@@ -11,6 +11,11 @@
 //! input channels. Summed over the channels, each of the 16 positions `(ξ, ν)` of the
 //! transformed tile is a matrix product, `M_ξν (Cout × T) = U_ξν (Cout × Cin) · V_ξν (Cin × T)`
 //! over `T` tiles: the multiplications go to gemm as in the im2col form, 2.25 times fewer.
+//!
+//! The convolution uses it for its output and its input gradient. Its weight gradient
+//! stays im2col + gemm: the Winograd form of that (`dW = Gᵀ Ξ G`, `Ξ_ξν` summed over the
+//! tiles) was measured slower here (the 256² backward pass 0.24 → 0.27 s), its products
+//! over a block's tiles being short and both of their factors needing a transpose.
 
 use rayon::prelude::*;
 
