@@ -139,16 +139,35 @@ fn sr_gains(runs: &[&Record]) -> String {
         let ours = mean_of(&column, |r| Some(r.final_psnr? - baseline(r)?));
         let authors = mean_of(&column, |r| Some(r.authors_psnr? - baseline(r)?));
         if let (Some(o), Some(a)) = (ours, authors) {
-            let mut part = format!(
-                "{} ×{factor}, ours {o:+.2} dB over bicubic against the authors' {a:+.2} dB",
-                capitalised(set)
-            );
+            // A column with some of the set's images names them: its mean is theirs only.
+            let whole_set = column.len() >= paper::sr_images(set).len();
+            let mut label = format!("{} ×{factor}", capitalised(set));
+            if !whole_set {
+                let names: Vec<&str> = column.iter().map(|r| &r.image[prefix.len()..]).collect();
+                let _ = write!(label, " ({} only)", names.join(", "));
+            }
+            let mut part =
+                format!("{label}, ours {o:+.2} dB over bicubic against the authors' {a:+.2} dB");
+            let whole_images = column.iter().all(|r| r.cut == plan::Cut::Whole);
+            let where_ = if whole_images {
+                "on the whole images"
+            } else {
+                "on our crops"
+            };
             let bicubic = mean_of(&column, |r| baseline(r));
-            if let (Some(b), Some(p)) = (bicubic, paper::sr_value(paper::SR_BICUBIC, set, factor)) {
-                let _ = write!(
-                    part,
-                    " (bicubic {b:.2} dB on our crops, {p:.2} dB in the paper)"
-                );
+            let paper_bicubic =
+                paper::sr_value(paper::SR_BICUBIC, set, factor).filter(|_| whole_set);
+            match (bicubic, paper_bicubic) {
+                (Some(b), Some(p)) => {
+                    let _ = write!(
+                        part,
+                        " (bicubic {b:.2} dB {where_}, {p:.2} dB in the paper)"
+                    );
+                }
+                (Some(b), None) => {
+                    let _ = write!(part, " (bicubic {b:.2} dB {where_})");
+                }
+                _ => {}
             }
             parts.push(part);
         }
@@ -325,6 +344,55 @@ mod tests {
         );
         assert!(text.contains("(2 of 11 runs)"), "{text}");
         assert_eq!(text.matches("No recorded run yet.").count(), 2, "{text}");
+    }
+
+    /// An SR record of `image` (`set5-x4-bird`), with bicubic at `bicubic` dB.
+    fn sr_record(image: &str, cut: plan::Cut, ours: f64, authors: f64, bicubic: f64) -> Record {
+        let mut r: Record =
+            serde_json::from_str(include_str!("../../results/quick/sr/set5-x4-bird.json")).unwrap();
+        (r.image, r.preset, r.seed, r.cut) = (image.into(), "paper".into(), 0, cut);
+        (r.final_psnr, r.authors_psnr) = (Some(ours), Some(authors));
+        r.baseline.as_mut().unwrap().psnr = Some(bicubic);
+        r
+    }
+
+    #[test]
+    fn a_partial_sr_column_names_its_images_and_is_not_set_beside_the_papers_mean() {
+        let whole = [sr_record(
+            "set5-x4-bird",
+            plan::Cut::Whole,
+            32.0,
+            31.8,
+            30.5,
+        )];
+        let text = sr_gains(&whole.iter().collect::<Vec<_>>());
+        assert_eq!(
+            text,
+            " Set5 ×4 (bird only), ours +1.50 dB over bicubic against the authors' +1.30 dB \
+             (bicubic 30.50 dB on the whole images)."
+        );
+        // Every image of the set, on crops: the paper's bicubic mean beside ours.
+        let crops: Vec<Record> = paper::sr_images("set5")
+            .iter()
+            .map(|n| {
+                sr_record(
+                    &format!("set5-x4-{n}"),
+                    plan::Cut::CentreCrop(64),
+                    31.0,
+                    30.0,
+                    29.0,
+                )
+            })
+            .collect();
+        let text = sr_gains(&crops.iter().collect::<Vec<_>>());
+        let bicubic = paper::sr_value(paper::SR_BICUBIC, "set5", 4).unwrap();
+        assert!(
+            text.contains(&format!(
+                "Set5 ×4, ours +2.00 dB over bicubic against the authors' +1.00 dB \
+                 (bicubic 29.00 dB on our crops, {bicubic:.2} dB in the paper)"
+            )),
+            "{text}"
+        );
     }
 
     #[test]
