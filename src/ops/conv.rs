@@ -12,7 +12,7 @@ use super::cpu_util::{
 };
 
 use super::cpu::PlaneKernel;
-use super::reflection_pad::ReflectionPad2dAdjointOp;
+use super::reflection_pad::{source_index, ReflectionPad2dAdjointOp};
 use super::winograd;
 use super::Kernels;
 
@@ -317,16 +317,7 @@ impl Geom {
     /// Index `q` of the padded axis of length `n` in the unpadded one: mirrored at
     /// the border (`−1 → 1`, `n → n − 2`) for reflection padding, `None` (a zero) otherwise.
     fn unpad(&self, q: usize, n: usize) -> Option<usize> {
-        let p = self.pad;
-        if q >= p && q - p < n {
-            Some(q - p)
-        } else if !self.reflect {
-            None
-        } else if q < p {
-            Some(p - q)
-        } else {
-            Some(2 * (n - 1) + p - q)
-        }
+        source_index(q, n, self.pad, self.reflect)
     }
 
     /// The output rows of each tile.

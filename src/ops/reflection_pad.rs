@@ -10,6 +10,22 @@ use candle_core::{bail, CpuStorage, CustomOp1, Layout, Result, Shape, Tensor, Wi
 use super::cpu::{self, PlaneKernel};
 use super::Kernels;
 
+/// The index on an axis of length `n` under index `q` of that axis padded by `pad`:
+/// mirrored at the border for reflection padding (`−1 → 1`, `n → n − 2`), `None` (a
+/// zero) for zero padding, and `None` past the mirrored border (where a convolution's
+/// last tile of an odd size may reach).
+pub fn source_index(q: usize, n: usize, pad: usize, reflect: bool) -> Option<usize> {
+    if q >= pad && q - pad < n {
+        Some(q - pad)
+    } else if !reflect {
+        None
+    } else if q < pad {
+        Some(pad - q)
+    } else {
+        (2 * (n - 1) + pad).checked_sub(q)
+    }
+}
+
 /// The source index of each output position along an axis of length `n` padded by `pad`.
 pub fn reflected_indices(n: usize, pad: usize) -> Vec<u32> {
     (0..n + 2 * pad)

@@ -77,16 +77,7 @@ impl Shape3x3 {
     /// The input index under padded index `q` of an axis of length `n` (`None`: a zero,
     /// also past the end, where the last tile of an odd size reaches).
     fn unpad(&self, q: usize, n: usize) -> Option<usize> {
-        let p = self.pad;
-        if q >= p && q - p < n {
-            Some(q - p)
-        } else if !self.reflect {
-            None
-        } else if q < p {
-            Some(p - q)
-        } else {
-            (2 * (n - 1) + p).checked_sub(q)
-        }
+        super::reflection_pad::source_index(q, n, self.pad, self.reflect)
     }
 }
 
