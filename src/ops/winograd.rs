@@ -27,12 +27,12 @@ const TILES_PER_BLOCK: usize = 256;
 /// At least this many blocks per image where it has the tile rows.
 const MIN_BLOCKS: usize = 4;
 
-/// The transformed kernels `U = G g Gᵀ`, laid out `u[ξν][co][c]`, with
-/// `G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]]`.
+/// The transformed kernels `U = G g Gᵀ`, laid out `u[co][ξν][c]` (so that each output
+/// channel's are made in parallel), with `G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]]`.
 pub fn transform_weights(w: &[f32], cout: usize, cin: usize) -> Vec<f32> {
     let mut u = vec![0f32; 16 * cout * cin];
     let g_rows = |a: f32, b: f32, c: f32| [a, 0.5 * (a + b + c), 0.5 * (a - b + c), c];
-    for co in 0..cout {
+    u.par_chunks_mut(16 * cin).enumerate().for_each(|(co, u)| {
         for c in 0..cin {
             let g = &w[(co * cin + c) * 9..][..9];
             // G g (4 × 3), column by column.
@@ -41,11 +41,11 @@ pub fn transform_weights(w: &[f32], cout: usize, cin: usize) -> Vec<f32> {
                 // (G g) Gᵀ: row i of G g times Gᵀ.
                 let row = g_rows(cols[0][i], cols[1][i], cols[2][i]);
                 for (k, &v) in row.iter().enumerate() {
-                    u[((i * 4 + k) * cout + co) * cin + c] = v;
+                    u[(i * 4 + k) * cin + c] = v;
                 }
             }
         }
-    }
+    });
     u
 }
 
@@ -243,8 +243,8 @@ pub unsafe fn forward(s: &Shape3x3, x: &[f32], u: &[f32], b: &[f32], y: SendPtr)
                             t,
                             1,
                             false,
-                            u[k * s.cout * s.cin..].as_ptr(),
-                            s.cin,
+                            u[k * s.cin..].as_ptr(),
+                            16 * s.cin,
                             1,
                             v[k * s.cin * t..].as_ptr(),
                             t,
