@@ -891,3 +891,20 @@ fn tiled_runs_blend_tiles_and_one_tile_is_the_whole_fit() {
     assert!(md.contains(&said), "{md}");
     assert!(md.contains("denoising runs take on 32 × 32 crops"), "{md}");
 }
+
+/// The README's wall time of the quick preset is its committed records' (each
+/// record's `wall_seconds`, summed), so it cannot drift from a re-recording.
+#[test]
+fn the_readmes_quick_preset_time_is_its_records() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let records = dip::reproduce::load_records(&root.join("results")).unwrap();
+    let quick: Vec<&Record> = records.iter().filter(|r| r.preset == "quick").collect();
+    let minutes: f64 = quick.iter().map(|r| r.wall_seconds).sum::<f64>() / 60.0;
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let claim = format!("the records' wall times sum to {minutes:.1} minutes");
+    assert!(
+        readme.contains(&claim),
+        "README.md should say \"{claim}\" ({} records)",
+        quick.len()
+    );
+}
