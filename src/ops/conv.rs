@@ -547,7 +547,7 @@ fn conv_forward_into(g: &Geom, x: &[f32], w: &[f32], b: &[f32], y_all: SendPtr) 
 /// gemm reads both factors along the pixels, the contiguous direction of neither
 /// `dy` nor `dWᵀ`; so `dy`'s tile is first transposed into scratch (`t × Cout`): gemm's
 /// own packing of it, one float at a time down a column whose stride is a power of
-/// two at the usual sizes, took a tenth of a 256² iteration.
+/// two at the usual sizes, cost about 6 % of a 256² iteration (0.43 → 0.40 s).
 ///
 /// # Safety
 /// `dy_tile` and `col` must point at matrices of those shapes.

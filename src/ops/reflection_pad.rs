@@ -14,15 +14,11 @@ use super::Kernels;
 /// mirrored at the border for reflection padding (`−1 → 1`, `n → n − 2`), `None` (a
 /// zero) for zero padding, and `None` past the mirrored border (where a convolution's
 /// last tile of an odd size may reach).
-pub fn source_index(q: usize, n: usize, pad: usize, reflect: bool) -> Option<usize> {
-    if q >= pad && q - pad < n {
-        Some(q - pad)
-    } else if !reflect {
-        None
-    } else if q < pad {
-        Some(pad - q)
+pub fn source_index(q: usize, n: usize, pad: usize, mirrored: bool) -> Option<usize> {
+    if mirrored {
+        (q <= 2 * (n - 1) + pad).then(|| reflect(q, n, pad))
     } else {
-        (2 * (n - 1) + pad).checked_sub(q)
+        (q >= pad && q - pad < n).then(|| q - pad)
     }
 }
 

@@ -154,7 +154,7 @@ fn transform_input(s: &Shape3x3, x: &[f32], (ty0, ty1): (usize, usize), v: &mut 
 }
 
 /// `Y = Aᵀ M A + b` for tile rows `ty0..ty1`, with `Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]`,
-/// written into the image `y (Cout × H × W)`.
+/// written into the image `y (Cout × Ho × Wo)`.
 ///
 /// # Safety
 /// `y` must point at the image's output; no other thread may write those rows.
