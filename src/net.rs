@@ -211,8 +211,17 @@ impl Conv {
         self.weight.dim(3).unwrap_or(1)
     }
 
+    /// Its stride and padding: `(k − 1)/2` on each side, so that stride 1 keeps the size.
+    fn shape(&self) -> ops::conv_bn_act::ConvShape {
+        ops::conv_bn_act::ConvShape {
+            stride: self.stride,
+            padding: (self.kernel_size() - 1) / 2,
+            reflect: self.padding == Padding::Reflection,
+        }
+    }
+
     fn forward(&self, x: &Tensor, kernels: Kernels) -> Result<Tensor> {
-        let pad = (self.kernel_size() - 1) / 2;
+        let pad = self.shape().padding;
         match self.padding {
             // Pad then convolve (one fused op with the CPU kernels).
             Padding::Reflection => ops::conv::conv2d_reflect_with(
@@ -262,8 +271,14 @@ pub struct ConvBnAct {
 
 impl ConvBnAct {
     fn forward(&self, x: &Tensor, kernels: Kernels) -> Result<Tensor> {
-        self.bn
-            .forward(&self.conv.forward(x, kernels)?, true, kernels)
+        let params = ops::conv_bn_act::UnitParams {
+            weight: &self.conv.weight,
+            bias: &self.conv.bias,
+            gamma: &self.bn.gamma,
+            beta: &self.bn.beta,
+        };
+        // One op on the CPU (`ops::conv_bn_act`): the conv's output is not kept.
+        ops::conv_bn_act::conv_bn_act_with(x, params, self.conv.shape(), Some(LEAKY_SLOPE), kernels)
     }
 }
 
@@ -288,17 +303,26 @@ impl Level {
         if let Some(deeper) = &self.deeper {
             deep = deeper.forward(&deep, kernels)?;
         }
-        // Doubled again and concatenated behind the skip branch (one op: `ops::merge`).
-        let merged = match &self.skip {
-            Some(skip) => ops::merge::upsample_concat_with(
-                &skip.forward(x, kernels)?,
-                &deep,
-                self.upsample,
-                kernels,
-            )?,
-            None => ops::merge::upsample_with(&deep, self.upsample, kernels)?,
+        // Doubled again, concatenated behind the skip branch, batch-normalised
+        // (one op on the CPU: `ops::merge`).
+        let (gamma, beta) = (&self.merge_bn.gamma, &self.merge_bn.beta);
+        let y = match &self.skip {
+            Some(skip) => {
+                let skip = skip.forward(x, kernels)?;
+                ops::merge::upsample_concat_bn_with(
+                    &skip,
+                    &deep,
+                    self.upsample,
+                    gamma,
+                    beta,
+                    kernels,
+                )?
+            }
+            None => {
+                let up = ops::merge::upsample_with(&deep, self.upsample, kernels)?;
+                self.merge_bn.forward(&up, false, kernels)?
+            }
         };
-        let y = self.merge_bn.forward(&merged, false, kernels)?;
         let y = self.up.forward(&y, kernels)?;
         match &self.up_1x1 {
             Some(unit) => unit.forward(&y, kernels),

@@ -221,6 +221,83 @@ fn batch_norm_matches_candle_forward_and_gradients() {
     }
 }
 
+/// conv → batch norm → LeakyReLU as one op, whose backward pass recovers the batch
+/// norm's input from its output, against candle's conv then candle's batch norm:
+/// output and all five gradients. γ takes signs, sizes near 1, and values too small
+/// to divide by (0 and 10⁻⁶: those channels keep the conv's output; recovered from
+/// the output instead, their `x̂` would be wrong by far more than the tolerance).
+#[test]
+fn conv_bn_act_matches_conv_then_batch_norm() {
+    use dip::ops::conv_bn_act::{conv_bn_act_fast, ConvShape, UnitParams};
+    let mut rng = Rng::new(11);
+    // (n, cin, cout, k, stride, padding, reflect, h, w)
+    let cases = [
+        (1, 3, 6, 3, 1, 1, true, 10, 7),
+        (2, 3, 6, 3, 2, 1, true, 11, 9),
+        (1, 4, 6, 1, 1, 0, false, 6, 5),
+        (1, 3, 6, 5, 1, 2, false, 9, 12),
+    ];
+    for (n, cin, cout, k, stride, padding, reflect, h, w) in cases {
+        for slope in [None, Some(0.2)] {
+            let what = format!(
+                "conv_bn_act {n}×{cin}×{h}×{w} → {cout}, {k}×{k}/{stride}, slope {slope:?}"
+            );
+            let var = |t: Tensor| Var::from_tensor(&t).unwrap();
+            let x = var(random(&mut rng, &[n, cin, h, w], 1.0));
+            let weight = var(random(&mut rng, &[cout, cin, k, k], 0.5));
+            let bias = var((random(&mut rng, &[cout], 0.5) + 0.3).unwrap());
+            let mut g = rng.uniform(cout, 0.5, 1.5);
+            // A negative γ, one of 0, one of 10⁻⁶ beside β = 2.
+            (g[1], g[2], g[3]) = (-g[1], 0.0, 1e-6);
+            let gamma = var(Tensor::new(g, &Device::Cpu).unwrap());
+            let mut b = rng.uniform(cout, -0.5, 0.5);
+            b[3] = 2.0;
+            let beta = var(Tensor::new(b, &Device::Cpu).unwrap());
+            let p = UnitParams {
+                weight: &weight,
+                bias: &bias,
+                gamma: &gamma,
+                beta: &beta,
+            };
+            let shape = ConvShape {
+                stride,
+                padding,
+                reflect,
+            };
+            let fused = conv_bn_act_fast(&x, p, shape, slope).unwrap();
+            let z = if reflect {
+                let xp = reflection_pad2d_composed(&x, padding).unwrap();
+                conv2d_candle(&xp, &weight, &bias, stride, 0).unwrap()
+            } else {
+                conv2d_candle(&x, &weight, &bias, stride, padding).unwrap()
+            };
+            let apart = batch_norm_candle(&z, &gamma, &beta, slope).unwrap();
+            assert_close(&format!("{what} output"), &fused, &apart, 1e-5);
+            let r = random(&mut rng, fused.dims(), 1.0);
+            let grads = |y: &Tensor| (y * &r).unwrap().sum_all().unwrap().backward().unwrap();
+            let (gf, ga) = (grads(&fused), grads(&apart));
+            let grad = |s: &candle_core::backprop::GradStore, v: &Var| s.get(v).unwrap().clone();
+            for (name, v) in [
+                ("dx", &x),
+                ("dweight", &weight),
+                ("dgamma", &gamma),
+                ("dbeta", &beta),
+            ] {
+                assert_close(
+                    &format!("{what} {name}"),
+                    &grad(&gf, v),
+                    &grad(&ga, v),
+                    1e-4,
+                );
+            }
+            // The bias is undone by the batch norm: its gradient is 0 up to rounding.
+            let scale = max_abs(&grad(&ga, &weight));
+            let (db_f, db_a) = (grad(&gf, &bias), grad(&ga, &bias));
+            assert_close_to_scale(&format!("{what} dbias"), &db_f, &db_a, 1e-4, scale);
+        }
+    }
+}
+
 /// The merge as one op (the upsampled branch written straight into the concatenation)
 /// against the upsampling then candle's `cat`: output and both gradients, with and
 /// without the centre crop (the skip branch one pixel smaller, as Table 1's 514² gives,
@@ -253,6 +330,42 @@ fn merge_matches_upsample_then_concat() {
             assert_close(&format!("{what} output"), &fast.0, &slow.0, 1e-6);
             for (i, name) in ["d skip", "d deep"].iter().enumerate() {
                 assert_close(&format!("{what} {name}"), &fast.1[i], &slow.1[i], 1e-6);
+            }
+        }
+    }
+}
+
+/// The merge and its batch norm as one op (the concatenation overwritten by the
+/// batch norm's output, which the backward pass reads instead) against the merge
+/// then candle's batch norm: output and the four gradients, γ of both signs, 0 and 10⁻⁶.
+#[test]
+fn merge_bn_matches_merge_then_batch_norm() {
+    use dip::ops::merge::upsample_concat_bn_with;
+    let mut rng = Rng::new(12);
+    for mode in [Upsample::Bilinear, Upsample::Nearest] {
+        for (n, (hs, ws), (hd, wd)) in [(1, (8, 12), (4, 6)), (2, (9, 11), (5, 6))] {
+            let what = format!("merge + BN {mode:?} skip {hs}×{ws} deep {hd}×{wd}");
+            let var = |t: Tensor| Var::from_tensor(&t).unwrap();
+            let skip = var(random(&mut rng, &[n, 2, hs, ws], 1.0));
+            let deep = var(random(&mut rng, &[n, 4, hd, wd], 1.0));
+            let mut g = rng.uniform(6, 0.5, 1.5);
+            (g[0], g[2], g[4]) = (1e-6, -g[2], 0.0);
+            let gamma = var(Tensor::new(g, &Device::Cpu).unwrap());
+            let beta = var(random(&mut rng, &[6], 1.0));
+            let r = random(&mut rng, &[n, 6, hs.min(2 * hd), ws.min(2 * wd)], 1.0);
+            let run = |kernels: Kernels| {
+                let y =
+                    upsample_concat_bn_with(&skip, &deep, mode, &gamma, &beta, kernels).unwrap();
+                let grads = (&y * &r).unwrap().sum_all().unwrap().backward().unwrap();
+                (
+                    y,
+                    [&skip, &deep, &gamma, &beta].map(|v| grads.get(v).unwrap().clone()),
+                )
+            };
+            let (fast, slow) = (run(Kernels::Fast), run(Kernels::Candle));
+            assert_close(&format!("{what} output"), &fast.0, &slow.0, 1e-5);
+            for (i, name) in ["d skip", "d deep", "d gamma", "d beta"].iter().enumerate() {
+                assert_close(&format!("{what} {name}"), &fast.1[i], &slow.1[i], 1e-4);
             }
         }
     }

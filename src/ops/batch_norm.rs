@@ -86,7 +86,8 @@ pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
 // the last line being the chain rule through μ and σ² as well as through x_i.
 // Each channel is one task (they run in parallel); the forward pass keeps μ and
 // r for the backward pass, which recomputes `u_i` and `x̂_i` from `x_i` instead
-// of storing them. Nothing of the size of `x` is allocated but the results.
+// of storing them (inside a fused op, from `y_i`: `InPlace`). Nothing of the
+// size of `x` is allocated but the results.
 // ANCHOR_END: bn_math
 
 /// Batch norm (+ LeakyReLU) as a candle op with its own backward pass; its
@@ -104,8 +105,15 @@ fn channel(data: &[f32], c: usize, channels: usize, hw: usize, img: usize) -> &[
 
 /// `(μ, 1/√(σ² + ε))` of one channel, the variance by a second pass (accurate).
 fn channel_stats(x: &[f32], c: usize, (n, ch, hw): (usize, usize, usize)) -> (f32, f32) {
-    let m = (n * hw) as f64;
-    let planes = || (0..n).map(|img| channel(x, c, ch, hw, img));
+    stats_of_planes(n * hw, || (0..n).map(|img| channel(x, c, ch, hw, img)))
+}
+
+/// `(μ, 1/√(σ² + ε))` of the `m` values of some planes.
+fn stats_of_planes<'p, I: Iterator<Item = &'p [f32]>>(
+    m: usize,
+    planes: impl Fn() -> I,
+) -> (f32, f32) {
+    let m = m as f64;
     let mean = (planes().map(sum).sum::<f64>() / m) as f32;
     let var = planes().map(|v| squared_deviations(v, mean)).sum::<f64>() / m;
     (mean, (1.0 / (var + EPS).sqrt()) as f32)
@@ -150,6 +158,12 @@ fn act_grad(u: f32, slope: f32) -> f32 {
     }
 }
 
+/// `u = x·scale + shift` of channel `c`, given its `(μ, r)`: `scale = γ·r`, `shift = β − μ·scale`.
+fn affine(gamma: f32, beta: f32, (mean, r): (f32, f32)) -> (f32, f32) {
+    let scale = gamma * r;
+    (scale, beta - mean * scale)
+}
+
 simd_fn! {
     /// `y = act(x·scale + shift)` over one plane.
     fn plane_forward(x: &[f32], y: &mut [MaybeUninit<f32>], scale: f32, shift: f32, slope: f32) {
@@ -160,33 +174,91 @@ simd_fn! {
 }
 
 simd_fn! {
-    /// `(Σ g, Σ g·x̂)` over one plane, `g = dy·act′(x·scale + shift)`, `x̂ = (x − μ)·r`.
-    fn plane_grad_sums(
-        x: &[f32],
-        dy: &[f32],
-        scale: f32,
-        shift: f32,
-        slope: f32,
-        mean: f32,
-        r: f32,
-    ) -> (f64, f64) {
+    /// [`plane_forward`] in place: `x` becomes `y`.
+    fn plane_forward_in_place(x: &mut [f32], scale: f32, shift: f32, slope: f32) {
+        for v in x.iter_mut() {
+            *v = act(*v * scale + shift, slope);
+        }
+    }
+}
+
+/// How the backward pass gets back, value by value, `act′(u)` and `x̂` of a channel
+/// from what was kept of it.
+trait Recover: Copy {
+    /// `(act′(u), x̂)` of one kept value.
+    fn recover(self, v: f32) -> (f32, f32);
+}
+
+/// From the batch norm's input `x`: `u = x·scale + shift`, `x̂ = (x − μ)·r`.
+#[derive(Clone, Copy)]
+struct FromInput {
+    scale: f32,
+    shift: f32,
+    slope: f32,
+    mean: f32,
+    r: f32,
+}
+
+impl Recover for FromInput {
+    #[inline(always)]
+    fn recover(self, x: f32) -> (f32, f32) {
+        let d = act_grad(x * self.scale + self.shift, self.slope);
+        (d, (x - self.mean) * self.r)
+    }
+}
+
+/// From the output `y = act(u)`: `u = act⁻¹(y)`, then `x̂ = (u − β)/γ`. The
+/// input then need not be kept at all (Rota Bulò et al. 2018, "In-place activated
+/// batch norm"); dividing by γ is accurate only where |γ| is not tiny beside |β|,
+/// which [`recoverable`] checks.
+#[derive(Clone, Copy)]
+struct FromOutput {
+    slope: f32,
+    inv_slope: f32,
+    beta: f32,
+    inv_gamma: f32,
+}
+
+impl Recover for FromOutput {
+    #[inline(always)]
+    fn recover(self, y: f32) -> (f32, f32) {
+        // y > 0 exactly where u > 0, as 0 < slope.
+        let positive = y > 0.0;
+        let u = if positive { y } else { y * self.inv_slope };
+        let d = if positive { 1.0 } else { self.slope };
+        (d, (u - self.beta) * self.inv_gamma)
+    }
+}
+
+/// Whether `x̂` can be recovered from the output of a channel with these `γ, β`:
+/// `u` carries a rounding error of about `ε·(|u| + |β|)`, which `1/γ` magnifies; with
+/// `|γ| ≥ (1 + |β|)/100` the error of `x̂` stays below about `10⁻⁵`.
+fn recoverable(gamma: f32, beta: f32) -> bool {
+    gamma.abs() >= (1.0 + beta.abs()) / 100.0
+}
+
+simd_fn! {
+    /// `(Σ g, Σ g·x̂)` over one plane of kept values `v`, `g = dy·act′(u)`.
+    fn plane_grad_sums<R: Recover>(v: &[f32], dy: &[f32], rec: R) -> (f64, f64) {
         let (mut total_g, mut total_gx) = (0f64, 0f64);
-        for (xb, db) in x.chunks(BLOCK).zip(dy.chunks(BLOCK)) {
+        for (vb, db) in v.chunks(BLOCK).zip(dy.chunks(BLOCK)) {
             let (mut acc_g, mut acc_gx) = ([0f32; LANES], [0f32; LANES]);
-            let (xc, dc) = (xb.chunks_exact(LANES), db.chunks_exact(LANES));
-            let (xr, dr) = (xc.remainder(), dc.remainder());
-            for (xl, dl) in xc.zip(dc) {
+            let (vc, dc) = (vb.chunks_exact(LANES), db.chunks_exact(LANES));
+            let (vr, dr) = (vc.remainder(), dc.remainder());
+            for (vl, dl) in vc.zip(dc) {
                 for l in 0..LANES {
-                    let g = dl[l] * act_grad(xl[l] * scale + shift, slope);
+                    let (d, x_hat) = rec.recover(vl[l]);
+                    let g = dl[l] * d;
                     acc_g[l] += g;
-                    acc_gx[l] += g * ((xl[l] - mean) * r);
+                    acc_gx[l] += g * x_hat;
                 }
             }
             let (mut block_g, mut block_gx) = (lanes_total(&acc_g), lanes_total(&acc_gx));
-            for (&xv, &dv) in xr.iter().zip(dr) {
-                let g = dv * act_grad(xv * scale + shift, slope);
+            for (&vv, &dv) in vr.iter().zip(dr) {
+                let (d, x_hat) = rec.recover(vv);
+                let g = dv * d;
                 block_g += g as f64;
-                block_gx += (g * ((xv - mean) * r)) as f64;
+                block_gx += (g * x_hat) as f64;
             }
             total_g += block_g;
             total_gx += block_gx;
@@ -196,23 +268,20 @@ simd_fn! {
 }
 
 simd_fn! {
-    /// `dx = k·(g − mean_g − x̂·mean_gx)` over one plane.
-    fn plane_input_grad(
-        x: &[f32],
+    /// `dx = k·(g − mean_g − x̂·mean_gx)` over one plane of kept values `v`.
+    fn plane_input_grad<R: Recover>(
+        v: &[f32],
         dy: &[f32],
         dx: &mut [MaybeUninit<f32>],
-        scale: f32,
-        shift: f32,
-        slope: f32,
-        mean: f32,
-        r: f32,
+        rec: R,
         k: f32,
         mean_g: f32,
         mean_gx: f32,
     ) {
-        for ((d, &xv), &dv) in dx.iter_mut().zip(x).zip(dy) {
-            let g = dv * act_grad(xv * scale + shift, slope);
-            d.write(k * (g - mean_g - (xv - mean) * r * mean_gx));
+        for ((d, &vv), &dv) in dx.iter_mut().zip(v).zip(dy) {
+            let (a, x_hat) = rec.recover(vv);
+            let g = dv * a;
+            d.write(k * (g - mean_g - x_hat * mean_gx));
         }
     }
 }
@@ -239,10 +308,9 @@ fn bn_forward(
             (0..ch)
                 .into_par_iter()
                 .map(|c| {
-                    let (mean, r) = channel_stats(x, c, (n, ch, hw));
+                    let stats = channel_stats(x, c, (n, ch, hw));
                     // u = γ·(x − μ)·r + β = x·scale + shift
-                    let scale = gamma[c] * r;
-                    let shift = beta[c] - mean * scale;
+                    let (scale, shift) = affine(gamma[c], beta[c], stats);
                     for img in 0..n {
                         // SAFETY: each task writes its own channel.
                         let dst = std::slice::from_raw_parts_mut(
@@ -253,7 +321,7 @@ fn bn_forward(
                         );
                         plane_forward(channel(x, c, ch, hw, img), dst, scale, shift, slope);
                     }
-                    (mean, r)
+                    stats
                 })
                 .collect()
         })
@@ -261,67 +329,205 @@ fn bn_forward(
 }
 // ANCHOR_END: bn_forward
 
+/// Batch norm (+ LeakyReLU) inside a fused op, which leaves only its output `y` in
+/// the graph: the input is overwritten by `y`, and the backward pass recovers `x̂`
+/// from `y` ([`FromOutput`]), except in the channels where that is inaccurate
+/// ([`recoverable`]), which keep a copy of their input.
+#[derive(Default)]
+pub(super) struct InPlace {
+    /// `(μ, r)` of each channel.
+    stats: Vec<(f32, f32)>,
+    /// The input planes (`[N, H·W]`) of the channels that cannot be recovered from `y`.
+    kept: Vec<Option<Vec<f32>>>,
+    slope: Option<f32>,
+}
+
+impl InPlace {
+    /// [`bn_forward`] in place: `x` becomes `y`.
+    pub(super) fn forward(
+        x: &mut [f32],
+        gamma: &[f32],
+        beta: &[f32],
+        slope: Option<f32>,
+        (n, ch, hw): (usize, usize, usize),
+    ) -> Self {
+        assert_eq!(x.len(), n * ch * hw, "batch_norm: input of the wrong size");
+        let data = SendPtr(x.as_mut_ptr());
+        let (stats, kept) = (0..ch)
+            .into_par_iter()
+            .map(|c| {
+                // SAFETY: each task reads and writes the planes of its own channel only.
+                let plane = |img: usize| unsafe {
+                    std::slice::from_raw_parts_mut(data.get().add((img * ch + c) * hw), hw)
+                };
+                let stats = stats_of_planes(n * hw, || (0..n).map(|img| &*plane(img)));
+                let keep = !recoverable(gamma[c], beta[c]);
+                let kept = keep.then(|| (0..n).flat_map(|img| plane(img).to_vec()).collect());
+                let (scale, shift) = affine(gamma[c], beta[c], stats);
+                for img in 0..n {
+                    plane_forward_in_place(plane(img), scale, shift, slope.unwrap_or(1.0));
+                }
+                (stats, kept)
+            })
+            .unzip();
+        Self { stats, kept, slope }
+    }
+
+    /// `(dx, dγ, dβ)` from the output `y` and its gradient `dy`.
+    pub(super) fn backward(
+        &self,
+        y: &[f32],
+        gamma: &[f32],
+        beta: &[f32],
+        dy: &[f32],
+        dims: (usize, usize, usize),
+    ) -> Result<(Vec<f32>, Vec<f32>, Vec<f32>)> {
+        if self.stats.len() != dims.1 {
+            bail!("batch_norm: a backward pass without its forward pass")
+        }
+        let kept = |c: usize| match &self.kept[c] {
+            Some(x) => Kept::Input(Planes::alone(x, dims.2)),
+            None => Kept::Output(Planes::channel(y, c, dims)),
+        };
+        let (dx, dgamma, dbeta) =
+            bn_backward(kept, gamma, beta, dy, &self.stats, self.slope, dims, true);
+        Ok((dx.unwrap_or_default(), dgamma, dbeta))
+    }
+}
+
 /// The gradients of one batch norm: `(dx, dγ, dβ)`.
 type BnGrads = (Option<Vec<f32>>, Vec<f32>, Vec<f32>);
 
+/// One channel's planes in a buffer: image `img`'s is `data[offset + img·stride..][..hw]`.
+#[derive(Clone, Copy)]
+struct Planes<'a> {
+    data: &'a [f32],
+    offset: usize,
+    stride: usize,
+}
+
+impl<'a> Planes<'a> {
+    /// Channel `c` of `[N, C, H·W]` data.
+    fn channel(data: &'a [f32], c: usize, (_, ch, hw): (usize, usize, usize)) -> Self {
+        Self {
+            data,
+            offset: c * hw,
+            stride: ch * hw,
+        }
+    }
+
+    /// A buffer holding one channel, `[N, H·W]`.
+    fn alone(data: &'a [f32], hw: usize) -> Self {
+        Self {
+            data,
+            offset: 0,
+            stride: hw,
+        }
+    }
+
+    fn plane(&self, img: usize, hw: usize) -> &'a [f32] {
+        &self.data[self.offset + img * self.stride..][..hw]
+    }
+}
+
+/// What the backward pass reads of one channel.
+#[derive(Clone, Copy)]
+enum Kept<'a> {
+    /// The batch norm's input `x`.
+    Input(Planes<'a>),
+    /// The output `y`, after the activation (see [`FromOutput`]).
+    Output(Planes<'a>),
+}
+
 // ANCHOR: bn_backward
+/// `(dx, dγ, dβ)` from the output gradient `dy`, each channel read from what `kept(c)` says.
 #[allow(clippy::too_many_arguments)]
-fn bn_backward(
-    x: &[f32],
+fn bn_backward<'a>(
+    kept: impl Fn(usize) -> Kept<'a> + Sync,
     gamma: &[f32],
     beta: &[f32],
     dy: &[f32],
     stats: &[(f32, f32)],
     slope: Option<f32>,
-    (n, ch, hw): (usize, usize, usize),
+    dims: (usize, usize, usize),
     need_dx: bool,
 ) -> BnGrads {
+    let (n, ch, hw) = dims;
     let slope = slope.unwrap_or(1.0);
-    let m = (n * hw) as f64;
     // Written in full below when asked for (every channel of every image).
-    let mut dx = need_dx.then(|| Vec::<f32>::with_capacity(x.len()));
+    let mut dx = need_dx.then(|| Vec::<f32>::with_capacity(n * ch * hw));
     let out = dx.as_mut().map(|d| SendPtr(d.as_mut_ptr()));
     let (dgamma, dbeta): (Vec<f32>, Vec<f32>) = (0..ch)
         .into_par_iter()
         .map(|c| {
             let (mean, r) = stats[c];
-            let scale = gamma[c] * r;
-            let shift = beta[c] - mean * scale;
-            // Σ g and Σ g·x̂, with g = dy·act′(u).
-            let (mut sum_g, mut sum_gx) = (0f64, 0f64);
-            for img in 0..n {
-                let (xv, dv) = (channel(x, c, ch, hw, img), channel(dy, c, ch, hw, img));
-                let (g, gx) = plane_grad_sums(xv, dv, scale, shift, slope, mean, r);
-                sum_g += g;
-                sum_gx += gx;
-            }
-            if let Some(out) = out {
-                let (mean_g, mean_gx) = ((sum_g / m) as f32, (sum_gx / m) as f32);
-                for img in 0..n {
-                    let (xv, dv) = (channel(x, c, ch, hw, img), channel(dy, c, ch, hw, img));
-                    // SAFETY: each task writes its own channel.
-                    let dst = unsafe {
-                        std::slice::from_raw_parts_mut(
-                            out.get()
-                                .add((img * ch + c) * hw)
-                                .cast::<MaybeUninit<f32>>(),
-                            hw,
-                        )
+            let (scale, shift) = affine(gamma[c], beta[c], (mean, r));
+            let dy = Planes::channel(dy, c, dims);
+            let dx = out.map(|o| (o, c));
+            match kept(c) {
+                Kept::Input(x) => {
+                    let rec = FromInput {
+                        scale,
+                        shift,
+                        slope,
+                        mean,
+                        r,
                     };
-                    let k = scale;
-                    plane_input_grad(
-                        xv, dv, dst, scale, shift, slope, mean, r, k, mean_g, mean_gx,
-                    );
+                    channel_backward(x, dy, rec, scale, dx, dims)
+                }
+                Kept::Output(y) => {
+                    let rec = FromOutput {
+                        slope,
+                        inv_slope: 1.0 / slope,
+                        beta: beta[c],
+                        inv_gamma: 1.0 / gamma[c],
+                    };
+                    channel_backward(y, dy, rec, scale, dx, dims)
                 }
             }
-            (sum_gx as f32, sum_g as f32)
         })
         .unzip();
     if let Some(d) = dx.as_mut() {
         // SAFETY: every channel of every image was written above.
-        unsafe { d.set_len(x.len()) }
+        unsafe { d.set_len(n * ch * hw) }
     }
     (dx, dgamma, dbeta)
+}
+
+/// One channel of [`bn_backward`]: `(dγ, dβ) = (Σ g·x̂, Σ g)`, and `dx` written
+/// into channel `c` of `out` when given, with `k = γ·r`.
+fn channel_backward<R: Recover>(
+    kept: Planes,
+    dy: Planes,
+    rec: R,
+    k: f32,
+    out: Option<(SendPtr, usize)>,
+    (n, ch, hw): (usize, usize, usize),
+) -> (f32, f32) {
+    let (mut sum_g, mut sum_gx) = (0f64, 0f64);
+    for img in 0..n {
+        let (g, gx) = plane_grad_sums(kept.plane(img, hw), dy.plane(img, hw), rec);
+        sum_g += g;
+        sum_gx += gx;
+    }
+    if let Some((out, c)) = out {
+        let m = (n * hw) as f64;
+        let (mean_g, mean_gx) = ((sum_g / m) as f32, (sum_gx / m) as f32);
+        for img in 0..n {
+            // SAFETY: each task writes its own channel.
+            let dst = unsafe {
+                std::slice::from_raw_parts_mut(
+                    out.get()
+                        .add((img * ch + c) * hw)
+                        .cast::<MaybeUninit<f32>>(),
+                    hw,
+                )
+            };
+            let (v, d) = (kept.plane(img, hw), dy.plane(img, hw));
+            plane_input_grad(v, d, dst, rec, k, mean_g, mean_gx);
+        }
+    }
+    (sum_gx as f32, sum_g as f32)
 }
 // ANCHOR_END: bn_backward
 
@@ -376,7 +582,7 @@ impl CustomOp3 for BatchNormOp {
                 with_f32(beta, "batch_norm beta", |bv| {
                     with_f32(grad, "batch_norm gradient", |dy| {
                         Ok(bn_backward(
-                            xv,
+                            |c| Kept::Input(Planes::channel(xv, c, dims)),
                             gv,
                             bv,
                             dy,

@@ -250,24 +250,30 @@ const MAX_GROUPS: usize = 8;
 
 /// The shapes of one convolution.
 #[derive(Clone, Copy, Debug)]
-struct Geom {
-    n: usize,
-    cin: usize,
-    h: usize,
-    w: usize,
-    cout: usize,
-    kh: usize,
-    kw: usize,
-    stride: usize,
-    pad: usize,
+pub(super) struct Geom {
+    pub(super) n: usize,
+    pub(super) cin: usize,
+    pub(super) h: usize,
+    pub(super) w: usize,
+    pub(super) cout: usize,
+    pub(super) kh: usize,
+    pub(super) kw: usize,
+    pub(super) stride: usize,
+    pub(super) pad: usize,
     /// Pad by mirroring the border (PyTorch's `ReflectionPad2d`) instead of with zeros.
-    reflect: bool,
-    ho: usize,
-    wo: usize,
+    pub(super) reflect: bool,
+    pub(super) ho: usize,
+    pub(super) wo: usize,
 }
 
 impl Geom {
-    fn new(x: &[usize], w: &[usize], stride: usize, pad: usize, reflect: bool) -> Result<Self> {
+    pub(super) fn new(
+        x: &[usize],
+        w: &[usize],
+        stride: usize,
+        pad: usize,
+        reflect: bool,
+    ) -> Result<Self> {
         let (&[n, cin, h, wd], &[cout, cin2, kh, kw]) = (x, w) else {
             bail!("conv2d: expected 4-d input and weight, got {x:?} and {w:?}")
         };
@@ -451,7 +457,7 @@ fn row_ranges(n: usize, len: usize) -> Vec<(usize, usize)> {
 
 // ANCHOR: conv_forward
 /// `y = W · col(x) + b`, tile by tile, the tiles in parallel.
-fn conv_forward(g: &Geom, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
+pub(super) fn conv_forward(g: &Geom, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
     let pout = g.out_pixels();
     // SAFETY: every tile of every image writes its columns in full (bias, then the product).
     let (y, ()) = unsafe { write_new(g.n * g.cout * pout, |y| conv_forward_into(g, x, w, b, y)) };
@@ -649,10 +655,28 @@ fn winograd_input_grad(g: &Geom, w: &[f32], dy: &[f32]) -> Vec<f32> {
 }
 
 /// The gradients of one convolution (each `None` when not asked for).
-struct ConvGrads {
-    dx: Option<Vec<f32>>,
-    dw: Option<Vec<f32>>,
-    db: Option<Vec<f32>>,
+pub(super) struct ConvGrads {
+    pub dx: Option<Vec<f32>>,
+    pub dw: Option<Vec<f32>>,
+    pub db: Option<Vec<f32>>,
+}
+
+/// The gradients `need`ed (`dx`, `dW`, `db`) of a convolution whose output gradient is `dy`:
+/// the input gradient by Winograd where the forward pass used it, the rest by [`conv_backward`].
+pub(super) fn conv_grads(
+    g: &Geom,
+    x: &[f32],
+    w: &[f32],
+    dy: &[f32],
+    need: (bool, bool, bool),
+) -> ConvGrads {
+    if g.winograd() && need.0 {
+        let mut grads = conv_backward(g, x, w, dy, (false, need.1, need.2));
+        grads.dx = Some(winograd_input_grad(g, w, dy));
+        grads
+    } else {
+        conv_backward(g, x, w, dy, need)
+    }
 }
 
 // ANCHOR: conv_backward
@@ -874,13 +898,7 @@ impl CustomOp3 for Conv2dOp {
         let grads = with_f32(x, "conv2d input", |xv| {
             with_f32(weight, "conv2d weight", |wv| {
                 with_f32(grad, "conv2d gradient", |dy| {
-                    if g.winograd() && need.0 {
-                        let mut grads = conv_backward(&g, xv, wv, dy, (false, need.1, need.2));
-                        grads.dx = Some(winograd_input_grad(&g, wv, dy));
-                        Ok(grads)
-                    } else {
-                        Ok(conv_backward(&g, xv, wv, dy, need))
-                    }
+                    Ok(conv_grads(&g, xv, wv, dy, need))
                 })
             })
         })?;

@@ -91,20 +91,21 @@ fn scratch<R>(
 /// Define a function whose body is compiled twice, for the baseline CPU and with
 /// AVX2 + FMA, the version being picked at run time: plain loops over `f32` then
 /// vectorise 8 wide where the CPU can. Rust never fuses `a·b + c` on its own, so
-/// both versions give the same bits.
+/// both versions give the same bits. One type parameter is allowed (`fn f<R: Trait>(…)`),
+/// whose methods should be `#[inline(always)]`.
 macro_rules! simd_fn {
-    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident $(<$gen:ident : $bound:path>)? ($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
         $(#[$meta])*
         #[allow(clippy::too_many_arguments)]
-        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+        $vis fn $name $(<$gen: $bound>)? ($($arg: $ty),*) $(-> $ret)? {
             #[inline(always)]
             #[allow(clippy::too_many_arguments)]
-            fn body($($arg: $ty),*) $(-> $ret)? $body
+            fn body $(<$gen: $bound>)? ($($arg: $ty),*) $(-> $ret)? $body
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx2,fma")]
                 #[allow(clippy::too_many_arguments)]
-                unsafe fn avx2($($arg: $ty),*) $(-> $ret)? {
+                unsafe fn avx2 $(<$gen: $bound>)? ($($arg: $ty),*) $(-> $ret)? {
                     body($($arg),*)
                 }
                 if std::arch::is_x86_feature_detected!("avx2")

@@ -8,11 +8,21 @@
 //! into its place in the concatenation and never exists on its own. At 512 × 512 that
 //! is a full-resolution 128-channel tensor (128 MiB) less that the graph keeps for the
 //! backward pass, and one less to write, copy and add up in each pass.
+//!
+//! The batch norm that follows the merge in the network joins it in one more op
+//! ([`upsample_concat_bn_with`]): the concatenation is then overwritten by the batch
+//! norm's output, and the graph keeps neither.
 
-use candle_core::{bail, CpuStorage, CustomOp2, Layout, Result, Shape, Tensor, WithDType};
+use std::sync::Mutex;
+
+use candle_core::{
+    bail, CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor, WithDType,
+};
 use rayon::prelude::*;
 
+use super::batch_norm::{batch_norm_with, InPlace};
 use super::cpu::{self, PlaneKernel};
+use super::cpu_util::{cpu_f32, with_f32};
 use super::upsample::{Bilinear2xAdjointOp, Bilinear2xOp, Nearest2xAdjointOp, Nearest2xOp};
 use super::Kernels;
 
@@ -39,6 +49,33 @@ pub fn upsample_concat_with(
         skip.apply_op2(deep, MergeOp { mode })
     } else {
         upsample_concat_composed(skip, deep, mode, kernels)
+    }
+}
+
+/// Batch norm (without activation) of [`upsample_concat_with`]: `γ, β: [Cs + Cd]`.
+/// On the CPU one op, [`MergeBnOp`].
+pub fn upsample_concat_bn_with(
+    skip: &Tensor,
+    deep: &Tensor,
+    mode: Upsample,
+    gamma: &Tensor,
+    beta: &Tensor,
+    kernels: Kernels,
+) -> Result<Tensor> {
+    let f32s = [skip, deep, gamma, beta]
+        .iter()
+        .all(|t| t.dtype() == DType::F32);
+    if kernels.use_cpu_kernels(skip.device()) && f32s {
+        let params = Tensor::cat(&[gamma, beta], 0)?;
+        let op = MergeBnOp {
+            mode,
+            saved: Mutex::new(InPlace::default()),
+        };
+        skip.contiguous()?
+            .apply_op3(&deep.contiguous()?, &params, op)
+    } else {
+        let merged = upsample_concat_with(skip, deep, mode, kernels)?;
+        batch_norm_with(&merged, gamma, beta, None, kernels)
     }
 }
 
@@ -211,14 +248,93 @@ impl CustomOp2 for MergeOp {
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let (_, cs, hs, ws) = skip.dims4()?;
-        let (_, cd, hd, wd) = deep.dims4()?;
-        let skip_grad = uncrop(&grad.narrow(1, 0, cs)?, hs, ws)?;
-        let up_grad = uncrop(&grad.narrow(1, cs, cd)?, 2 * hd, 2 * wd)?;
-        let deep_grad = match self.mode {
-            Upsample::Bilinear => up_grad.apply_op1(Bilinear2xAdjointOp)?,
-            Upsample::Nearest => up_grad.apply_op1(Nearest2xAdjointOp)?,
-        };
+        let (skip_grad, deep_grad) = merge_grads(self.mode, skip, deep, grad)?;
         Ok((Some(skip_grad), Some(deep_grad)))
+    }
+}
+
+/// The gradients of `skip` and `deep` from the merge's output gradient `grad`.
+fn merge_grads(
+    mode: Upsample,
+    skip: &Tensor,
+    deep: &Tensor,
+    grad: &Tensor,
+) -> Result<(Tensor, Tensor)> {
+    let (_, cs, hs, ws) = skip.dims4()?;
+    let (_, cd, hd, wd) = deep.dims4()?;
+    let skip_grad = uncrop(&grad.narrow(1, 0, cs)?, hs, ws)?;
+    let up_grad = uncrop(&grad.narrow(1, cs, cd)?, 2 * hd, 2 * wd)?;
+    let deep_grad = match mode {
+        Upsample::Bilinear => up_grad.apply_op1(Bilinear2xAdjointOp)?,
+        Upsample::Nearest => up_grad.apply_op1(Nearest2xAdjointOp)?,
+    };
+    Ok((skip_grad, deep_grad))
+}
+
+/// The merge then batch norm as one candle op on the CPU (f32); its arguments are
+/// `(skip, deep, [γ; β])`. Forward: [`MergeOp`]'s, then the batch norm over the
+/// result in place; backward: the batch norm's from its output, then the merge's.
+pub struct MergeBnOp {
+    mode: Upsample,
+    /// What the forward pass leaves for the batch norm's backward pass.
+    saved: Mutex<InPlace>,
+}
+
+impl CustomOp3 for MergeBnOp {
+    fn name(&self) -> &'static str {
+        "dip-merge-bn"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let g = MergeGeom::new(l1.dims(), l2.dims())?;
+        let c = g.channels();
+        let skip = cpu_f32(s1, l1, "merge skip branch")?;
+        let deep = cpu_f32(s2, l2, "merge deeper branch")?;
+        let params = cpu_f32(s3, l3, "merge batch norm parameters")?;
+        if params.len() != 2 * c {
+            bail!(
+                "merge: {} batch norm parameters for {c} channels",
+                params.len()
+            )
+        }
+        let (gamma, beta) = params.split_at(c);
+        let mut y = MergeOp { mode: self.mode }.forward(&g, skip, deep);
+        let saved = InPlace::forward(&mut y, gamma, beta, None, (g.n, c, g.h * g.w));
+        *self.saved.lock().unwrap_or_else(|e| e.into_inner()) = saved;
+        Ok((CpuStorage::F32(y), Shape::from((g.n, c, g.h, g.w))))
+    }
+
+    fn bwd(
+        &self,
+        skip: &Tensor,
+        deep: &Tensor,
+        params: &Tensor,
+        y: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let g = MergeGeom::new(skip.dims(), deep.dims())?;
+        let (c, dims) = (g.channels(), (g.n, g.channels(), g.h * g.w));
+        let saved = self.saved.lock().unwrap_or_else(|e| e.into_inner());
+        let (dm, dgamma, dbeta) = with_f32(y, "merge output", |yv| {
+            with_f32(params, "merge batch norm parameters", |pv| {
+                let (gamma, beta) = pv.split_at(c);
+                with_f32(grad, "merge gradient", |dy| {
+                    saved.backward(yv, gamma, beta, dy, dims)
+                })
+            })
+        })?;
+        let dev = y.device();
+        let dm = Tensor::from_vec(dm, y.shape(), dev)?;
+        let (skip_grad, deep_grad) = merge_grads(self.mode, skip, deep, &dm)?;
+        let dparams = Tensor::from_vec([dgamma, dbeta].concat(), params.shape(), dev)?;
+        Ok((Some(skip_grad), Some(deep_grad), Some(dparams)))
     }
 }

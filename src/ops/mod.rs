@@ -14,6 +14,7 @@
 
 pub mod batch_norm;
 pub mod conv;
+pub mod conv_bn_act;
 mod cpu;
 pub mod cpu_util;
 pub mod merge;
