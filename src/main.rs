@@ -18,6 +18,11 @@ fn main() -> ExitCode {
     let args = cli::Cli::parse();
     // Large tensors are reused every iteration: keep freed memory instead of returning it.
     dip::bench::tune_allocator();
+    // This thread runs the kernels' parallel loops with rayon's threads, rather than
+    // sleeping while they do (the pool cannot exist yet: nothing has run).
+    if let Err(e) = dip::ops::cpu_util::join_the_thread_pool() {
+        eprintln!("warning: the main thread did not join rayon's pool: {e}");
+    }
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

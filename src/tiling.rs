@@ -4,19 +4,21 @@
 //!
 //! The memory of a fit grows with the pixels of the network's output: every layer
 //! keeps its activations for the backward pass. Measured with `dip bench` on this
-//! project's CPU kernels (the standard net, 3 channels, peak resident memory): 429 MiB
-//! at 256², 1522 MiB at 512², 3350 MiB at 768², so about 5.7 KiB per output pixel on
-//! top of ~65 MiB — a 12-megapixel photo would need about 70 GB whole, which is why it
-//! is tiled. (A test holds the estimate above the benchmark records' peaks.)
+//! project's CPU kernels (the standard net, 3 channels, peak resident memory): 427 MiB
+//! at 256², 1525 MiB at 512², 3347 MiB at 768², so about 5.7 KiB per output pixel on
+//! top of ~60 MiB; the heap's fragmentation varies from run to run (1493 to 1621 MiB
+//! at 512² with one channel), so the estimate takes 6.5 KiB. A 12-megapixel photo
+//! would need about 75 GB whole, which is why it is tiled. (A test holds the estimate
+//! above the benchmark records' peaks.)
 
 use crate::error::{DipError, Result};
 use crate::image_io::Image;
 use crate::net::SkipConfig;
 
 /// Bytes per output pixel of the standard net (128 channels), measured (see above) and rounded up.
-const BYTES_PER_PIXEL_AT_128: f64 = 6.0 * 1024.0;
+const BYTES_PER_PIXEL_AT_128: f64 = 6.5 * 1024.0;
 /// What a fit needs besides its activations: the program, the weights, Adam's moments.
-const BASE_BYTES: f64 = 80.0 * 1024.0 * 1024.0;
+const BASE_BYTES: f64 = 60.0 * 1024.0 * 1024.0;
 /// The largest image (or super-resolved output) restored, tiled or not, in megapixels.
 pub const MAX_MEGAPIXELS: f64 = 100.0;
 

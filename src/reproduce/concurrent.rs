@@ -66,6 +66,7 @@ pub fn run_concurrently(
             let handles: Vec<_> = devices
                 .iter()
                 .enumerate()
+                .skip(1)
                 .map(|(w, device)| {
                     let queue = &queue;
                     std::thread::Builder::new()
@@ -77,15 +78,17 @@ pub fn run_concurrently(
                         .map_err(DipError::from)
                 })
                 .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.and_then(|h| {
-                        h.join()
-                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                    })
+            // Worker 0 runs on this thread, which `dip` makes one of rayon's
+            // (`ops::cpu_util::join_the_thread_pool`): waiting in `join` instead, it
+            // would leave the pool a thread short.
+            let first = worker(0, &devices[0], &queue, options, stop, events);
+            let others = handles.into_iter().map(|h| {
+                h.and_then(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
                 })
-                .collect()
+            });
+            std::iter::once(first).chain(others).collect()
         })
     };
     let mut outcomes = Vec::new();
