@@ -232,20 +232,6 @@ impl<'a> Phases<'a> {
     }
 }
 
-/// Keep freed memory in the process for reuse instead of giving it back to the
-/// system at once (glibc's `malloc` otherwise maps and unmaps every block above
-/// 32 MiB: each iteration of a training loop then zero-fills its large
-/// tensors page by page, some 15 % of the time at 256×256). Call it once at the
-/// start of a program that fits a network; elsewhere than Linux with glibc it does nothing.
-pub fn tune_allocator() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: `mallopt` only changes two thresholds of the allocator.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 30);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
-    }
-}
-
 /// The median (the mean of the two middle values for an even count; NaN if empty).
 pub fn median(values: &[f64]) -> f64 {
     let mut v = values.to_vec();

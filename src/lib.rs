@@ -24,8 +24,10 @@
 //! - [`reproduce`]: the paper's experiments, their records and tables;
 //! - [`book`]: the tutorial book, its generated tables and figures, and its checks;
 //! - [`notebooks`]: the chapters as Jupyter notebooks (`code/`), and what their cells call;
-//! - [`bench`]: the benchmark of one training iteration.
+//! - [`bench`]: the benchmark of one training iteration;
+//! - [`alloc`]: the allocator of the `dip` program (large zeroed blocks as fresh mappings).
 
+pub mod alloc;
 pub mod bench;
 pub mod book;
 pub mod data;

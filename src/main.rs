@@ -6,6 +6,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// glibc's allocator, but large zeroed blocks are fresh mappings (`dip::alloc`).
+#[global_allocator]
+static ALLOCATOR: dip::alloc::DipAllocator = dip::alloc::DipAllocator;
+
 fn main() -> ExitCode {
     // A closed pipe (`dip results --json | head`) ends the program quietly, as it
     // does any Unix tool, instead of a panic on the next print.
@@ -17,7 +21,7 @@ fn main() -> ExitCode {
     dip::ops::cpu_util::keep_candle_single_threaded();
     let args = cli::Cli::parse();
     // Large tensors are reused every iteration: keep freed memory instead of returning it.
-    dip::bench::tune_allocator();
+    dip::alloc::tune();
     // This thread runs the kernels' parallel loops with rayon's threads, rather than
     // sleeping while they do (the pool cannot exist yet: nothing has run).
     if let Err(e) = dip::ops::cpu_util::join_the_thread_pool() {

@@ -4,21 +4,22 @@
 //!
 //! The memory of a fit grows with the pixels of the network's output: every layer
 //! keeps its activations for the backward pass. Measured with `dip bench` on this
-//! project's CPU kernels (the standard net, 3 channels, peak resident memory): 427 MiB
-//! at 256², 1525 MiB at 512², 3347 MiB at 768², so about 5.7 KiB per output pixel on
-//! top of ~60 MiB; the heap's fragmentation varies from run to run (1493 to 1621 MiB
-//! at 512² with one channel), so the estimate takes 6.5 KiB. A 12-megapixel photo
-//! would need about 75 GB whole, which is why it is tiled. (A test holds the estimate
-//! above the benchmark records' peaks.)
+//! project's CPU kernels (the standard net, 3 channels, peak resident memory, two
+//! iterations): 363 MiB at 256², 1270 MiB at 512², 2774 MiB at 768², so about 4.7 KiB
+//! per output pixel on top of ~60 MiB. Longer runs fragment the heap somewhat more (the
+//! benchmark records, five iterations: 395 MiB at 256²), and small images have more
+//! overhead, so the estimate takes 5.5 KiB on top of 75 MiB. A 12-megapixel photo would
+//! need about 65 GB whole, which is why it is tiled. (A test holds the estimate between
+//! the benchmark records' peaks and 1.4 times them.)
 
 use crate::error::{DipError, Result};
 use crate::image_io::Image;
 use crate::net::SkipConfig;
 
 /// Bytes per output pixel of the standard net (128 channels), measured (see above) and rounded up.
-const BYTES_PER_PIXEL_AT_128: f64 = 6.5 * 1024.0;
+const BYTES_PER_PIXEL_AT_128: f64 = 5.5 * 1024.0;
 /// What a fit needs besides its activations: the program, the weights, Adam's moments.
-const BASE_BYTES: f64 = 60.0 * 1024.0 * 1024.0;
+const BASE_BYTES: f64 = 75.0 * 1024.0 * 1024.0;
 /// The largest image (or super-resolved output) restored, tiled or not, in megapixels.
 pub const MAX_MEGAPIXELS: f64 = 100.0;
 
@@ -266,7 +267,7 @@ mod tests {
     }
 
     /// The estimate is above the peak memory that `dip bench` recorded at each size
-    /// (`results/bench/`), and not far above it: within 1.3 times (a stale constant fails).
+    /// (`results/bench/`), and not far above it: within 1.4 times (a stale constant fails).
     #[test]
     fn the_estimate_bounds_the_recorded_peaks() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
@@ -281,7 +282,7 @@ mod tests {
             let estimate = fit_bytes(&net, r.size, r.size) / (1024.0 * 1024.0);
             let peak = r.peak_rss_mib.expect("a CPU record has its peak memory");
             assert!(
-                (peak..1.3 * peak).contains(&estimate),
+                (peak..1.4 * peak).contains(&estimate),
                 "{}² × {}: estimate {estimate:.0} MiB, recorded peak {peak:.0} MiB",
                 r.size,
                 r.channels

@@ -7,8 +7,8 @@ use candle_core::{bail, CpuStorage, CustomOp3, DType, Layout, Result, Shape, Ten
 use rayon::prelude::*;
 
 use super::cpu_util::{
-    cpu_f32, gemm_parallelism, matmul, sum, threads, with_f32, with_scratch, with_second_scratch,
-    write_new, SendPtr,
+    cpu_f32, filled, gemm_parallelism, matmul, sum, threads, with_f32, with_scratch,
+    with_second_scratch, write_new, SendPtr,
 };
 
 use super::cpu::PlaneKernel;
@@ -609,8 +609,9 @@ unsafe fn transpose(src: *const f32, rows: usize, cols: usize, src_rs: usize, ds
 /// The input gradient of a [`Geom::winograd`] convolution, by Winograd too: the
 /// "full" correlation of `dy` (zero padding 2) with each kernel turned by 180° and
 /// the channels swapped gives the gradient of the padded input, whose border is then
-/// folded back by reflection; with zero padding, padding 1 gives `dx` itself.
-fn winograd_input_grad(g: &Geom, w: &[f32], dy: &[f32]) -> Vec<f32> {
+/// folded back by reflection ([`InputGrad::finish`]); with zero padding, padding 1
+/// gives `dx` itself.
+fn winograd_input_grad(g: &Geom, w: &[f32], dy: &[f32]) -> InputGrad {
     let mut turned = vec![0f32; w.len()];
     for co in 0..g.cout {
         for c in 0..g.cin {
@@ -630,33 +631,59 @@ fn winograd_input_grad(g: &Geom, w: &[f32], dy: &[f32]) -> Vec<f32> {
         reflect: false,
     };
     let zeros = vec![0f32; g.cin];
-    let (pin, pout) = (g.in_pixels(), g.out_pixels());
-    let padded = (g.h + 2) * (g.w + 2);
-    let mut dx = vec![0f32; g.n * g.cin * pin];
-    for (img, dx) in dx.chunks_exact_mut(g.cin * pin).enumerate() {
-        let dy = &dy[img * g.cout * pout..][..g.cout * pout];
-        if g.reflect {
-            // SAFETY: Winograd writes all of `dxp`, `Cin · (H + 2) · (W + 2)` floats.
-            let (dxp, ()) = unsafe {
-                write_new(g.cin * padded, |p| {
-                    winograd::forward(&shape, dy, &u, &zeros, p)
-                })
-            };
-            let fold = ReflectionPad2dAdjointOp { pad: 1 };
-            dx.par_chunks_mut(pin)
-                .zip(dxp.par_chunks(padded))
-                .for_each(|(d, p)| fold.plane(p, d, g.h + 2, g.w + 2));
-        } else {
-            // SAFETY: `dx` holds this image's `Cin · H · W` floats.
-            unsafe { winograd::forward(&shape, dy, &u, &zeros, SendPtr(dx.as_mut_ptr())) };
+    let pout = g.out_pixels();
+    // Per image, `Cin` planes of `(H + 2) × (W + 2)` (reflection) or `H × W` (zeros).
+    let plane = if g.reflect {
+        (g.h + 2) * (g.w + 2)
+    } else {
+        g.in_pixels()
+    };
+    // SAFETY: Winograd writes all of each image's `Cin` planes.
+    let (out, ()) = unsafe {
+        write_new(g.n * g.cin * plane, |p| {
+            for img in 0..g.n {
+                let dy = &dy[img * g.cout * pout..][..g.cout * pout];
+                let p = SendPtr(p.get().add(img * g.cin * plane));
+                winograd::forward(&shape, dy, &u, &zeros, p);
+            }
+        })
+    };
+    if g.reflect {
+        InputGrad::Padded(out)
+    } else {
+        InputGrad::Ready(out)
+    }
+}
+
+/// A convolution's input gradient, or that of its reflection-padded input, whose
+/// border is still to be folded back (then the output gradient may be freed first).
+pub(super) enum InputGrad {
+    Ready(Vec<f32>),
+    Padded(Vec<f32>),
+}
+
+impl InputGrad {
+    /// The input gradient `dx` itself.
+    pub(super) fn finish(self, g: &Geom) -> Vec<f32> {
+        match self {
+            InputGrad::Ready(dx) => dx,
+            InputGrad::Padded(dxp) => {
+                let padded = (g.h + 2) * (g.w + 2);
+                let pin = g.in_pixels();
+                let mut dx = filled(g.n * g.cin * pin, 0f32);
+                let fold = ReflectionPad2dAdjointOp { pad: 1 };
+                dx.par_chunks_mut(pin)
+                    .zip(dxp.par_chunks(padded))
+                    .for_each(|(d, p)| fold.plane(p, d, g.h + 2, g.w + 2));
+                dx
+            }
         }
     }
-    dx
 }
 
 /// The gradients of one convolution (each `None` when not asked for).
 pub(super) struct ConvGrads {
-    pub dx: Option<Vec<f32>>,
+    pub dx: Option<InputGrad>,
     pub dw: Option<Vec<f32>>,
     pub db: Option<Vec<f32>>,
 }
@@ -722,7 +749,7 @@ fn conv_backward(
     } else {
         groups.iter().map(|_| Vec::new()).collect()
     };
-    let mut dx = need_dx.then(|| vec![0f32; g.n * g.cin * pin]);
+    let mut dx = need_dx.then(|| filled(g.n * g.cin * pin, 0f32));
     // Overlapping input gradients: even groups, then odd groups.
     let phases = if need_dx && !g.pointwise() && groups.len() > 1 {
         2
@@ -830,7 +857,11 @@ fn conv_backward(
         unsafe { transpose(total.as_ptr(), k, g.cout, g.cout, &mut dw) };
         dw
     });
-    ConvGrads { dx, dw, db }
+    ConvGrads {
+        dx: dx.map(InputGrad::Ready),
+        dw,
+        db,
+    }
 }
 // ANCHOR_END: conv_backward
 
@@ -905,7 +936,7 @@ impl CustomOp3 for Conv2dOp {
         let dev = x.device();
         let dx = grads
             .dx
-            .map(|v| Tensor::from_vec(v, x.shape(), dev))
+            .map(|d| Tensor::from_vec(d.finish(&g), x.shape(), dev))
             .transpose()?;
         let dw = grads
             .dw

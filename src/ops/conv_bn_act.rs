@@ -158,9 +158,12 @@ impl CustomOp3 for ConvBnActOp {
                 Ok(conv_grads(&g, xv, wv, &dz, need))
             })
         })?;
+        // `dz` is done with: free it before a padded input gradient is folded into `dx`.
         drop(dz);
         let dev = x.device();
-        let dx = grads.dx.map(|v| Tensor::from_vec(v, x.shape(), dev));
+        let dx = grads
+            .dx
+            .map(|d| Tensor::from_vec(d.finish(&g), x.shape(), dev));
         let dw = grads.dw.map(|v| Tensor::from_vec(v, weight.shape(), dev));
         let dparams = grads.db.map(|mut v| {
             v.extend(dgamma);

@@ -65,7 +65,7 @@ fn apply_typed<T: WithDType, K: PlaneKernel + Sync>(
     let src = row_major::<T>(storage, layout)?;
     // Every output element is written by the kernel; starting from zeroed memory
     // costs nothing extra (fresh pages are zero) and keeps this safe Rust.
-    let mut dst = vec![T::zero(); n * c * ho * wo];
+    let mut dst = super::cpu_util::filled(n * c * ho * wo, T::zero());
     if !dst.is_empty() {
         dst.par_chunks_mut(ho * wo)
             .zip(src.par_chunks(h * w))

@@ -57,6 +57,16 @@ pub unsafe fn write_new<R>(len: usize, fill: impl FnOnce(SendPtr) -> R) -> (Vec<
     (v, r)
 }
 
+/// `n` copies of `value` (zeros, mostly), written by this thread into memory from the
+/// heap. `vec![0.0; n]` asks the allocator for zeroed memory instead, which `dip`'s
+/// allocator maps afresh from 16 MiB up (`crate::alloc`): right for zeros that are only
+/// read, slower for a buffer then written all over (each page faults in, cleared by the kernel).
+pub fn filled<T: Clone>(n: usize, value: T) -> Vec<T> {
+    let mut v = Vec::with_capacity(n);
+    v.resize(n, value);
+    v
+}
+
 thread_local! {
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
     static SECOND_SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };

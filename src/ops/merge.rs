@@ -22,7 +22,7 @@ use rayon::prelude::*;
 
 use super::batch_norm::{batch_norm_with, InPlace};
 use super::cpu::{self, PlaneKernel};
-use super::cpu_util::{cpu_f32, with_f32};
+use super::cpu_util::{cpu_f32, filled, with_f32};
 use super::upsample::{Bilinear2xAdjointOp, Bilinear2xOp, Nearest2xAdjointOp, Nearest2xOp};
 use super::Kernels;
 
@@ -176,8 +176,8 @@ impl MergeOp {
     fn forward<T: WithDType>(&self, g: &MergeGeom, skip: &[T], deep: &[T]) -> Vec<T> {
         let ((cs, hs, ws), (cd, hd, wd)) = (g.skip, g.deep);
         let (c, plane) = (g.channels(), g.h * g.w);
-        // Every output element is written below; fresh pages are zero anyway.
-        let mut out = vec![T::zero(); g.n * c * plane];
+        // Every output element is written below (`filled`: see there why not `vec!`).
+        let mut out = filled(g.n * c * plane, T::zero());
         out.par_chunks_mut(plane).enumerate().for_each(|(p, dst)| {
             let (img, ch) = (p / c, p % c);
             if ch < cs {

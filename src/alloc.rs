@@ -1,0 +1,201 @@
+//! The memory allocator of the `dip` program: the system's (glibc's, with the
+//! thresholds of [`tune`]), except that large *zero-filled* blocks are fresh mappings.
+//!
+//! candle adds every gradient into a tensor of zeros it has just allocated
+//! (`GradStore::or_insert`, then an add), so at the widest layer of a 512² fit a
+//! zero tensor of 132 MiB lives beside the gradient and the sum. Asked for zeroed
+//! memory, glibc clears a reused block, which makes all of it resident. A fresh
+//! anonymous mapping is zero already, and reading it maps the kernel's one shared
+//! zero page (a huge one, with `MADV_HUGEPAGE`), so such zeros take no memory until
+//! they are written. The blocks candle and our kernels write in full cost the same
+//! either way: the kernel clears the pages they touch, instead of glibc.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+
+/// `System`, but zeroed blocks of [`MAPPED_FROM`] bytes and more are fresh mappings (Linux).
+pub struct DipAllocator;
+
+/// Zeroed blocks from this size up are mapped (16 MiB: a 128-channel plane of 181²).
+pub const MAPPED_FROM: usize = 16 << 20;
+
+#[cfg(target_os = "linux")]
+mod mapped {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// How many mapped blocks may be alive at once; beyond, glibc serves them.
+    const SLOTS: usize = 64;
+    /// The addresses of the mapped blocks alive (0: a free slot). A fixed table, so
+    /// that the allocator never allocates itself.
+    static LIVE: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
+
+    /// A fresh zeroed mapping of `size` bytes, or `None` (then the caller asks glibc).
+    pub fn map(size: usize) -> Option<*mut u8> {
+        // SAFETY: an anonymous private mapping touches no existing memory.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                size,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return None;
+        }
+        // SAFETY: advice on the mapping just made; failing it only costs speed.
+        unsafe { libc::madvise(p, size, libc::MADV_HUGEPAGE) };
+        for slot in &LIVE {
+            let free = slot.compare_exchange(0, p as usize, Ordering::AcqRel, Ordering::Relaxed);
+            if free.is_ok() {
+                return Some(p.cast());
+            }
+        }
+        // SAFETY: the mapping made above, not handed out.
+        unsafe { libc::munmap(p, size) };
+        None
+    }
+
+    /// Unmap `ptr` if it is one of ours; whether it was.
+    pub fn unmap(ptr: *mut u8, size: usize) -> bool {
+        for slot in &LIVE {
+            if slot.load(Ordering::Acquire) == ptr as usize {
+                slot.store(0, Ordering::Release);
+                // SAFETY: `ptr` was mapped by `map` with this size, and is freed once.
+                unsafe { libc::munmap(ptr.cast(), size) };
+                return true;
+            }
+        }
+        false
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod mapped {
+    pub fn map(_size: usize) -> Option<*mut u8> {
+        None
+    }
+
+    pub fn unmap(_ptr: *mut u8, _size: usize) -> bool {
+        false
+    }
+}
+
+fn mappable(layout: &Layout) -> bool {
+    layout.size() >= MAPPED_FROM && layout.align() <= 4096
+}
+
+// SAFETY: every block comes from `System` or from `mapped::map`, and goes back to where
+// it came from (`mapped::unmap` recognises its own).
+unsafe impl GlobalAlloc for DipAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        System.alloc(layout)
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if mappable(&layout) {
+            if let Some(p) = mapped::map(layout.size()) {
+                return p;
+            }
+        }
+        System.alloc_zeroed(layout)
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if !(mappable(&layout) && mapped::unmap(ptr, layout.size())) {
+            System.dealloc(ptr, layout)
+        }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if !mappable(&layout) {
+            return System.realloc(ptr, layout, new_size);
+        }
+        // A mapped block moves to glibc; glibc's own are resized by glibc.
+        let new_layout = Layout::from_size_align_unchecked(new_size, layout.align());
+        let new = System.alloc(new_layout);
+        if !new.is_null() {
+            std::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
+            if !mapped::unmap(ptr, layout.size()) {
+                System.dealloc(ptr, layout);
+            }
+        }
+        new
+    }
+}
+
+/// Keep freed memory in the process for reuse instead of giving it back to the
+/// system at once (glibc's `malloc` otherwise maps and unmaps every block above
+/// 32 MiB: each iteration of a training loop then zero-fills its large
+/// tensors page by page, some 15 % of the time at 256×256). Call it once at the
+/// start of a program that fits a network; elsewhere than Linux with glibc it does nothing.
+pub fn tune() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `mallopt` only changes two thresholds of the allocator.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 30);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `VmRSS` of this process, in bytes.
+    #[cfg(target_os = "linux")]
+    fn resident() -> usize {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        line.split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse::<usize>()
+            .unwrap()
+            * 1024
+    }
+
+    #[test]
+    fn zeroed_blocks_are_zero_and_take_no_memory_until_written() {
+        let layout = Layout::from_size_align(64 << 20, 64).unwrap();
+        unsafe {
+            let p = DipAllocator.alloc_zeroed(layout);
+            assert!(!p.is_null());
+            #[cfg(target_os = "linux")]
+            let before = resident();
+            let block = std::slice::from_raw_parts(p, layout.size());
+            assert!(block.iter().all(|&b| b == 0));
+            #[cfg(target_os = "linux")]
+            {
+                let grown = resident().saturating_sub(before);
+                assert!(
+                    grown < 8 << 20,
+                    "reading 64 MiB of zeros made {grown} bytes resident"
+                );
+            }
+            // Written, resized both ways, freed.
+            std::ptr::write_bytes(p, 7, layout.size());
+            let q = DipAllocator.realloc(p, layout, 80 << 20);
+            assert_eq!(*q.add((64 << 20) - 1), 7);
+            let small = Layout::from_size_align(80 << 20, 64).unwrap();
+            let r = DipAllocator.realloc(q, small, 1 << 10);
+            assert_eq!(*r.add(1023), 7);
+            DipAllocator.dealloc(r, Layout::from_size_align(1 << 10, 64).unwrap());
+        }
+    }
+
+    #[test]
+    fn every_slot_in_use_falls_back_to_the_system() {
+        let layout = Layout::from_size_align(MAPPED_FROM, 8).unwrap();
+        unsafe {
+            let blocks: Vec<*mut u8> = (0..70).map(|_| DipAllocator.alloc_zeroed(layout)).collect();
+            for &p in &blocks {
+                assert!(!p.is_null() && *p == 0 && *p.add(MAPPED_FROM - 1) == 0);
+            }
+            for p in blocks {
+                DipAllocator.dealloc(p, layout);
+            }
+        }
+    }
+}
