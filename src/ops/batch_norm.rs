@@ -3,6 +3,9 @@
 //! The reference never switches its nets to evaluation mode: with a batch of
 //! one image, the statistics are the mean and (biased) variance of each channel
 //! over the H × W pixels of the current forward pass, also for the final output.
+//!
+//! Alone it is [`batch_norm`]; inside the fused ops (`conv_bn_act`, the merge with its
+//! batch norm) it runs in place, and its backward pass reads its output (`InPlace`).
 
 use std::mem::MaybeUninit;
 use std::sync::Mutex;

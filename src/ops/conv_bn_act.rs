@@ -7,7 +7,7 @@
 //! backward pass recovers what it needs of `z` from `y` itself (`x̂ = (act⁻¹(y) − β)/γ`,
 //! "in-place activated batch norm", Rota Bulò et al. 2018). At 512² that is about a
 //! third of what the graph holds. A channel whose γ is too small to divide by keeps
-//! its `z` ([`batch_norm`](super::batch_norm)'s `InPlace`). The gradient `dz` never
+//! its `z` (`batch_norm::InPlace`). The gradient `dz` never
 //! leaves the op either.
 
 use std::sync::Mutex;
