@@ -57,6 +57,13 @@ mod mapped {
         None
     }
 
+    /// Whether `ptr` is one of ours.
+    #[cfg(test)]
+    pub fn holds(ptr: *mut u8) -> bool {
+        LIVE.iter()
+            .any(|slot| slot.load(Ordering::Acquire) == ptr as usize)
+    }
+
     /// Unmap `ptr` if it is one of ours; whether it was.
     pub fn unmap(ptr: *mut u8, size: usize) -> bool {
         for slot in &LIVE {
@@ -143,17 +150,28 @@ pub fn tune() {
 mod tests {
     use super::*;
 
-    /// `VmRSS` of this process, in bytes.
+    /// The resident bytes of the mapping that holds `p` (`Rss` in `/proc/self/smaps`:
+    /// of that mapping alone, whatever other tests allocate meanwhile).
     #[cfg(target_os = "linux")]
-    fn resident() -> usize {
-        let status = std::fs::read_to_string("/proc/self/status").unwrap();
-        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-        line.split_whitespace()
-            .nth(1)
-            .unwrap()
-            .parse::<usize>()
-            .unwrap()
-            * 1024
+    fn resident(p: *const u8) -> usize {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+        let mut inside = false;
+        for line in smaps.lines() {
+            let range = line.split_once(' ').and_then(|(r, _)| r.split_once('-'));
+            let bounds = range.and_then(|(a, b)| {
+                Some((
+                    usize::from_str_radix(a, 16).ok()?,
+                    usize::from_str_radix(b, 16).ok()?,
+                ))
+            });
+            if let Some((start, end)) = bounds {
+                inside = (start..end).contains(&(p as usize));
+            } else if inside && line.starts_with("Rss:") {
+                let kib = line.split_whitespace().nth(1).unwrap();
+                return kib.parse::<usize>().unwrap() * 1024;
+            }
+        }
+        panic!("no mapping holds {p:?}")
     }
 
     #[test]
@@ -162,16 +180,18 @@ mod tests {
         unsafe {
             let p = DipAllocator.alloc_zeroed(layout);
             assert!(!p.is_null());
-            #[cfg(target_os = "linux")]
-            let before = resident();
             let block = std::slice::from_raw_parts(p, layout.size());
             assert!(block.iter().all(|&b| b == 0));
             #[cfg(target_os = "linux")]
             {
-                let grown = resident().saturating_sub(before);
                 assert!(
-                    grown < 8 << 20,
-                    "reading 64 MiB of zeros made {grown} bytes resident"
+                    mapped::holds(p),
+                    "a 64 MiB zeroed block is not a mapping of ours"
+                );
+                let rss = resident(p);
+                assert!(
+                    rss < 8 << 20,
+                    "reading 64 MiB of zeros made {rss} bytes resident"
                 );
             }
             // Written, resized both ways, freed.

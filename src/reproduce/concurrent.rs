@@ -54,6 +54,9 @@ pub fn run_concurrently(
         return Err(DipError::invalid("no device to run on"));
     }
     let jobs = jobs_to_run(options)?;
+    // Name the commit now, as the run starts: a record names it when it is written,
+    // hours later for a long run, when HEAD may have moved on.
+    crate::reproduce::record::git_commit();
     let queue = Queue {
         jobs: &jobs,
         next: AtomicUsize::new(0),

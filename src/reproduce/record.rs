@@ -432,8 +432,9 @@ pub fn load_bench_records(results: &Path) -> Result<Vec<BenchRecord>> {
 }
 
 /// `git rev-parse HEAD` in the crate's source folder (or the working directory), or
-/// "unknown"; asked once per process, so that every record of a long run names the
-/// commit the run started from, even if commits are made while it runs.
+/// "unknown"; asked once per process (first by `run_concurrently`, as a run starts), so
+/// that every record of a long run names the commit the run started from, even if
+/// commits are made while it runs.
 pub fn git_commit() -> String {
     static COMMIT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     COMMIT.get_or_init(ask_git_commit).clone()
