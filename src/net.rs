@@ -212,30 +212,17 @@ impl Conv {
     }
 
     /// Its stride and padding: `(k − 1)/2` on each side, so that stride 1 keeps the size.
-    fn shape(&self) -> ops::conv_bn_act::ConvShape {
-        ops::conv_bn_act::ConvShape {
+    fn shape(&self) -> ops::conv::ConvShape {
+        ops::conv::ConvShape {
             stride: self.stride,
             padding: (self.kernel_size() - 1) / 2,
             reflect: self.padding == Padding::Reflection,
         }
     }
 
+    /// Pad then convolve (one fused op with the CPU kernels when padding by reflection).
     fn forward(&self, x: &Tensor, kernels: Kernels) -> Result<Tensor> {
-        let pad = self.shape().padding;
-        match self.padding {
-            // Pad then convolve (one fused op with the CPU kernels).
-            Padding::Reflection => ops::conv::conv2d_reflect_with(
-                x,
-                &self.weight,
-                &self.bias,
-                self.stride,
-                pad,
-                kernels,
-            ),
-            Padding::Zero => {
-                ops::conv::conv2d_with(x, &self.weight, &self.bias, self.stride, pad, kernels)
-            }
-        }
+        ops::conv::conv2d_shaped_with(x, &self.weight, &self.bias, self.shape(), kernels)
     }
 }
 

@@ -228,7 +228,8 @@ fn batch_norm_matches_candle_forward_and_gradients() {
 /// the output instead, their `x̂` would be wrong by far more than the tolerance).
 #[test]
 fn conv_bn_act_matches_conv_then_batch_norm() {
-    use dip::ops::conv_bn_act::{conv_bn_act_fast, ConvShape, UnitParams};
+    use dip::ops::conv::ConvShape;
+    use dip::ops::conv_bn_act::{conv_bn_act_fast, UnitParams};
     let mut rng = Rng::new(11);
     // (n, cin, cout, k, stride, padding, reflect, h, w)
     let cases = [

@@ -101,14 +101,11 @@ struct BatchNormOp {
     stats: Mutex<Vec<(f32, f32)>>,
 }
 
-/// The values of channel `c` of image `img` in `[N, C, H·W]` data.
-fn channel(data: &[f32], c: usize, channels: usize, hw: usize, img: usize) -> &[f32] {
-    &data[(img * channels + c) * hw..][..hw]
-}
-
 /// `(μ, 1/√(σ² + ε))` of one channel, the variance by a second pass (accurate).
-fn channel_stats(x: &[f32], c: usize, (n, ch, hw): (usize, usize, usize)) -> (f32, f32) {
-    stats_of_planes(n * hw, || (0..n).map(|img| channel(x, c, ch, hw, img)))
+fn channel_stats(x: &[f32], c: usize, dims: (usize, usize, usize)) -> (f32, f32) {
+    let (n, _, hw) = dims;
+    let planes = Planes::channel(x, c, dims);
+    stats_of_planes(n * hw, || (0..n).map(|img| planes.plane(img, hw)))
 }
 
 /// `(μ, 1/√(σ² + ε))` of the `m` values of some planes.
@@ -322,7 +319,8 @@ fn bn_forward(
                                 .cast::<MaybeUninit<f32>>(),
                             hw,
                         );
-                        plane_forward(channel(x, c, ch, hw, img), dst, scale, shift, slope);
+                        let src = Planes::channel(x, c, (n, ch, hw)).plane(img, hw);
+                        plane_forward(src, dst, scale, shift, slope);
                     }
                     stats
                 })
@@ -395,6 +393,32 @@ impl InPlace {
         let (dx, dgamma, dbeta) =
             bn_backward(kept, gamma, beta, dy, &self.stats, self.slope, dims, true);
         Ok((dx.unwrap_or_default(), dgamma, dbeta))
+    }
+
+    /// [`InPlace::backward`] inside a fused candle op: `y` and `grad` are the op's output
+    /// and its gradient, γ and β the last `2·C` values of its parameter tensor.
+    pub(super) fn backward_of_op(
+        &self,
+        y: &Tensor,
+        params: &Tensor,
+        grad: &Tensor,
+        dims: (usize, usize, usize),
+    ) -> Result<(Vec<f32>, Vec<f32>, Vec<f32>)> {
+        with_f32(y, "batch_norm output", |yv| {
+            with_f32(params, "batch_norm parameters", |pv| {
+                let Some(tail) = pv.len().checked_sub(2 * dims.1) else {
+                    bail!(
+                        "batch_norm: {} parameters for {} channels",
+                        pv.len(),
+                        dims.1
+                    )
+                };
+                let (gamma, beta) = pv[tail..].split_at(dims.1);
+                with_f32(grad, "batch_norm gradient", |dy| {
+                    self.backward(yv, gamma, beta, dy, dims)
+                })
+            })
+        })
     }
 }
 

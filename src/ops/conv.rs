@@ -67,6 +67,35 @@ pub fn conv2d_reflect_with(
     }
 }
 
+/// How a convolution strides and pads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvShape {
+    pub stride: usize,
+    pub padding: usize,
+    /// Pad by reflection (else with zeros).
+    pub reflect: bool,
+}
+
+/// [`conv2d_reflect_with`] or [`conv2d_with`], as `shape` says.
+pub fn conv2d_shaped_with(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    shape: ConvShape,
+    kernels: Kernels,
+) -> Result<Tensor> {
+    let ConvShape {
+        stride,
+        padding,
+        reflect,
+    } = shape;
+    if reflect {
+        conv2d_reflect_with(x, weight, bias, stride, padding, kernels)
+    } else {
+        conv2d_with(x, weight, bias, stride, padding, kernels)
+    }
+}
+
 /// The convolution by candle's own `conv2d` (any device).
 ///
 /// candle's backward pass of a strided `conv2d` (0.11) recovers the input's size

@@ -15,18 +15,9 @@ use std::sync::Mutex;
 use candle_core::{bail, CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor};
 
 use super::batch_norm::{batch_norm_with, InPlace};
-use super::conv::{conv2d_reflect_with, conv2d_with, conv_forward, conv_grads, Geom};
+use super::conv::{conv2d_shaped_with, conv_forward, conv_grads, ConvShape, Geom};
 use super::cpu_util::{cpu_f32, with_f32};
 use super::Kernels;
-
-/// How the unit's convolution strides and pads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ConvShape {
-    pub stride: usize,
-    pub padding: usize,
-    /// Pad by reflection (else with zeros).
-    pub reflect: bool,
-}
 
 /// The parameters of one unit: the conv's `weight [Cout, Cin, k, k]` and `bias [Cout]`,
 /// the batch norm's `gamma` and `beta` (`[Cout]`).
@@ -53,11 +44,7 @@ pub fn conv_bn_act_with(
     if kernels.use_cpu_kernels(x.device()) && f32s {
         return conv_bn_act_fast(x, p, conv, slope);
     }
-    let z = if conv.reflect {
-        conv2d_reflect_with(x, p.weight, p.bias, conv.stride, conv.padding, kernels)?
-    } else {
-        conv2d_with(x, p.weight, p.bias, conv.stride, conv.padding, kernels)?
-    };
+    let z = conv2d_shaped_with(x, p.weight, p.bias, conv, kernels)?;
     batch_norm_with(&z, p.gamma, p.beta, slope, kernels)
 }
 
@@ -143,14 +130,7 @@ impl CustomOp3 for ConvBnActOp {
         let dims = (g.n, g.cout, g.ho * g.wo);
         let saved = self.saved.lock().unwrap_or_else(|e| e.into_inner());
         // The batch norm's gradients, `dz` included, from `y`.
-        let (dz, dgamma, dbeta) = with_f32(y, "conv_bn_act output", |yv| {
-            with_f32(params, "conv_bn_act parameters", |pv| {
-                let (_, gamma, beta) = split(pv, g.cout)?;
-                with_f32(grad, "conv_bn_act gradient", |dy| {
-                    saved.backward(yv, gamma, beta, dy, dims)
-                })
-            })
-        })?;
+        let (dz, dgamma, dbeta) = saved.backward_of_op(y, params, grad, dims)?;
         // Then the conv's, from `dz`.
         let need = (x.track_op(), weight.track_op(), params.track_op());
         let grads = with_f32(x, "conv_bn_act input", |xv| {

@@ -22,7 +22,7 @@ use rayon::prelude::*;
 
 use super::batch_norm::{batch_norm_with, InPlace};
 use super::cpu::{self, PlaneKernel};
-use super::cpu_util::{cpu_f32, filled, with_f32};
+use super::cpu_util::{cpu_f32, filled};
 use super::upsample::{Bilinear2xAdjointOp, Bilinear2xOp, Nearest2xAdjointOp, Nearest2xOp};
 use super::Kernels;
 
@@ -321,16 +321,9 @@ impl CustomOp3 for MergeBnOp {
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let g = MergeGeom::new(skip.dims(), deep.dims())?;
-        let (c, dims) = (g.channels(), (g.n, g.channels(), g.h * g.w));
+        let dims = (g.n, g.channels(), g.h * g.w);
         let saved = self.saved.lock().unwrap_or_else(|e| e.into_inner());
-        let (dm, dgamma, dbeta) = with_f32(y, "merge output", |yv| {
-            with_f32(params, "merge batch norm parameters", |pv| {
-                let (gamma, beta) = pv.split_at(c);
-                with_f32(grad, "merge gradient", |dy| {
-                    saved.backward(yv, gamma, beta, dy, dims)
-                })
-            })
-        })?;
+        let (dm, dgamma, dbeta) = saved.backward_of_op(y, params, grad, dims)?;
         let dev = y.device();
         let dm = Tensor::from_vec(dm, y.shape(), dev)?;
         let (skip_grad, deep_grad) = merge_grads(self.mode, skip, deep, &dm)?;
