@@ -273,9 +273,26 @@ fn every_stride(
 /// (4.9 MB for the 3×3 conv of 132 channels).
 const TILE_PIXELS: usize = 1024;
 
-/// At most this many groups (partial weight gradients) per layer; a constant, so
-/// that results do not depend on the number of threads.
+/// At most this many groups (partial weight gradients) per layer, and at least
+/// [`GROUP_PIXELS`] output pixels in each: numbers of the shape alone, so that
+/// results do not depend on the number of threads. A group of fewer pixels spent more
+/// time clearing and adding its partial gradient (`Cout·K` floats, 590 kB for the
+/// network's 3×3 convs) than multiplying: the stride-2 conv to 16² took 1.26 ms of
+/// backward pass in 8 groups, 0.89 ms in one (whose products gemm splits between the threads).
 const MAX_GROUPS: usize = 8;
+const GROUP_PIXELS: usize = 256;
+
+/// Winograd ([`Geom::winograd`]) from this many output pixels up (32², not 16²). Below,
+/// transforming the kernels (16/9 of the weights' size, for the input gradient once
+/// more) costs more than the multiplications it saves: at 64² the layers of 16² and
+/// less took 0.0301 → 0.0287 s of an iteration off by im2col, with the groups above 0.0277.
+const WINOGRAD_FROM_PIXELS: usize = 512;
+
+/// The weight gradient by Winograd too from this many output pixels up (64²): its
+/// products over the tiles are 2.25 times fewer but transform the input again and the
+/// output gradient, which pays only on large planes (one 132 → 128 layer: 3.35 → 2.62 ms
+/// at 64², 13.4 → 9.7 ms at 128², even at 32²).
+const WINOGRAD_WEIGHT_GRAD_FROM_PIXELS: usize = 2048;
 
 /// The shapes of one convolution.
 #[derive(Clone, Copy, Debug)]
@@ -377,10 +394,12 @@ impl Geom {
         self.unpad(r * self.stride + i, self.h)
     }
 
-    /// A 3×3 conv with stride 1 and padding 1, which runs by Winograd's F(2×2, 3×3)
-    /// ([`winograd`]): the network's convolutions but the strided and the 1×1 ones.
+    /// A 3×3 conv with stride 1 and padding 1 of at least [`WINOGRAD_FROM_PIXELS`]
+    /// outputs, which runs by Winograd's F(2×2, 3×3) ([`winograd`]): the network's
+    /// convolutions but the strided, the 1×1 and the smallest ones.
     fn winograd(&self) -> bool {
         (self.kh, self.kw, self.stride, self.pad) == (3, 3, 1, 1)
+            && self.out_pixels() >= WINOGRAD_FROM_PIXELS
     }
 
     /// One image of the forward pass, for [`winograd`].
@@ -718,21 +737,26 @@ pub(super) struct ConvGrads {
 }
 
 /// The gradients `need`ed (`dx`, `dW`, `db`) of a convolution whose output gradient is `dy`:
-/// the input gradient by Winograd where the forward pass used it, the rest by [`conv_backward`].
+/// the input and weight gradients by Winograd where the forward pass used it, the rest
+/// by [`conv_backward`].
 pub(super) fn conv_grads(
     g: &Geom,
     x: &[f32],
     w: &[f32],
     dy: &[f32],
-    need: (bool, bool, bool),
+    (need_dx, need_dw, need_db): (bool, bool, bool),
 ) -> ConvGrads {
-    if g.winograd() && need.0 {
-        let mut grads = conv_backward(g, x, w, dy, (false, need.1, need.2));
-        grads.dx = Some(winograd_input_grad(g, w, dy));
-        grads
-    } else {
-        conv_backward(g, x, w, dy, need)
+    if !g.winograd() {
+        return conv_backward(g, x, w, dy, (need_dx, need_dw, need_db));
     }
+    let mut grads = conv_backward(g, x, w, dy, (false, false, need_db));
+    if g.out_pixels() >= WINOGRAD_WEIGHT_GRAD_FROM_PIXELS {
+        grads.dw = need_dw.then(|| winograd::weight_grad(&g.winograd_shape(), g.n, x, dy));
+    } else if need_dw {
+        grads.dw = conv_backward(g, x, w, dy, (false, true, false)).dw;
+    }
+    grads.dx = need_dx.then(|| winograd_input_grad(g, w, dy));
+    grads
 }
 
 // ANCHOR: conv_backward
@@ -771,7 +795,8 @@ fn conv_backward(
     } else {
         g.kh.div_ceil(g.stride)
     };
-    let group_rows = g.ho.div_ceil(MAX_GROUPS).max(min_rows);
+    let groups = (g.out_pixels() / GROUP_PIXELS).clamp(1, MAX_GROUPS);
+    let group_rows = g.ho.div_ceil(groups).max(min_rows);
     let groups = row_ranges(g.ho, group_rows);
     let mut partials: Vec<Vec<f32>> = if need_dw {
         groups.iter().map(|_| vec![0f32; g.cout * k]).collect()
