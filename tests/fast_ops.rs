@@ -85,8 +85,10 @@ fn conv_matches_candle_forward_and_gradients() {
         (5, 7, 3, 1, 0, 70, 40), // several tiles and groups
         // Winograd's F(2×2, 3×3) from 512 output pixels, its weight gradient too from
         // 2048 (`conv.rs`): odd sizes, several blocks.
+        // F(4×4, 3×3) from 4096 (odd sizes: tiles partly outside).
         (5, 7, 3, 1, 1, 25, 27),
         (5, 7, 3, 1, 1, 33, 65),
+        (3, 4, 3, 1, 1, 67, 63),
         (5, 7, 3, 2, 1, 75, 33),
         (5, 7, 3, 2, 0, 64, 64),
         (6, 4, 1, 1, 0, 50, 47),
@@ -147,6 +149,7 @@ fn reflection_padded_conv_matches_pad_then_candle_conv() {
         (4, 3, 3, 1, 1, 9, 13),
         // Winograd (all three gradients), odd sizes: the folded border of a half-used tile.
         (4, 3, 3, 1, 1, 45, 51),
+        (4, 3, 3, 1, 1, 65, 71), // by F(4×4, 3×3)
         (5, 7, 3, 2, 1, 64, 64),
     ];
     for (cin, cout, k, stride, pad, h, w) in cases {
@@ -240,6 +243,7 @@ fn conv_bn_act_matches_conv_then_batch_norm() {
     let cases = [
         (1, 3, 6, 3, 1, 1, true, 10, 7),
         (1, 3, 6, 3, 1, 1, true, 47, 45), // by Winograd
+        (1, 3, 6, 3, 1, 1, true, 66, 70), // by Winograd's F(4×4, 3×3)
         (2, 3, 6, 3, 2, 1, true, 11, 9),
         (1, 4, 6, 1, 1, 0, false, 6, 5),
         (1, 3, 6, 5, 1, 2, false, 9, 12),

@@ -13,8 +13,8 @@ use super::cpu_util::{
 
 use super::cpu::PlaneKernel;
 use super::reflection_pad::{source_index, ReflectionPad2dAdjointOp};
-use super::winograd;
 use super::Kernels;
+use super::{winograd, winograd4};
 
 /// `x ⋆ weight + bias` with the given stride and zero padding.
 /// `x: [N, Cin, H, W]`, `weight: [Cout, Cin, k, k]`, `bias: [Cout]`.
@@ -288,6 +288,11 @@ const GROUP_PIXELS: usize = 256;
 /// less took 0.0301 → 0.0287 s of an iteration off by im2col, with the groups above 0.0277.
 const WINOGRAD_FROM_PIXELS: usize = 512;
 
+/// Winograd's F(4 × 4, 3 × 3) ([`Tiling`]) from this many output pixels up (64²). At
+/// 64², one 132 → 128 layer: output 1.84 → 1.54 ms, input gradient 2.49 → 2.22 ms;
+/// at 128², 7.1 → 5.0 and 8.6 → 6.6 ms; at 32² it was slower (0.55 → 0.85 ms).
+const WINOGRAD4_FROM_PIXELS: usize = 4096;
+
 /// The weight gradient by Winograd too from this many output pixels up (64²): its
 /// products over the tiles are 2.25 times fewer but transform the input again and the
 /// output gradient, which pays only on large planes (one 132 → 128 layer: 3.35 → 2.62 ms
@@ -515,14 +520,15 @@ pub(super) fn conv_forward(g: &Geom, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32
 /// [`conv_forward`] into `y`, which it writes in full.
 fn conv_forward_into(g: &Geom, x: &[f32], w: &[f32], b: &[f32], y_all: SendPtr) {
     if g.winograd() {
-        let u = winograd::transform_weights(w, g.cout, g.cin);
+        let tiling = Tiling::for_pixels(g.out_pixels());
+        let u = tiling.transform_weights(w, g.cout, g.cin);
         let (pin, pout) = (g.in_pixels(), g.out_pixels());
         for img in 0..g.n {
             let x = &x[img * g.cin * pin..][..g.cin * pin];
             // SAFETY: image `img`'s output lies inside `y_all`, written in full.
             unsafe {
                 let y = SendPtr(y_all.get().add(img * g.cout * pout));
-                winograd::forward(&g.winograd_shape(), x, &u, b, y);
+                tiling.forward(&g.winograd_shape(), x, &u, b, y);
             }
         }
         return;
@@ -654,6 +660,42 @@ unsafe fn transpose(src: *const f32, rows: usize, cols: usize, src_rs: usize, ds
     }
 }
 
+/// Winograd's two tilings of the output: F(4 × 4, 3 × 3) ([`winograd4`]) on planes of
+/// at least [`WINOGRAD4_FROM_PIXELS`] outputs, F(2 × 2, 3 × 3) ([`winograd`]) on smaller
+/// ones, where the larger tiles would leave too few of them to a block for gemm.
+#[derive(Clone, Copy)]
+enum Tiling {
+    F2,
+    F4,
+}
+
+impl Tiling {
+    fn for_pixels(pixels: usize) -> Self {
+        if pixels >= WINOGRAD4_FROM_PIXELS {
+            Tiling::F4
+        } else {
+            Tiling::F2
+        }
+    }
+
+    fn transform_weights(self, w: &[f32], cout: usize, cin: usize) -> Vec<f32> {
+        match self {
+            Tiling::F2 => winograd::transform_weights(w, cout, cin),
+            Tiling::F4 => winograd4::transform_weights(w, cout, cin),
+        }
+    }
+
+    /// # Safety
+    /// As [`winograd::forward`]: `y` must point at `Cout · Ho · Wo` writable floats.
+    unsafe fn forward(self, s: &winograd::Shape3x3, x: &[f32], u: &[f32], b: &[f32], y: SendPtr) {
+        match self {
+            // SAFETY: the caller's `y`.
+            Tiling::F2 => unsafe { winograd::forward(s, x, u, b, y) },
+            Tiling::F4 => unsafe { winograd4::forward(s, x, u, b, y) },
+        }
+    }
+}
+
 /// The input gradient of a [`Geom::winograd`] convolution, by Winograd too: the
 /// "full" correlation of `dy` (zero padding 2) with each kernel turned by 180° and
 /// the channels swapped gives the gradient of the padded input, whose border is then
@@ -669,7 +711,8 @@ fn winograd_input_grad(g: &Geom, w: &[f32], dy: &[f32]) -> InputGrad {
             }
         }
     }
-    let u = winograd::transform_weights(&turned, g.cin, g.cout);
+    let tiling = Tiling::for_pixels(g.out_pixels());
+    let u = tiling.transform_weights(&turned, g.cin, g.cout);
     let shape = winograd::Shape3x3 {
         cin: g.cout,
         cout: g.cin,
@@ -692,7 +735,7 @@ fn winograd_input_grad(g: &Geom, w: &[f32], dy: &[f32]) -> InputGrad {
             for img in 0..g.n {
                 let dy = &dy[img * g.cout * pout..][..g.cout * pout];
                 let p = SendPtr(p.get().add(img * g.cin * plane));
-                winograd::forward(&shape, dy, &u, &zeros, p);
+                tiling.forward(&shape, dy, &u, &zeros, p);
             }
         })
     };

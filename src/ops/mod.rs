@@ -21,6 +21,7 @@ pub mod merge;
 pub mod reflection_pad;
 pub mod upsample;
 pub mod winograd;
+pub mod winograd4;
 
 pub use batch_norm::batch_norm;
 pub use conv::conv2d;

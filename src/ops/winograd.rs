@@ -63,7 +63,7 @@ pub struct Shape3x3 {
 }
 
 impl Shape3x3 {
-    fn out_hw(&self) -> (usize, usize) {
+    pub(super) fn out_hw(&self) -> (usize, usize) {
         (self.h + 2 * self.pad - 2, self.w + 2 * self.pad - 2)
     }
 
@@ -75,7 +75,7 @@ impl Shape3x3 {
 
     /// The input index under padded index `q` of an axis of length `n` (`None`: a zero,
     /// also past the end, where the last tile of an odd size reaches).
-    fn unpad(&self, q: usize, n: usize) -> Option<usize> {
+    pub(super) fn unpad(&self, q: usize, n: usize) -> Option<usize> {
         super::reflection_pad::source_index(q, n, self.pad, self.reflect)
     }
 }
@@ -448,7 +448,7 @@ fn kernel_grad(du: &[f32], cout: usize, cin: usize) -> Vec<f32> {
 // ANCHOR_END: winograd_weight_grad
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::rng::Rng;
 
@@ -461,7 +461,7 @@ mod tests {
     }
 
     /// The definition, loop by loop: `y[co][i][j] = b[co] + Σ x_pad[c][i + a][j + d] · w[co][c][a][d]`.
-    fn direct(s: &Shape3x3, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
+    pub(in crate::ops) fn direct(s: &Shape3x3, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
         let (ho, wo) = s.out_hw();
         let mut y = vec![0f32; s.cout * ho * wo];
         for co in 0..s.cout {
