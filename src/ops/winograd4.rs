@@ -308,7 +308,9 @@ mod tests {
         }
         for j in 0..3 {
             let g = gk(std::array::from_fn(|k| if k == j { 1.0 } else { 0.0 }));
-            (0..6).for_each(|i| assert!((g[i] - G[i][j]).abs() < 1e-7, "G[{i}][{j}]"));
+            for (i, row) in G.iter().enumerate() {
+                assert!((g[i] - row[j]).abs() < 1e-7, "G[{i}][{j}]");
+            }
         }
     }
 
