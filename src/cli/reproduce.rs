@@ -15,7 +15,7 @@ use dip::reproduce::{self, merge, tables, Event, Experiment, Options, Outcome, P
 /// Options of `dip reproduce`.
 #[derive(Args, Debug)]
 pub struct ReproduceArgs {
-    /// paper (the reference settings), cpu (the paper on 64×64 crops, hours on a CPU), quick (reduced; ~5.5 minutes on 2 cores) or tiny (seconds; for tests). `--estimate` says what one costs here.
+    /// paper (the reference settings), cpu (the paper on 64×64 crops, hours on a CPU), quick (reduced; ~5 minutes on 2 cores) or tiny (seconds; for tests). `--estimate` says what one costs here.
     #[arg(long, default_value = "quick")]
     pub preset: String,
     /// Only these experiments: table1, denoising, sr, demos, stopping, tiling (comma-separated).
