@@ -13,6 +13,7 @@ use super::cpu_util::{
 
 use super::cpu::PlaneKernel;
 use super::reflection_pad::{source_index, ReflectionPad2dAdjointOp};
+use super::winograd::Tiling as _;
 use super::Kernels;
 use super::{winograd, winograd4};
 
@@ -288,7 +289,7 @@ const GROUP_PIXELS: usize = 256;
 /// less took 0.0301 → 0.0287 s of an iteration off by im2col, with the groups above 0.0277.
 const WINOGRAD_FROM_PIXELS: usize = 512;
 
-/// Winograd's F(4 × 4, 3 × 3) ([`Tiling`]) from this many output pixels up (64²). At
+/// Winograd's F(4 × 4, 3 × 3) ([`TileSize`]) from this many output pixels up (64²). At
 /// 64², one 132 → 128 layer: output 1.84 → 1.54 ms, input gradient 2.49 → 2.22 ms;
 /// at 128², 7.1 → 5.0 and 8.6 → 6.6 ms; at 32² it was slower (0.55 → 0.85 ms).
 const WINOGRAD4_FROM_PIXELS: usize = 4096;
@@ -520,7 +521,7 @@ pub(super) fn conv_forward(g: &Geom, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32
 /// [`conv_forward`] into `y`, which it writes in full.
 fn conv_forward_into(g: &Geom, x: &[f32], w: &[f32], b: &[f32], y_all: SendPtr) {
     if g.winograd() {
-        let tiling = Tiling::for_pixels(g.out_pixels());
+        let tiling = TileSize::for_pixels(g.out_pixels());
         let u = tiling.transform_weights(w, g.cout, g.cin);
         let (pin, pout) = (g.in_pixels(), g.out_pixels());
         for img in 0..g.n {
@@ -660,28 +661,28 @@ unsafe fn transpose(src: *const f32, rows: usize, cols: usize, src_rs: usize, ds
     }
 }
 
-/// Winograd's two tilings of the output: F(4 × 4, 3 × 3) ([`winograd4`]) on planes of
+/// Which of Winograd's tilings ([`winograd::Tiling`]) a plane takes: F(4 × 4, 3 × 3) ([`winograd4`]) on planes of
 /// at least [`WINOGRAD4_FROM_PIXELS`] outputs, F(2 × 2, 3 × 3) ([`winograd`]) on smaller
 /// ones, where the larger tiles would leave too few of them to a block for gemm.
 #[derive(Clone, Copy)]
-enum Tiling {
+enum TileSize {
     F2,
     F4,
 }
 
-impl Tiling {
+impl TileSize {
     fn for_pixels(pixels: usize) -> Self {
         if pixels >= WINOGRAD4_FROM_PIXELS {
-            Tiling::F4
+            TileSize::F4
         } else {
-            Tiling::F2
+            TileSize::F2
         }
     }
 
     fn transform_weights(self, w: &[f32], cout: usize, cin: usize) -> Vec<f32> {
         match self {
-            Tiling::F2 => winograd::transform_weights(w, cout, cin),
-            Tiling::F4 => winograd4::transform_weights(w, cout, cin),
+            TileSize::F2 => winograd::F2::transform_weights(w, cout, cin),
+            TileSize::F4 => winograd4::F4::transform_weights(w, cout, cin),
         }
     }
 
@@ -690,8 +691,8 @@ impl Tiling {
     unsafe fn forward(self, s: &winograd::Shape3x3, x: &[f32], u: &[f32], b: &[f32], y: SendPtr) {
         match self {
             // SAFETY: the caller's `y`.
-            Tiling::F2 => unsafe { winograd::forward(s, x, u, b, y) },
-            Tiling::F4 => unsafe { winograd4::forward(s, x, u, b, y) },
+            TileSize::F2 => unsafe { winograd::forward::<winograd::F2>(s, x, u, b, y) },
+            TileSize::F4 => unsafe { winograd::forward::<winograd4::F4>(s, x, u, b, y) },
         }
     }
 }
@@ -711,7 +712,7 @@ fn winograd_input_grad(g: &Geom, w: &[f32], dy: &[f32]) -> InputGrad {
             }
         }
     }
-    let tiling = Tiling::for_pixels(g.out_pixels());
+    let tiling = TileSize::for_pixels(g.out_pixels());
     let u = tiling.transform_weights(&turned, g.cin, g.cout);
     let shape = winograd::Shape3x3 {
         cin: g.cout,

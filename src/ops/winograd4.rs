@@ -13,8 +13,8 @@
 
 use rayon::prelude::*;
 
-use super::cpu_util::{matmul, with_scratch, with_second_scratch, SendPtr};
-use super::winograd::Shape3x3;
+use super::cpu_util::SendPtr;
+use super::winograd::{Shape3x3, Tiling};
 
 // ANCHOR: winograd4_matrices
 // The matrices as Lavin and Gray give them; the transforms below write their rows out
@@ -245,57 +245,34 @@ unsafe fn transform_output(
     }
 }
 
-/// `y = conv3x3(pad(x)) + b` for one image, `u` being [`transform_weights`] of the kernel.
-///
-/// # Safety
-/// `y` must point at `Cout · Ho · Wo` writable floats, which this writes in full.
-pub unsafe fn forward(s: &Shape3x3, x: &[f32], u: &[f32], b: &[f32], y: SendPtr) {
-    let (th, tw) = tiles(s);
-    // Blocks of about TILES_PER_BLOCK tiles, and at least MIN_BLOCKS of them where the
-    // image has the rows (a number of the shapes only: results do not depend on the threads).
-    let rows_per_block = (TILES_PER_BLOCK / tw).clamp(1, th.div_ceil(MIN_BLOCKS).max(1));
-    let blocks: Vec<(usize, usize)> = (0..th)
-        .step_by(rows_per_block)
-        .map(|r| (r, (r + rows_per_block).min(th)))
-        .collect();
-    blocks.par_iter().for_each(|&(ty0, ty1)| {
-        let t = (ty1 - ty0) * tw;
-        with_scratch(36 * s.cin * t, |v| {
-            transform_input(s, x, (ty0, ty1), v);
-            with_second_scratch(36 * s.cout * t, |m| {
-                for k in 0..36 {
-                    // SAFETY: the three matrices lie inside `m`, `u` and `v`.
-                    unsafe {
-                        matmul(
-                            s.cout,
-                            t,
-                            s.cin,
-                            m[k * s.cout * t..].as_mut_ptr(),
-                            t,
-                            1,
-                            false,
-                            u[k * s.cin..].as_ptr(),
-                            36 * s.cin,
-                            1,
-                            v[k * s.cin * t..].as_ptr(),
-                            t,
-                            1,
-                            gemm::Parallelism::None,
-                        );
-                    }
-                }
-                // SAFETY: the caller's `y`; this block writes its own rows.
-                unsafe { transform_output(s, m, b, (ty0, ty1), y) };
-            });
-        });
-    });
+/// F(4 × 4, 3 × 3) for [`super::winograd::forward`].
+pub struct F4;
+
+impl Tiling for F4 {
+    const OUT: usize = 4;
+    const TILES_PER_BLOCK: usize = TILES_PER_BLOCK;
+    const MIN_BLOCKS: usize = MIN_BLOCKS;
+    fn transform_weights(w: &[f32], cout: usize, cin: usize) -> Vec<f32> {
+        transform_weights(w, cout, cin)
+    }
+    fn transform_input(s: &Shape3x3, x: &[f32], rows: (usize, usize), v: &mut [f32]) {
+        transform_input(s, x, rows, v)
+    }
+    unsafe fn transform_output(
+        s: &Shape3x3,
+        m: &[f32],
+        b: &[f32],
+        rows: (usize, usize),
+        y: SendPtr,
+    ) {
+        // SAFETY: the caller's `y`.
+        unsafe { transform_output(s, m, b, rows, y) }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::winograd::tests::direct;
-    use crate::rng::Rng;
 
     /// The written-out transforms `bt`, `at` and `gk` are the matrices `Bᵀ`, `Aᵀ` and `G`.
     #[test]
@@ -310,46 +287,6 @@ mod tests {
             let g = gk(std::array::from_fn(|k| if k == j { 1.0 } else { 0.0 }));
             for (i, row) in G.iter().enumerate() {
                 assert!((g[i] - row[j]).abs() < 1e-7, "G[{i}][{j}]");
-            }
-        }
-    }
-
-    #[test]
-    fn winograd4_matches_the_direct_convolution() {
-        let mut rng = Rng::new(4);
-        for (cin, cout, h, w) in [
-            (3, 5, 8, 8),
-            (4, 2, 7, 9),
-            (6, 7, 5, 3),
-            (2, 3, 33, 65),
-            (40, 3, 21, 19),
-        ] {
-            for (pad, reflect) in [(1, false), (1, true), (2, false)] {
-                let s = Shape3x3 {
-                    cin,
-                    cout,
-                    h,
-                    w,
-                    pad,
-                    reflect,
-                };
-                let x = rng.uniform(cin * h * w, -1.0, 1.0);
-                let wt = rng.uniform(cout * cin * 9, -1.0, 1.0);
-                let b = rng.uniform(cout, -1.0, 1.0);
-                let u = transform_weights(&wt, cout, cin);
-                let (ho, wo) = s.out_hw();
-                let mut y = vec![f32::NAN; cout * ho * wo];
-                unsafe { forward(&s, &x, &u, &b, SendPtr(y.as_mut_ptr())) };
-                let e = direct(&s, &x, &wt, &b);
-                let scale = e.iter().fold(0f32, |m, v| m.max(v.abs()));
-                let err = y
-                    .iter()
-                    .zip(&e)
-                    .fold(0f32, |m, (a, e)| m.max((a - e).abs()));
-                assert!(
-                    err < 1e-5 * scale,
-                    "{s:?}: max difference {err}, values up to {scale}"
-                );
             }
         }
     }
