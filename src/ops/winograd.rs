@@ -82,6 +82,37 @@ impl Shape3x3 {
     }
 }
 
+/// One padded input row at a time, `width` floats (the image's row, its border, and
+/// zeros past the end), for the input transforms of both tilings.
+pub(super) struct PaddedRow {
+    /// The padded columns outside the image: (padded index, input index or zero).
+    borders: Vec<(usize, Option<usize>)>,
+    row: Vec<f32>,
+}
+
+impl PaddedRow {
+    pub(super) fn new(s: &Shape3x3, width: usize) -> Self {
+        let borders = (0..width)
+            .filter(|&q| q < s.pad || q >= s.pad + s.w)
+            .map(|q| (q, s.unpad(q, s.w)))
+            .collect();
+        Self {
+            borders,
+            row: vec![0f32; width],
+        }
+    }
+
+    /// Row `ir` of `plane` (`H × W`), padded.
+    pub(super) fn of(&mut self, s: &Shape3x3, plane: &[f32], ir: usize) -> &[f32] {
+        let src = &plane[ir * s.w..][..s.w];
+        self.row[s.pad..s.pad + s.w].copy_from_slice(src);
+        for &(q, i) in &self.borders {
+            self.row[q] = i.map_or(0.0, |i| src[i]);
+        }
+        &self.row
+    }
+}
+
 /// `V_ξν` of tile rows `ty0..ty1` of one image: `v[ξν][c][t]`, `t = (ty − ty0)·tw + tx`.
 /// Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]], on the rows of the
 /// tile and then on its columns. The padded rows are split into even and odd columns,
@@ -90,12 +121,7 @@ fn transform_input(s: &Shape3x3, x: &[f32], (ty0, ty1): (usize, usize), v: &mut 
     let tw = s.tiles().1;
     let t_all = (ty1 - ty0) * tw;
     let n = tw + 1;
-    // The padded columns outside the image: (padded index, input index or zero).
-    let borders: Vec<(usize, Option<usize>)> = (0..2 * n)
-        .filter(|&q| q < s.pad || q >= s.pad + s.w)
-        .map(|q| (q, s.unpad(q, s.w)))
-        .collect();
-    let mut padded = vec![0f32; 2 * n];
+    let mut padded = PaddedRow::new(s, 2 * n);
     // Even and odd columns of the 4 padded rows, then of their 4 combinations.
     let mut rows = vec![0f32; 8 * n];
     let mut sums = vec![0f32; 8 * n];
@@ -106,11 +132,7 @@ fn transform_input(s: &Shape3x3, x: &[f32], (ty0, ty1): (usize, usize), v: &mut 
                 let (even, odd) = rows[2 * r * n..][..2 * n].split_at_mut(n);
                 match s.unpad(2 * ty + r, s.h) {
                     Some(ir) => {
-                        let src = &plane[ir * s.w..][..s.w];
-                        padded[s.pad..s.pad + s.w].copy_from_slice(src);
-                        for &(q, i) in &borders {
-                            padded[q] = i.map_or(0.0, |i| src[i]);
-                        }
+                        let padded = padded.of(s, plane, ir);
                         for ((e, o), pair) in even
                             .iter_mut()
                             .zip(odd.iter_mut())

@@ -14,7 +14,7 @@
 use rayon::prelude::*;
 
 use super::cpu_util::SendPtr;
-use super::winograd::{Shape3x3, Tiling};
+use super::winograd::{PaddedRow, Shape3x3, Tiling};
 
 // ANCHOR: winograd4_matrices
 // The matrices as Lavin and Gray give them; the transforms below write their rows out
@@ -132,11 +132,7 @@ fn transform_input(s: &Shape3x3, x: &[f32], (ty0, ty1): (usize, usize), v: &mut 
     let t_all = (ty1 - ty0) * tw;
     let n = tw + 1;
     let width = 4 * n;
-    let borders: Vec<(usize, Option<usize>)> = (0..width)
-        .filter(|&q| q < s.pad || q >= s.pad + s.w)
-        .map(|q| (q, s.unpad(q, s.w)))
-        .collect();
-    let mut padded = vec![0f32; width];
+    let mut padded = PaddedRow::new(s, width);
     // The six padded rows by residue (`rows[r][res]`), then Bᵀ d by residue (`sums[i][res]`).
     let mut rows = vec![0f32; 6 * width];
     let mut sums = vec![0f32; 6 * width];
@@ -146,11 +142,7 @@ fn transform_input(s: &Shape3x3, x: &[f32], (ty0, ty1): (usize, usize), v: &mut 
             for (r, row) in rows.chunks_exact_mut(width).enumerate() {
                 match s.unpad(4 * ty + r, s.h) {
                     Some(ir) => {
-                        let src = &plane[ir * s.w..][..s.w];
-                        padded[s.pad..s.pad + s.w].copy_from_slice(src);
-                        for &(q, i) in &borders {
-                            padded[q] = i.map_or(0.0, |i| src[i]);
-                        }
+                        let padded = padded.of(s, plane, ir);
                         let (r0, rest) = row.split_at_mut(n);
                         let (r1, rest) = rest.split_at_mut(n);
                         let (r2, r3) = rest.split_at_mut(n);
