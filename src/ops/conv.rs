@@ -294,10 +294,10 @@ const WINOGRAD_FROM_PIXELS: usize = 512;
 /// at 128², 7.1 → 5.0 and 8.6 → 6.6 ms; at 32² it was slower (0.55 → 0.85 ms).
 const WINOGRAD4_FROM_PIXELS: usize = 4096;
 
-/// The weight gradient by Winograd too from this many output pixels up (64²): its
-/// products over the tiles are 2.25 times fewer but transform the input again and the
-/// output gradient, which pays only on large planes (one 132 → 128 layer: 3.35 → 2.62 ms
-/// at 64², 13.4 → 9.7 ms at 128², even at 32²).
+/// The weight gradient by Winograd's F(2×2, 3×3) too from this many output pixels up
+/// (64²): its products over the tiles are 2.25 times fewer, but it transforms the input
+/// again and the output gradient, which pays only on large planes (one 132 → 128 layer:
+/// 3.35 → 2.62 ms at 64², 13.4 → 9.7 ms at 128²; 1.04 → 1.02 ms at 32²).
 const WINOGRAD_WEIGHT_GRAD_FROM_PIXELS: usize = 2048;
 
 /// The shapes of one convolution.
@@ -401,8 +401,8 @@ impl Geom {
     }
 
     /// A 3×3 conv with stride 1 and padding 1 of at least [`WINOGRAD_FROM_PIXELS`]
-    /// outputs, which runs by Winograd's F(2×2, 3×3) ([`winograd`]): the network's
-    /// convolutions but the strided, the 1×1 and the smallest ones.
+    /// outputs, which runs by Winograd's minimal filtering (its tiles: [`TileSize`]): the
+    /// network's convolutions but the strided, the 1×1 and the smallest ones.
     fn winograd(&self) -> bool {
         (self.kh, self.kw, self.stride, self.pad) == (3, 3, 1, 1)
             && self.out_pixels() >= WINOGRAD_FROM_PIXELS
@@ -661,9 +661,10 @@ unsafe fn transpose(src: *const f32, rows: usize, cols: usize, src_rs: usize, ds
     }
 }
 
-/// Which of Winograd's tilings ([`winograd::Tiling`]) a plane takes: F(4 × 4, 3 × 3) ([`winograd4`]) on planes of
-/// at least [`WINOGRAD4_FROM_PIXELS`] outputs, F(2 × 2, 3 × 3) ([`winograd`]) on smaller
-/// ones, where the larger tiles would leave too few of them to a block for gemm.
+/// Which of Winograd's tilings ([`winograd::Tiling`]) a plane's output and input gradient
+/// take: F(4 × 4, 3 × 3) ([`winograd4`]) on planes of at least [`WINOGRAD4_FROM_PIXELS`]
+/// outputs, F(2 × 2, 3 × 3) ([`winograd`]) on smaller ones, where the larger tiles would
+/// leave too few of them to a block for gemm.
 #[derive(Clone, Copy)]
 enum TileSize {
     F2,

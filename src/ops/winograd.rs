@@ -421,7 +421,7 @@ fn transform_output_grad(s: &Shape3x3, dy: &[f32], (ty0, ty1): (usize, usize), m
 
 /// The weight gradient of [`forward`] over `images` images: `dW = Gᵀ dU G` for each
 /// channel pair, where `dU_ξν (Cout × Cin) = Σ_tiles M̄_ξν · V_ξνᵀ` sums the transformed
-/// output gradient ([`transform_output_grad`]) against the transformed input (the
+/// output gradient (`transform_output_grad`) against the transformed input (the
 /// forward pass's `V`, made again). 16 products of `Cout × Cin × T` where im2col + gemm
 /// takes one of `Cout × 9·Cin × 4·T`: 2.25 times fewer multiplications. Returns
 /// `dW (Cout × Cin × 3 × 3)`.
