@@ -265,9 +265,10 @@ fn every_stride(
 // (a cheap copy), and the unfolded rows are a cache line longer than the tile, so
 // that a walk down a column of `col` does not land in one cache set every time.
 //
-// The 3×3 convolutions with stride 1 (most of the network's work) compute their
-// output and their input gradient another way, with fewer multiplications:
-// Winograd's minimal filtering (`ops::winograd`).
+// The 3×3 convolutions with stride 1 (most of the network's work) on planes of 32²
+// and more compute their output and their input gradient another way, with fewer
+// multiplications: Winograd's minimal filtering (`ops::winograd`, `ops::winograd4`);
+// from 64² their weight gradient too.
 // ANCHOR_END: conv_math
 
 /// Output pixels per tile: the tile's unfolded input is `K × TILE_PIXELS` floats
