@@ -257,15 +257,19 @@ pub struct ConvBnAct {
 }
 
 impl ConvBnAct {
-    fn forward(&self, x: &Tensor, kernels: Kernels) -> Result<Tensor> {
-        let params = ops::conv_bn_act::UnitParams {
+    fn params(&self) -> ops::conv_bn_act::UnitParams<'_> {
+        ops::conv_bn_act::UnitParams {
             weight: &self.conv.weight,
             bias: &self.conv.bias,
             gamma: &self.bn.gamma,
             beta: &self.bn.beta,
-        };
+        }
+    }
+
+    fn forward(&self, x: &Tensor, kernels: Kernels) -> Result<Tensor> {
         // One op on the CPU (`ops::conv_bn_act`): the conv's output is not kept.
-        ops::conv_bn_act::conv_bn_act_with(x, params, self.conv.shape(), Some(LEAKY_SLOPE), kernels)
+        let (params, shape) = (self.params(), self.conv.shape());
+        ops::conv_bn_act::conv_bn_act_with(x, params, shape, Some(LEAKY_SLOPE), kernels)
     }
 }
 
@@ -290,27 +294,32 @@ impl Level {
         if let Some(deeper) = &self.deeper {
             deep = deeper.forward(&deep, kernels)?;
         }
-        // Doubled again, concatenated behind the skip branch, batch-normalised
-        // (one op on the CPU: `ops::merge`).
-        let (gamma, beta) = (&self.merge_bn.gamma, &self.merge_bn.beta);
+        // Doubled again, concatenated behind the skip branch, batch-normalised, and
+        // the decoder's first unit (one op on the CPU: `ops::decoder`).
         let y = match &self.skip {
             Some(skip) => {
                 let skip = skip.forward(x, kernels)?;
-                ops::merge::upsample_concat_bn_with(
+                let merge_bn = (
+                    self.merge_bn.gamma.as_tensor(),
+                    self.merge_bn.beta.as_tensor(),
+                );
+                ops::decoder::merge_unit_with(
                     &skip,
                     &deep,
                     self.upsample,
-                    gamma,
-                    beta,
+                    merge_bn,
+                    self.up.params(),
+                    self.up.conv.shape(),
+                    Some(LEAKY_SLOPE),
                     kernels,
                 )?
             }
             None => {
                 let up = ops::merge::upsample_with(&deep, self.upsample, kernels)?;
-                self.merge_bn.forward(&up, false, kernels)?
+                let y = self.merge_bn.forward(&up, false, kernels)?;
+                self.up.forward(&y, kernels)?
             }
         };
-        let y = self.up.forward(&y, kernels)?;
         match &self.up_1x1 {
             Some(unit) => unit.forward(&y, kernels),
             None => Ok(y),

@@ -382,6 +382,95 @@ fn merge_bn_matches_merge_then_batch_norm() {
     }
 }
 
+/// The merge, its batch norm and the decoder's first unit as one op (the merged
+/// tensor made again in the backward pass, twice where the conv's input gradient is
+/// Winograd's) against the two ops by candle's kernels: output and all nine gradients.
+/// Sizes with and without Winograd, a crop (a skip branch one pixel smaller), both
+/// upsamplings, two images, γ of both signs, 0 and 10⁻⁶ in both batch norms.
+#[test]
+fn merge_unit_matches_merge_then_unit() {
+    use dip::ops::conv::ConvShape;
+    use dip::ops::conv_bn_act::UnitParams;
+    use dip::ops::decoder::{merge_unit_fast, merge_unit_with};
+    let mut rng = Rng::new(13);
+    // (n, skip side, deep side, k, reflect, upsampling)
+    let cases = [
+        (1, (34, 36), (17, 18), 3, true, Upsample::Bilinear), // Winograd, F(2×2, 3×3)
+        (1, (65, 66), (33, 33), 3, true, Upsample::Nearest),  // F(4×4, 3×3), cropped
+        (2, (9, 11), (5, 6), 3, false, Upsample::Bilinear),   // im2col, cropped
+        (1, (10, 8), (5, 4), 5, true, Upsample::Nearest),
+    ];
+    for (n, (hs, ws), (hd, wd), k, reflect, mode) in cases {
+        let what = format!("merge + unit {mode:?} skip {hs}×{ws} deep {hd}×{wd} {k}×{k}");
+        let var = |t: Tensor| Var::from_tensor(&t).unwrap();
+        let (cs, cd, cout) = (2, 4, 5);
+        let skip = var(random(&mut rng, &[n, cs, hs, ws], 1.0));
+        let deep = var(random(&mut rng, &[n, cd, hd, wd], 1.0));
+        let gamma_beta = |rng: &mut Rng, c: usize| {
+            let mut g = rng.uniform(c, 0.5, 1.5);
+            (g[0], g[2], g[3]) = (1e-6, -g[2], 0.0);
+            let gamma = var(Tensor::new(g, &Device::Cpu).unwrap());
+            (gamma, var(random(rng, &[c], 1.0)))
+        };
+        let (merge_gamma, merge_beta) = gamma_beta(&mut rng, cs + cd);
+        let weight = var(random(&mut rng, &[cout, cs + cd, k, k], 0.5));
+        let bias = var(random(&mut rng, &[cout], 0.5));
+        let (gamma, beta) = gamma_beta(&mut rng, cout);
+        let unit = UnitParams {
+            weight: &weight,
+            bias: &bias,
+            gamma: &gamma,
+            beta: &beta,
+        };
+        let conv = ConvShape {
+            stride: 1,
+            padding: (k - 1) / 2,
+            reflect,
+        };
+        let merge_bn = (merge_gamma.as_tensor(), merge_beta.as_tensor());
+        let slope = Some(0.2);
+        let fused = merge_unit_fast(&skip, &deep, mode, merge_bn, unit, conv, slope).unwrap();
+        let apart = merge_unit_with(
+            &skip,
+            &deep,
+            mode,
+            merge_bn,
+            unit,
+            conv,
+            slope,
+            Kernels::Candle,
+        )
+        .unwrap();
+        assert_close(&format!("{what} output"), &fused, &apart, 1e-4);
+        let r = random(&mut rng, fused.dims(), 1.0);
+        let grads = |y: &Tensor| (y * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        let (gf, ga) = (grads(&fused), grads(&apart));
+        let vars = [
+            ("d skip", &skip),
+            ("d deep", &deep),
+            ("d merge gamma", &merge_gamma),
+            ("d weight", &weight),
+            ("d gamma", &gamma),
+            ("d beta", &beta),
+        ];
+        for (name, v) in vars {
+            let (a, b) = (gf.get(v).unwrap(), ga.get(v).unwrap());
+            assert_close(&format!("{what} {name}"), a, b, 1e-3);
+        }
+        // A shift before the conv (the merge's β; with reflection, a constant in, a
+        // constant out) or after it (the bias) is undone by the batch norm: their
+        // gradients are 0 up to rounding, compared on the scale of their neighbours'.
+        let grad_pair = |v: &Var| (gf.get(v).unwrap(), ga.get(v).unwrap());
+        for (name, v, beside) in [
+            ("d merge beta", &merge_beta, &merge_gamma),
+            ("d bias", &bias, &weight),
+        ] {
+            let ((a, b), scale) = (grad_pair(v), max_abs(grad_pair(beside).1));
+            assert_close_to_scale(&format!("{what} {name}"), a, b, 1e-4, scale.max(max_abs(b)));
+        }
+    }
+}
+
 /// Output and every parameter gradient of `net` on `z` under the loss `Σ f(z) · r`.
 fn net_value_and_grads(net: &SkipNet, z: &Tensor, r: &Tensor) -> (Tensor, Vec<(String, Tensor)>) {
     let y = net.forward(z).unwrap();

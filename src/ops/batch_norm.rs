@@ -457,6 +457,97 @@ impl<'a> Planes<'a> {
     }
 }
 
+simd_fn! {
+    /// [`plane_input_grad`] written over `dy`.
+    fn plane_input_grad_in_place<R: Recover>(
+        v: &[f32],
+        dy: &mut [f32],
+        rec: R,
+        k: f32,
+        mean_g: f32,
+        mean_gx: f32,
+    ) {
+        for (dv, &vv) in dy.iter_mut().zip(v) {
+            let (a, x_hat) = rec.recover(vv);
+            *dv = k * (*dv * a - mean_g - x_hat * mean_gx);
+        }
+    }
+}
+
+impl InPlace {
+    /// [`InPlace::backward`] with `dx` written over `dy`: `(dγ, dβ)`. For a batch norm
+    /// without activation (as after the decoder's merge), whose input gradient would
+    /// otherwise be one more tensor of its size alive.
+    pub(super) fn backward_over(
+        &self,
+        y: &[f32],
+        gamma: &[f32],
+        beta: &[f32],
+        dy: &mut [f32],
+        dims: (usize, usize, usize),
+    ) -> Result<(Vec<f32>, Vec<f32>)> {
+        let (n, ch, hw) = dims;
+        if self.stats.len() != ch || y.len() != n * ch * hw || dy.len() != y.len() {
+            bail!("batch_norm: a backward pass without its forward pass")
+        }
+        let slope = self.slope.unwrap_or(1.0);
+        let data = SendPtr(dy.as_mut_ptr());
+        let grads = (0..ch).into_par_iter().map(|c| {
+            let (mean, r) = self.stats[c];
+            let (scale, shift) = affine(gamma[c], beta[c], (mean, r));
+            // SAFETY: each task reads and writes the planes of its own channel only.
+            let plane = |img: usize| unsafe {
+                std::slice::from_raw_parts_mut(data.get().add((img * ch + c) * hw), hw)
+            };
+            match &self.kept[c] {
+                Some(x) => {
+                    let rec = FromInput {
+                        scale,
+                        shift,
+                        slope,
+                        mean,
+                        r,
+                    };
+                    channel_backward_over(Planes::alone(x, hw), plane, rec, scale, (n, hw))
+                }
+                None => {
+                    let rec = FromOutput {
+                        slope,
+                        inv_slope: 1.0 / slope,
+                        beta: beta[c],
+                        inv_gamma: 1.0 / gamma[c],
+                    };
+                    let kept = Planes::channel(y, c, dims);
+                    channel_backward_over(kept, plane, rec, scale, (n, hw))
+                }
+            }
+        });
+        Ok(grads.unzip())
+    }
+}
+
+/// One channel of [`InPlace::backward_over`]: `(dγ, dβ)`, and `dx` over the planes of `dy`.
+fn channel_backward_over<'d, R: Recover>(
+    kept: Planes,
+    dy: impl Fn(usize) -> &'d mut [f32],
+    rec: R,
+    k: f32,
+    (n, hw): (usize, usize),
+) -> (f32, f32) {
+    let (mut sum_g, mut sum_gx) = (0f64, 0f64);
+    for img in 0..n {
+        let (g, gx) = plane_grad_sums(kept.plane(img, hw), dy(img), rec);
+        sum_g += g;
+        sum_gx += gx;
+    }
+    let m = (n * hw) as f64;
+    let (mean_g, mean_gx) = ((sum_g / m) as f32, (sum_gx / m) as f32);
+    for img in 0..n {
+        plane_input_grad_in_place(kept.plane(img, hw), dy(img), rec, k, mean_g, mean_gx);
+    }
+    (sum_gx as f32, sum_g as f32)
+}
+
 /// What the backward pass reads of one channel.
 #[derive(Clone, Copy)]
 enum Kept<'a> {

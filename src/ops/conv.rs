@@ -409,6 +409,12 @@ impl Geom {
             && self.out_pixels() >= WINOGRAD_FROM_PIXELS
     }
 
+    /// Whether [`conv_grads`] computes the input gradient from the weights and the
+    /// output gradient alone (by Winograd), so that the input may be passed empty.
+    pub(super) fn input_grad_without_input(&self) -> bool {
+        self.winograd()
+    }
+
     /// One image of the forward pass, for [`winograd`].
     fn winograd_shape(&self) -> winograd::Shape3x3 {
         winograd::Shape3x3 {

@@ -125,17 +125,17 @@ pub struct MergeOp {
 }
 
 /// The shapes of one merge.
-struct MergeGeom {
-    n: usize,
+pub(super) struct MergeGeom {
+    pub n: usize,
     skip: (usize, usize, usize),
     deep: (usize, usize, usize),
     /// The output plane.
-    h: usize,
-    w: usize,
+    pub h: usize,
+    pub w: usize,
 }
 
 impl MergeGeom {
-    fn new(skip: &[usize], deep: &[usize]) -> Result<Self> {
+    pub(super) fn new(skip: &[usize], deep: &[usize]) -> Result<Self> {
         let (&[n, cs, hs, ws], &[n2, cd, hd, wd]) = (skip, deep) else {
             bail!("merge: expected 4-d tensors, got {skip:?} and {deep:?}")
         };
@@ -151,8 +151,13 @@ impl MergeGeom {
         })
     }
 
-    fn channels(&self) -> usize {
+    pub(super) fn channels(&self) -> usize {
         self.skip.0 + self.deep.0
+    }
+
+    /// The number of values of the merged tensor.
+    pub(super) fn elem_count(&self) -> usize {
+        self.n * self.channels() * self.h * self.w
     }
 }
 
@@ -173,7 +178,7 @@ impl MergeOp {
         }
     }
 
-    fn forward<T: WithDType>(&self, g: &MergeGeom, skip: &[T], deep: &[T]) -> Vec<T> {
+    pub(super) fn forward<T: WithDType>(&self, g: &MergeGeom, skip: &[T], deep: &[T]) -> Vec<T> {
         let ((cs, hs, ws), (cd, hd, wd)) = (g.skip, g.deep);
         let (c, plane) = (g.channels(), g.h * g.w);
         // Every output element is written below (`filled`: see there why not `vec!`).
@@ -254,7 +259,7 @@ impl CustomOp2 for MergeOp {
 }
 
 /// The gradients of `skip` and `deep` from the merge's output gradient `grad`.
-fn merge_grads(
+pub(super) fn merge_grads(
     mode: Upsample,
     skip: &Tensor,
     deep: &Tensor,

@@ -17,6 +17,7 @@ pub mod conv;
 pub mod conv_bn_act;
 mod cpu;
 pub mod cpu_util;
+pub mod decoder;
 pub mod merge;
 pub mod reflection_pad;
 pub mod upsample;
