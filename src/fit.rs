@@ -454,7 +454,7 @@ pub struct FitState {
 impl Fitter<'_> {
     /// A copy of the state of the fit, to be saved and later [`restore`](Self::restore)d.
     pub fn checkpoint(&self) -> Result<FitState> {
-        let (adam_m, adam_v, adam_steps) = self.adam.state();
+        let (adam_m, adam_v, adam_steps) = self.adam.state()?;
         Ok(FitState {
             parameters: self.snapshot()?,
             adam_m,

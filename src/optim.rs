@@ -5,7 +5,9 @@
 //! and the step count) can be saved in a checkpoint and a long run resumed.
 
 use candle_core::backprop::GradStore;
-use candle_core::{CpuStorage, DType, InplaceOp2, InplaceOp3, Layout, Result, Tensor, Var};
+use std::sync::Mutex;
+
+use candle_core::{CpuStorage, DType, InplaceOp2, Layout, Result, Tensor, Var};
 use rayon::prelude::*;
 
 /// Adam's hyperparameters.
@@ -36,30 +38,38 @@ pub struct Adam {
     /// always with tensor ops (for comparison: the two agree bit for bit).
     pub in_place: bool,
     params: Vec<Var>,
-    m: Vec<Tensor>,
-    v: Vec<Tensor>,
+    /// Each parameter's moments.
+    moments: Vec<Moments>,
     step: usize,
+}
+
+/// A parameter's first and second moments `(m, v)`: plain vectors where the step
+/// can run in place (float32 parameters on the CPU), else tensors on its device.
+enum Moments {
+    Host(Vec<f32>, Vec<f32>),
+    Device(Tensor, Tensor),
 }
 
 // ANCHOR: adam_step
 impl Adam {
     /// Adam over `params`, all moments zero.
     pub fn new(params: Vec<Var>, config: AdamConfig) -> Result<Self> {
-        let m = params
+        let moments = params
             .iter()
-            .map(|p| p.zeros_like())
-            .collect::<Result<Vec<_>>>()?;
-        // Not `m.clone()`: the moments change in place on the CPU; each needs its own storage.
-        let v = params
-            .iter()
-            .map(|p| p.zeros_like())
+            .map(|p| {
+                if on_host(p) {
+                    let n = p.elem_count();
+                    Ok(Moments::Host(vec![0.0; n], vec![0.0; n]))
+                } else {
+                    Ok(Moments::Device(p.zeros_like()?, p.zeros_like()?))
+                }
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             config,
             in_place: true,
             params,
-            m,
-            v,
+            moments,
             step: 0,
         })
     }
@@ -78,26 +88,60 @@ impl Adam {
         // Bias corrections of the moments, which start at zero.
         let step_size = lr / (1.0 - beta1.powi(t));
         let sqrt_c2 = (1.0 - beta2.powi(t)).sqrt();
-        for ((p, m), v) in self.params.iter().zip(&mut self.m).zip(&mut self.v) {
+        for (p, moments) in self.params.iter().zip(&mut self.moments) {
             let Some(g) = grads.get(p) else { continue };
             // A gradient still records the op that made it (its inputs include the
             // forward pass's activations): detached, the moments do not chain every
             // iteration's graph together (~200 MB an iteration for the standard net at 64²).
             let g = &g.detach();
-            // On the CPU the same arithmetic runs in place (`step_in_place`, below).
-            if self.in_place && step_in_place(&self.config, (step_size, sqrt_c2), p, m, v, g)? {
+            // On the CPU the same arithmetic runs in place, in one pass (`HostStep`, below).
+            if let (true, Moments::Host(m, v)) = (self.in_place && on_host(g), &mut *moments) {
+                let host = HostStep::new(&self.config, (step_size, sqrt_c2), m, v);
+                p.as_tensor().inplace_op2(g, &host)?;
                 continue;
             }
-            *m = ((&*m * beta1)? + (g * (1.0 - beta1))?)?;
-            *v = ((&*v * beta2)? + (g.sqr()? * (1.0 - beta2))?)?;
+            let (m, v) = moments.tensors(p)?;
+            let m = ((&m * beta1)? + (g * (1.0 - beta1))?)?;
+            let v = ((&v * beta2)? + (g.sqr()? * (1.0 - beta2))?)?;
             let denom = ((v.sqrt()? / sqrt_c2)? + eps)?;
-            let update = ((&*m / denom)? * step_size)?;
+            let update = ((&m / denom)? * step_size)?;
             p.set(&p.as_tensor().sub(&update)?)?;
+            moments.set(m, v)?;
         }
         Ok(())
     }
 }
 // ANCHOR_END: adam_step
+
+/// Whether a tensor is float32 on the CPU, contiguous: what the step in place takes.
+fn on_host(t: &Tensor) -> bool {
+    t.device().is_cpu() && t.dtype() == DType::F32 && t.is_contiguous()
+}
+
+impl Moments {
+    /// `(m, v)` as tensors of `p`'s shape (copies of the host's vectors).
+    fn tensors(&self, p: &Tensor) -> Result<(Tensor, Tensor)> {
+        match self {
+            Moments::Host(m, v) => Ok((
+                Tensor::from_slice(m, p.shape(), p.device())?,
+                Tensor::from_slice(v, p.shape(), p.device())?,
+            )),
+            Moments::Device(m, v) => Ok((m.clone(), v.clone())),
+        }
+    }
+
+    /// Replace `(m, v)` by these tensors (copied where the moments live on the host).
+    fn set(&mut self, m: Tensor, v: Tensor) -> Result<()> {
+        match self {
+            Moments::Host(hm, hv) => {
+                *hm = m.flatten_all()?.to_vec1()?;
+                *hv = v.flatten_all()?.to_vec1()?;
+            }
+            Moments::Device(dm, dv) => (*dm, *dv) = (m, v),
+        }
+        Ok(())
+    }
+}
 
 impl Adam {
     /// The number of steps taken so far.
@@ -106,13 +150,15 @@ impl Adam {
     }
 
     /// The moments and step count, for a checkpoint (copies: the moments change in place).
-    pub fn state(&self) -> (Vec<Tensor>, Vec<Tensor>, usize) {
-        let copies = |ts: &[Tensor]| ts.iter().map(|t| t.copy()).collect::<Result<Vec<_>>>();
-        match (copies(&self.m), copies(&self.v)) {
-            (Ok(m), Ok(v)) => (m, v, self.step),
-            // A copy fails only when memory does; the shared tensors are still right now.
-            _ => (self.m.clone(), self.v.clone(), self.step),
+    pub fn state(&self) -> Result<(Vec<Tensor>, Vec<Tensor>, usize)> {
+        let mut ms = Vec::with_capacity(self.params.len());
+        let mut vs = Vec::with_capacity(self.params.len());
+        for (p, moments) in self.params.iter().zip(&self.moments) {
+            let (m, v) = moments.tensors(p)?;
+            ms.push(m.copy()?);
+            vs.push(v.copy()?);
         }
+        Ok((ms, vs, self.step))
     }
 
     /// Restore the moments and step count of a checkpoint.
@@ -124,9 +170,16 @@ impl Adam {
                 self.params.len()
             );
         }
-        let copies = |ts: Vec<Tensor>| ts.iter().map(|t| t.copy()).collect::<Result<Vec<_>>>();
-        self.m = copies(m)?;
-        self.v = copies(v)?;
+        for (((p, moments), m), v) in self.params.iter().zip(&mut self.moments).zip(m).zip(v) {
+            if m.dims() != p.dims() || v.dims() != p.dims() {
+                candle_core::bail!(
+                    "optimiser state of shape {:?} for a parameter of shape {:?}",
+                    m.dims(),
+                    p.dims()
+                );
+            }
+            moments.set(m.copy()?, v.copy()?)?;
+        }
         self.step = step;
         Ok(())
     }
@@ -136,39 +189,41 @@ impl Adam {
 // The step in place, on the CPU
 // ---------------------------------------------------------------------------
 
-/// Adam's step for one parameter in place, where it can be (float32 tensors on the
-/// CPU, contiguous): the arithmetic of [`Adam::step`] in three passes over memory
-/// instead of eleven new tensors (at 64 × 64 those element-wise steps were a large
-/// part of an iteration; `dip bench` times the phases). Returns whether it ran.
-fn step_in_place(
-    config: &AdamConfig,
-    (step_size, sqrt_c2): (f64, f64),
-    p: &Var,
-    m: &Tensor,
-    v: &Tensor,
-    g: &Tensor,
-) -> Result<bool> {
-    if !in_place(&[p.as_tensor(), m, v, g]) {
-        return Ok(false);
-    }
-    let moment = |beta, squared| Moment { beta, squared };
-    m.inplace_op2(g, &moment(config.beta1, false))?;
-    v.inplace_op2(g, &moment(config.beta2, true))?;
-    let descend = Descend {
-        step_size,
-        sqrt_c2,
-        eps: config.eps,
-    };
-    p.as_tensor().inplace_op3(m, v, &descend)?;
-    Ok(true)
+/// Adam's step for one parameter in place (a candle op on the parameter, its argument
+/// the gradient), the moments being vectors of ours: the arithmetic of [`Adam::step`]
+/// in one pass over memory instead of eleven new tensors (at 64 × 64 those
+/// element-wise steps were a large part of an iteration; `dip bench` times the
+/// phases), and rounded as the tensor ops round it.
+struct HostStep<'a> {
+    m: Mutex<&'a mut [f32]>,
+    v: Mutex<&'a mut [f32]>,
+    /// `β₁, 1 − β₁, β₂, 1 − β₂` as the tensor ops have them (in `f32`).
+    beta1: (f32, f32),
+    beta2: (f32, f32),
+    step_size: f32,
+    /// candle divides a tensor by a number as a product with its inverse.
+    inv_sqrt_c2: f32,
+    eps: f32,
 }
 
-/// Whether the step can run in place: float32 tensors on the CPU, contiguous, of one size.
-fn in_place(tensors: &[&Tensor]) -> bool {
-    let n = tensors[0].elem_count();
-    tensors.iter().all(|t| {
-        t.device().is_cpu() && t.dtype() == DType::F32 && t.is_contiguous() && t.elem_count() == n
-    })
+impl<'a> HostStep<'a> {
+    fn new(
+        config: &AdamConfig,
+        (step_size, sqrt_c2): (f64, f64),
+        m: &'a mut [f32],
+        v: &'a mut [f32],
+    ) -> Self {
+        let pair = |beta: f64| (beta as f32, (1.0 - beta) as f32);
+        Self {
+            m: Mutex::new(m),
+            v: Mutex::new(v),
+            beta1: pair(config.beta1),
+            beta2: pair(config.beta2),
+            step_size: step_size as f32,
+            inv_sqrt_c2: (1.0 / sqrt_c2) as f32,
+            eps: config.eps as f32,
+        }
+    }
 }
 
 /// The float32 values of a contiguous CPU tensor's storage.
@@ -189,18 +244,13 @@ fn values_mut<'a>(s: &'a mut CpuStorage, l: &Layout) -> Result<&'a mut [f32]> {
 /// Chunks of this many values go to one thread (small tensors stay on one).
 const CHUNK: usize = 1 << 14;
 
-/// A moment in place, rounded as the tensor ops above round it: the first,
-/// `m ← m·β₁ + g·(1 − β₁)`, or with `squared` the second, `v ← v·β₂ + g²·(1 − β₂)`.
-struct Moment {
-    beta: f64,
-    squared: bool,
-}
-
-impl InplaceOp2 for Moment {
+impl InplaceOp2 for HostStep<'_> {
     fn name(&self) -> &'static str {
-        "adam-moment"
+        "adam-step"
     }
 
+    /// `m ← m·β₁ + g·(1 − β₁)`, `v ← v·β₂ + g²·(1 − β₂)`,
+    /// `p ← p − (m / (√v · (1/√c₂) + ε)) · step_size`.
     fn cpu_fwd(
         &self,
         s1: &mut CpuStorage,
@@ -208,51 +258,21 @@ impl InplaceOp2 for Moment {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<()> {
-        let (b, c, squared) = (self.beta as f32, (1.0 - self.beta) as f32, self.squared);
-        let g = values(s2, l2)?;
-        let m = values_mut(s1, l1)?;
-        m.par_chunks_mut(CHUNK)
-            .zip(g.par_chunks(CHUNK))
-            .for_each(|(m, g)| {
-                for (m, &g) in m.iter_mut().zip(g) {
-                    let term = if squared { g * g } else { g };
-                    *m = *m * b + term * c;
-                }
-            });
-        Ok(())
-    }
-}
-
-/// `p ← p − (m / (√v · (1/√c₂) + ε)) · step_size`.
-struct Descend {
-    step_size: f64,
-    sqrt_c2: f64,
-    eps: f64,
-}
-
-impl InplaceOp3 for Descend {
-    fn name(&self) -> &'static str {
-        "adam-descend"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &mut CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> Result<()> {
-        // candle divides a tensor by a number as a product with its inverse.
-        let inv_c2 = (1.0 / self.sqrt_c2) as f32;
-        let (eps, step) = (self.eps as f32, self.step_size as f32);
-        let (m, v) = (values(s2, l2)?, values(s3, l3)?);
-        let p = values_mut(s1, l1)?;
+        let (p, g) = (values_mut(s1, l1)?, values(s2, l2)?);
+        let mut m = self.m.lock().unwrap_or_else(|e| e.into_inner());
+        let mut v = self.v.lock().unwrap_or_else(|e| e.into_inner());
+        if m.len() != p.len() || v.len() != p.len() || g.len() != p.len() {
+            candle_core::bail!("adam: moments or gradient of another size than the parameter")
+        }
+        let ((b1, c1), (b2, c2)) = (self.beta1, self.beta2);
+        let (inv_c2, eps, step) = (self.inv_sqrt_c2, self.eps, self.step_size);
         p.par_chunks_mut(CHUNK)
-            .zip(m.par_chunks(CHUNK).zip(v.par_chunks(CHUNK)))
-            .for_each(|(p, (m, v))| {
-                for ((p, m), v) in p.iter_mut().zip(m).zip(v) {
+            .zip(g.par_chunks(CHUNK))
+            .zip(m.par_chunks_mut(CHUNK).zip(v.par_chunks_mut(CHUNK)))
+            .for_each(|((p, g), (m, v))| {
+                for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
+                    *m = *m * b1 + g * c1;
+                    *v = *v * b2 + (g * g) * c2;
                     let denom = v.sqrt() * inv_c2 + eps;
                     *p -= (*m / denom) * step;
                 }
@@ -291,7 +311,7 @@ mod tests {
                     .unwrap();
                 adam.step(&loss.backward().unwrap()).unwrap();
             }
-            let (m, v, _) = adam.state();
+            let (m, v, _) = adam.state().unwrap();
             let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
             (flat(p.as_tensor()), flat(&m[0]), flat(&v[0]))
         };

@@ -609,7 +609,8 @@ fn conv_forward_into(g: &Geom, x: &[f32], w: &[f32], b: &[f32], y_all: SendPtr) 
 }
 // ANCHOR_END: conv_forward
 
-/// `dWᵀ += col · dyᵀ` over one tile of `t` output pixels: `dw` holds `dWᵀ (K × Cout)`,
+/// `dWᵀ += col · dyᵀ` over one tile of `t` output pixels (`=` for the first, `add`
+/// false, which need not find `dWᵀ` written): `dw` points at `dWᵀ (K × Cout)`,
 /// `col` is `K × t` with row stride `col_rs`, `dy_tile` is `Cout × t` with row stride `P`.
 ///
 /// gemm reads both factors along the pixels, the contiguous direction of neither
@@ -618,10 +619,10 @@ fn conv_forward_into(g: &Geom, x: &[f32], w: &[f32], b: &[f32], y_all: SendPtr) 
 /// two at the usual sizes, cost about 6 % of a 256² iteration (0.43 → 0.40 s).
 ///
 /// # Safety
-/// `dy_tile` and `col` must point at matrices of those shapes.
+/// `dw`, `dy_tile` and `col` must point at matrices of those shapes.
 unsafe fn weight_grad(
     g: &Geom,
-    dw: &mut [f32],
+    (dw, add): (*mut f32, bool),
     dy_tile: *const f32,
     t: usize,
     (col, col_rs): (*const f32, usize),
@@ -629,15 +630,15 @@ unsafe fn weight_grad(
 ) {
     let k = g.k();
     with_second_scratch(t * g.cout, |dy_t| {
-        transpose(dy_tile, g.cout, t, g.out_pixels(), dy_t);
+        transpose(dy_tile, g.cout, t, g.out_pixels(), dy_t.as_mut_ptr());
         matmul(
             g.cout,
             k,
             t,
-            dw.as_mut_ptr(),
+            dw,
             1,
             g.cout,
-            true,
+            add,
             dy_t.as_ptr(),
             1,
             g.cout,
@@ -654,14 +655,14 @@ unsafe fn weight_grad(
 /// block's part of the destination stays in cache.
 ///
 /// # Safety
-/// `src` must point at such a matrix; `dst` must hold `rows · cols` floats.
-unsafe fn transpose(src: *const f32, rows: usize, cols: usize, src_rs: usize, dst: &mut [f32]) {
+/// `src` must point at such a matrix; `dst` at `rows · cols` writable floats.
+unsafe fn transpose(src: *const f32, rows: usize, cols: usize, src_rs: usize, dst: *mut f32) {
     for r0 in (0..rows).step_by(8) {
         for c0 in (0..cols).step_by(64) {
             for r in r0..(r0 + 8).min(rows) {
                 let row = std::slice::from_raw_parts(src.add(r * src_rs + c0), (cols - c0).min(64));
                 for (c, &v) in (c0..).zip(row) {
-                    dst[c * rows + r] = v;
+                    dst.add(c * rows + r).write(v);
                 }
             }
         }
@@ -850,11 +851,14 @@ fn conv_backward(
     let groups = (g.out_pixels() / GROUP_PIXELS).clamp(1, MAX_GROUPS);
     let group_rows = g.ho.div_ceil(groups).max(min_rows);
     let groups = row_ranges(g.ho, group_rows);
-    let mut partials: Vec<Vec<f32>> = if need_dw {
-        groups.iter().map(|_| vec![0f32; g.cout * k]).collect()
-    } else {
-        groups.iter().map(|_| Vec::new()).collect()
-    };
+    // Each group's `dWᵀ`, written (not added) by its first product: no pass to clear it
+    // first, which on the smallest planes cost about as much as the products.
+    let dw_len = if need_dw { g.cout * k } else { 0 };
+    let mut partials: Vec<Vec<f32>> = groups.iter().map(|_| Vec::with_capacity(dw_len)).collect();
+    let partial_ptrs: Vec<SendPtr> = partials
+        .iter_mut()
+        .map(|p| SendPtr(p.as_mut_ptr()))
+        .collect();
     let mut dx = need_dx.then(|| filled(g.n * g.cin * pin, 0f32));
     // Overlapping input gradients: even groups, then odd groups.
     let phases = if need_dx && !g.pointwise() && groups.len() > 1 {
@@ -870,10 +874,11 @@ fn conv_backward(
         let dx = dx
             .as_mut()
             .map(|d| SendPtr(d[img * g.cin * pin..].as_mut_ptr()));
-        let group = |(r0, r1): (usize, usize), dw: &mut [f32], par: gemm::Parallelism| {
+        let group = |(r0, r1): (usize, usize), dw: SendPtr, par: gemm::Parallelism| {
             for (t0, t1) in row_ranges(r1 - r0, tile_rows) {
                 let (t0, t1) = (r0 + t0, r0 + t1);
                 let t = (t1 - t0) * g.wo;
+                let dw = (dw.get(), img > 0 || t0 > r0);
                 // SAFETY: the matrices lie inside their buffers; the phases keep
                 // threads off each other's input rows.
                 unsafe {
@@ -933,19 +938,23 @@ fn conv_backward(
             }
         };
         if groups.len() == 1 || threads() == 1 {
-            for (&r, dw) in groups.iter().zip(partials.iter_mut()) {
+            for (&r, &dw) in groups.iter().zip(&partial_ptrs) {
                 group(r, dw, gemm_parallelism());
             }
         } else {
             for phase in 0..phases {
                 groups
                     .par_iter()
-                    .zip(partials.par_iter_mut())
+                    .zip(partial_ptrs.par_iter())
                     .enumerate()
                     .filter(|(i, _)| i % phases == phase)
-                    .for_each(|(_, (&r, dw))| group(r, dw, gemm::Parallelism::None));
+                    .for_each(|(_, (&r, &dw))| group(r, dw, gemm::Parallelism::None));
             }
         }
+    }
+    for p in &mut partials {
+        // SAFETY: with `need_dw`, each group's first product wrote all of its `dWᵀ`.
+        unsafe { p.set_len(dw_len) };
     }
 
     // The partial weight gradients, added in a fixed order.
@@ -958,10 +967,13 @@ fn conv_backward(
             }
         }
         // The partials hold `dWᵀ (K × Cout)`; the weight is `Cout × K`.
-        let mut dw = vec![0f32; g.cout * k];
-        // SAFETY: `total` is `K × Cout`.
-        unsafe { transpose(total.as_ptr(), k, g.cout, g.cout, &mut dw) };
-        dw
+        // SAFETY: `total` is `K × Cout`, and its transpose fills `dw`.
+        unsafe {
+            write_new(g.cout * k, |dw| {
+                transpose(total.as_ptr(), k, g.cout, g.cout, dw.get())
+            })
+            .0
+        }
     });
     ConvGrads {
         dx: dx.map(InputGrad::Ready),
