@@ -433,15 +433,38 @@ impl Geom {
     }
 }
 
+/// Whether a tile's unfolding and folding run on all threads: when its product does
+/// (`par`: the tile runs alone, as the small planes' do) and it is large enough to
+/// pay for waking them (64 Ki floats). On the 16² planes of a 64² fit they took one
+/// thread as long as the products took two.
+fn fold_in_parallel(par: gemm::Parallelism, k: usize, t: usize) -> bool {
+    matches!(par, gemm::Parallelism::Rayon(_)) && k * t >= 1 << 16
+}
+
 /// Unfold output rows `r0..r1` of one image `x (Cin × H × W)` into `col (K × T)`,
 /// `T = (r1 − r0)·Wo`: `col[(c, i, j)][(r, ow)] = x[c][r·s + i − p][ow·s + j − p]`
-/// (zero outside the image, or the mirrored pixel with reflection padding).
-fn im2col(g: &Geom, x: &[f32], r0: usize, r1: usize, col: &mut [f32]) {
+/// (zero outside the image, or the mirrored pixel with reflection padding); the
+/// channels in parallel where [`fold_in_parallel`].
+fn im2col(g: &Geom, x: &[f32], (r0, r1): (usize, usize), col: &mut [f32], par: gemm::Parallelism) {
+    let t = (r1 - r0) * g.wo;
+    let channel = |(c, rows): (usize, &mut [f32])| im2col_channel(g, x, (r0, r1), c, rows);
+    let per_channel = col_stride(t) * g.kh * g.kw;
+    if fold_in_parallel(par, g.k(), t) {
+        col.par_chunks_mut(per_channel)
+            .enumerate()
+            .for_each(channel);
+    } else {
+        col.chunks_mut(per_channel).enumerate().for_each(channel);
+    }
+}
+
+/// [`im2col`]'s rows of channel `c`.
+fn im2col_channel(g: &Geom, x: &[f32], (r0, r1): (usize, usize), c: usize, rows: &mut [f32]) {
     let (wo, s) = (g.wo, g.stride);
     let t = (r1 - r0) * wo;
-    for (row, dst_row) in col.chunks_exact_mut(col_stride(t)).enumerate() {
+    for (ij, dst_row) in rows.chunks_exact_mut(col_stride(t)).enumerate() {
         let dst_row = &mut dst_row[..t];
-        let (c, i, j) = (row / (g.kh * g.kw), row / g.kw % g.kh, row % g.kw);
+        let (i, j) = (ij / g.kw, ij % g.kw);
         let (lo, hi) = g.valid_cols(j);
         let x_c = &x[c * g.in_pixels()..][..g.in_pixels()];
         for (r, dst) in (r0..r1).zip(dst_row.chunks_exact_mut(wo)) {
@@ -468,17 +491,40 @@ fn im2col(g: &Geom, x: &[f32], r0: usize, r1: usize, col: &mut [f32]) {
 }
 
 /// Fold `col (K × T)` of output rows `r0..r1` back onto the image `dx (Cin × H × W)`,
-/// adding each entry to the pixel [`im2col`] copied it from.
+/// adding each entry to the pixel [`im2col`] copied it from; the channels in parallel
+/// where [`fold_in_parallel`] (each channel's rows fold onto its own plane).
 ///
 /// # Safety
 /// `dx` must point at the image's `Cin·H·W` floats, and no other thread may touch
 /// the input rows under output rows `r0..r1` meanwhile.
-unsafe fn col2im(g: &Geom, col: &[f32], r0: usize, r1: usize, dx: SendPtr) {
+unsafe fn col2im(
+    g: &Geom,
+    col: &[f32],
+    (r0, r1): (usize, usize),
+    dx: SendPtr,
+    par: gemm::Parallelism,
+) {
+    let t = (r1 - r0) * g.wo;
+    // SAFETY: the caller's `dx`; each channel writes its own plane.
+    let channel = |(c, rows): (usize, &[f32])| unsafe { col2im_channel(g, rows, (r0, r1), c, dx) };
+    let per_channel = col_stride(t) * g.kh * g.kw;
+    if fold_in_parallel(par, g.k(), t) {
+        col.par_chunks(per_channel).enumerate().for_each(channel);
+    } else {
+        col.chunks(per_channel).enumerate().for_each(channel);
+    }
+}
+
+/// [`col2im`]'s rows of channel `c`.
+///
+/// # Safety
+/// As [`col2im`]'s, for channel `c`'s plane.
+unsafe fn col2im_channel(g: &Geom, rows: &[f32], (r0, r1): (usize, usize), c: usize, dx: SendPtr) {
     let (wo, s) = (g.wo, g.stride);
     let t = (r1 - r0) * wo;
-    for (row, src_row) in col.chunks_exact(col_stride(t)).enumerate() {
+    for (ij, src_row) in rows.chunks_exact(col_stride(t)).enumerate() {
         let src_row = &src_row[..t];
-        let (c, i, j) = (row / (g.kh * g.kw), row / g.kw % g.kh, row % g.kw);
+        let (i, j) = (ij / g.kw, ij % g.kw);
         let (lo, hi) = g.valid_cols(j);
         for (r, src) in (r0..r1).zip(src_row.chunks_exact(wo)) {
             let Some(ih) = g.in_row(r, i) else { continue };
@@ -577,7 +623,7 @@ fn conv_forward_into(g: &Geom, x: &[f32], w: &[f32], b: &[f32], y_all: SendPtr) 
                     );
                 } else {
                     with_scratch(k * col_stride(t), |col| {
-                        im2col(g, x, r0, r1, col);
+                        im2col(g, x, (r0, r1), col, par);
                         matmul(
                             g.cout,
                             t,
@@ -910,7 +956,7 @@ fn conv_backward(
                     } else {
                         with_scratch(k * col_stride(t), |col| {
                             if need_dw {
-                                im2col(g, x, t0, t1, col);
+                                im2col(g, x, (t0, t1), col, par);
                                 weight_grad(g, dw, dy_tile, t, (col.as_ptr(), col_stride(t)), par);
                             }
                             if let Some(dx) = dx {
@@ -930,7 +976,7 @@ fn conv_backward(
                                     1,
                                     par,
                                 );
-                                col2im(g, col, t0, t1, dx);
+                                col2im(g, col, (t0, t1), dx, par);
                             }
                         });
                     }
