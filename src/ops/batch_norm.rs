@@ -199,6 +199,19 @@ struct FromInput {
     r: f32,
 }
 
+impl FromInput {
+    /// For a channel of affine map `(scale, shift)` ([`affine`]) and statistics `(μ, r)`.
+    fn new((scale, shift): (f32, f32), slope: f32, (mean, r): (f32, f32)) -> Self {
+        Self {
+            scale,
+            shift,
+            slope,
+            mean,
+            r,
+        }
+    }
+}
+
 impl Recover for FromInput {
     #[inline(always)]
     fn recover(self, x: f32) -> (f32, f32) {
@@ -217,6 +230,18 @@ struct FromOutput {
     inv_slope: f32,
     beta: f32,
     inv_gamma: f32,
+}
+
+impl FromOutput {
+    /// For a channel of scale `γ` and shift `β`.
+    fn new(slope: f32, gamma: f32, beta: f32) -> Self {
+        Self {
+            slope,
+            inv_slope: 1.0 / slope,
+            beta,
+            inv_gamma: 1.0 / gamma,
+        }
+    }
 }
 
 impl Recover for FromOutput {
@@ -374,6 +399,28 @@ impl InPlace {
         Self { stats, kept, slope }
     }
 
+    /// [`InPlace::forward`] once more, on the same input: `x` becomes the same `y`, bit
+    /// for bit, with the statistics found then (no pass to measure them, no copies kept).
+    /// For a fused op that makes its intermediate result again rather than keep it.
+    pub(super) fn forward_again(
+        &self,
+        x: &mut [f32],
+        gamma: &[f32],
+        beta: &[f32],
+        (n, ch, hw): (usize, usize, usize),
+    ) -> Result<()> {
+        if self.stats.len() != ch || x.len() != n * ch * hw {
+            bail!("batch_norm: made again without its forward pass")
+        }
+        let slope = self.slope.unwrap_or(1.0);
+        x.par_chunks_mut(hw).enumerate().for_each(|(p, plane)| {
+            let c = p % ch;
+            let (scale, shift) = affine(gamma[c], beta[c], self.stats[c]);
+            plane_forward_in_place(plane, scale, shift, slope);
+        });
+        Ok(())
+    }
+
     /// `(dx, dγ, dβ)` from the output `y` and its gradient `dy`.
     pub(super) fn backward(
         &self,
@@ -493,32 +540,20 @@ impl InPlace {
         let slope = self.slope.unwrap_or(1.0);
         let data = SendPtr(dy.as_mut_ptr());
         let grads = (0..ch).into_par_iter().map(|c| {
-            let (mean, r) = self.stats[c];
-            let (scale, shift) = affine(gamma[c], beta[c], (mean, r));
+            let affine = affine(gamma[c], beta[c], self.stats[c]);
             // SAFETY: each task reads and writes the planes of its own channel only.
             let plane = |img: usize| unsafe {
                 std::slice::from_raw_parts_mut(data.get().add((img * ch + c) * hw), hw)
             };
             match &self.kept[c] {
                 Some(x) => {
-                    let rec = FromInput {
-                        scale,
-                        shift,
-                        slope,
-                        mean,
-                        r,
-                    };
-                    channel_backward_over(Planes::alone(x, hw), plane, rec, scale, (n, hw))
+                    let rec = FromInput::new(affine, slope, self.stats[c]);
+                    channel_backward_over(Planes::alone(x, hw), plane, rec, affine.0, (n, hw))
                 }
                 None => {
-                    let rec = FromOutput {
-                        slope,
-                        inv_slope: 1.0 / slope,
-                        beta: beta[c],
-                        inv_gamma: 1.0 / gamma[c],
-                    };
+                    let rec = FromOutput::new(slope, gamma[c], beta[c]);
                     let kept = Planes::channel(y, c, dims);
-                    channel_backward_over(kept, plane, rec, scale, (n, hw))
+                    channel_backward_over(kept, plane, rec, affine.0, (n, hw))
                 }
             }
         });
@@ -584,22 +619,11 @@ fn bn_backward<'a>(
             let dx = out.map(|o| (o, c));
             match kept(c) {
                 Kept::Input(x) => {
-                    let rec = FromInput {
-                        scale,
-                        shift,
-                        slope,
-                        mean,
-                        r,
-                    };
+                    let rec = FromInput::new((scale, shift), slope, (mean, r));
                     channel_backward(x, dy, rec, scale, dx, dims)
                 }
                 Kept::Output(y) => {
-                    let rec = FromOutput {
-                        slope,
-                        inv_slope: 1.0 / slope,
-                        beta: beta[c],
-                        inv_gamma: 1.0 / gamma[c],
-                    };
+                    let rec = FromOutput::new(slope, gamma[c], beta[c]);
                     channel_backward(y, dy, rec, scale, dx, dims)
                 }
             }

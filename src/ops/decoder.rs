@@ -173,6 +173,21 @@ impl MergeUnitOp {
         let saved = InPlace::forward(&mut merged, p.merge_gamma, p.merge_beta, None, dims);
         (merged, saved)
     }
+
+    /// [`Self::merged`] again in the backward pass, bit for bit, with the batch norm's
+    /// statistics of the forward pass (`saved`).
+    fn merged_again(
+        &self,
+        m: &MergeGeom,
+        (skip, deep): (&[f32], &[f32]),
+        p: &Params,
+        saved: &InPlace,
+    ) -> Result<Vec<f32>> {
+        let mut merged = MergeOp { mode: self.mode }.forward(m, skip, deep);
+        let dims = (m.n, m.channels(), m.h * m.w);
+        saved.forward_again(&mut merged, p.merge_gamma, p.merge_beta, dims)?;
+        Ok(merged)
+    }
 }
 
 impl CustomOp3 for MergeUnitOp {
@@ -248,18 +263,18 @@ impl MergeUnitOp {
         saved: &Saved,
         m: &MergeGeom,
         g: &Geom,
-        (skip, deep): (&[f32], &[f32]),
+        branches: (&[f32], &[f32]),
         p: &Params,
         dz: Vec<f32>,
     ) -> Result<(Vec<f32>, ParamGrads)> {
-        let mut merged = self.merged(m, skip, deep, p).0;
+        let mut merged = self.merged_again(m, branches, p, &saved.merge)?;
         let (dx, dw, db) = if g.input_grad_without_input() {
             let grads = conv_grads(g, &merged, p.weight, &dz, (false, true, true));
             drop(merged);
             let dx = conv_grads(g, &[], p.weight, &dz, (true, false, false)).dx;
             drop(dz);
             let dx = dx.map(|d| d.finish(g));
-            merged = self.merged(m, skip, deep, p).0;
+            merged = self.merged_again(m, branches, p, &saved.merge)?;
             (dx, grads.dw, grads.db)
         } else {
             let grads = conv_grads(g, &merged, p.weight, &dz, (true, true, true));
