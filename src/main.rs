@@ -27,7 +27,11 @@ fn main() -> ExitCode {
     if let Err(e) = dip::ops::cpu_util::join_the_thread_pool() {
         eprintln!("warning: the main thread did not join rayon's pool: {e}");
     }
-    match cli::run(args) {
+    // A panic (a bug of ours) ends in one `error:` line too, not a backtrace.
+    dip::error::report_panics_quietly();
+    let outcome = dip::error::catch_panic(|| cli::run(args))
+        .unwrap_or_else(|panic| Err(anyhow::anyhow!(panic)));
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // One line naming the problem, no backtrace.

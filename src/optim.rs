@@ -195,8 +195,9 @@ impl Adam {
 /// element-wise steps were a large part of an iteration; `dip bench` times the
 /// phases), and rounded as the tensor ops round it.
 struct HostStep<'a> {
-    m: Mutex<&'a mut [f32]>,
-    v: Mutex<&'a mut [f32]>,
+    /// The moments, lent to the one call of `cpu_fwd` (taken out of the lock before the
+    /// parallel loop, which must not run with a lock held).
+    moments: Mutex<Option<(&'a mut [f32], &'a mut [f32])>>,
     /// `β₁, 1 − β₁, β₂, 1 − β₂` as the tensor ops have them (in `f32`).
     beta1: (f32, f32),
     beta2: (f32, f32),
@@ -215,8 +216,7 @@ impl<'a> HostStep<'a> {
     ) -> Self {
         let pair = |beta: f64| (beta as f32, (1.0 - beta) as f32);
         Self {
-            m: Mutex::new(m),
-            v: Mutex::new(v),
+            moments: Mutex::new(Some((m, v))),
             beta1: pair(config.beta1),
             beta2: pair(config.beta2),
             step_size: step_size as f32,
@@ -259,8 +259,14 @@ impl InplaceOp2 for HostStep<'_> {
         l2: &Layout,
     ) -> Result<()> {
         let (p, g) = (values_mut(s1, l1)?, values(s2, l2)?);
-        let mut m = self.m.lock().unwrap_or_else(|e| e.into_inner());
-        let mut v = self.v.lock().unwrap_or_else(|e| e.into_inner());
+        let moments = self
+            .moments
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let Some((m, v)) = moments else {
+            candle_core::bail!("adam: the step was applied twice")
+        };
         if m.len() != p.len() || v.len() != p.len() || g.len() != p.len() {
             candle_core::bail!("adam: moments or gradient of another size than the parameter")
         }

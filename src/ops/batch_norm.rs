@@ -8,13 +8,12 @@
 //! batch norm) it runs in place, and its backward pass reads its output (`InPlace`).
 
 use std::mem::MaybeUninit;
-use std::sync::Mutex;
 
 use candle_core::{bail, CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::cpu_util::{
-    cpu_f32, lanes_total, simd_fn, sum, with_f32, write_new, SendPtr, BLOCK, LANES,
+    cpu_f32, lanes_total, simd_fn, sum, with_f32, write_new, SendPtr, Stash, BLOCK, LANES,
 };
 use super::Kernels;
 
@@ -98,7 +97,7 @@ pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
 struct BatchNormOp {
     slope: Option<f32>,
     /// `(μ, r)` of each channel, saved by the forward pass.
-    stats: Mutex<Vec<(f32, f32)>>,
+    stats: Stash<Vec<(f32, f32)>>,
 }
 
 /// `(μ, 1/√(σ² + ε))` of one channel, the variance by a second pass (accurate).
@@ -700,7 +699,7 @@ impl CustomOp3 for BatchNormOp {
         let gamma = cpu_f32(s2, l2, "batch_norm gamma")?;
         let beta = cpu_f32(s3, l3, "batch_norm beta")?;
         let (y, stats) = bn_forward(x, gamma, beta, self.slope, dims);
-        *self.stats.lock().unwrap_or_else(|e| e.into_inner()) = stats;
+        self.stats.keep(stats, "batch_norm")?;
         Ok((CpuStorage::F32(y), l1.shape().clone()))
     }
 
@@ -713,7 +712,7 @@ impl CustomOp3 for BatchNormOp {
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let dims = dims3(x.dims())?;
-        let stats = self.stats.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let stats = self.stats.get().cloned().unwrap_or_default();
         let (dx, dgamma, dbeta) = with_f32(x, "batch_norm input", |xv| {
             let stats = if stats.len() == dims.1 {
                 stats
@@ -760,7 +759,7 @@ pub fn batch_norm_fast(
 ) -> Result<Tensor> {
     let op = BatchNormOp {
         slope: slope.map(|s| s as f32),
-        stats: Mutex::new(Vec::new()),
+        stats: Stash::new(),
     };
     x.contiguous()?
         .apply_op3(&gamma.contiguous()?, &beta.contiguous()?, op)

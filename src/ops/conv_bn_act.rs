@@ -10,13 +10,11 @@
 //! its `z` (`batch_norm::InPlace`). The gradient `dz` never
 //! leaves the op either.
 
-use std::sync::Mutex;
-
 use candle_core::{bail, CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor};
 
 use super::batch_norm::{batch_norm_with, InPlace};
 use super::conv::{conv2d_shaped_with, conv_forward, conv_grads, ConvShape, Geom};
-use super::cpu_util::{cpu_f32, with_f32};
+use super::cpu_util::{cpu_f32, with_f32, Stash};
 use super::Kernels;
 
 /// The parameters of one unit: the conv's `weight [Cout, Cin, k, k]` and `bias [Cout]`,
@@ -60,7 +58,7 @@ pub fn conv_bn_act_fast(
     let op = ConvBnActOp {
         conv,
         slope: slope.map(|s| s as f32),
-        saved: Mutex::new(InPlace::default()),
+        saved: Stash::new(),
     };
     x.contiguous()?
         .apply_op3(&p.weight.contiguous()?, &params, op)
@@ -70,7 +68,7 @@ struct ConvBnActOp {
     conv: ConvShape,
     slope: Option<f32>,
     /// What the forward pass leaves for the batch norm's backward pass.
-    saved: Mutex<InPlace>,
+    saved: Stash<InPlace>,
 }
 
 impl ConvBnActOp {
@@ -114,7 +112,7 @@ impl CustomOp3 for ConvBnActOp {
         let dims = (g.n, g.cout, g.ho * g.wo);
         let mut y = conv_forward(&g, x, w, bias);
         let saved = InPlace::forward(&mut y, gamma, beta, self.slope, dims);
-        *self.saved.lock().unwrap_or_else(|e| e.into_inner()) = saved;
+        self.saved.keep(saved, "conv_bn_act")?;
         Ok((CpuStorage::F32(y), Shape::from((g.n, g.cout, g.ho, g.wo))))
     }
 
@@ -128,7 +126,7 @@ impl CustomOp3 for ConvBnActOp {
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let g = self.geom(x.dims(), weight.dims())?;
         let dims = (g.n, g.cout, g.ho * g.wo);
-        let saved = self.saved.lock().unwrap_or_else(|e| e.into_inner());
+        let saved = self.saved.expect("conv_bn_act")?;
         // The batch norm's gradients, `dz` included, from `y`.
         let (dz, dgamma, dbeta) = saved.backward_of_op(y, params, grad, dims)?;
         // Then the conv's, from `dz`.

@@ -14,14 +14,12 @@
 //! ([`FUSED_FROM`]): the one op copies the conv's weights into its parameter tensor
 //! every pass, which costs more there than it saves.
 
-use std::sync::Mutex;
-
 use candle_core::{bail, CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor};
 
 use super::batch_norm::InPlace;
 use super::conv::{conv_forward, conv_grads, ConvShape, Geom};
 use super::conv_bn_act::{conv_bn_act_with, UnitParams};
-use super::cpu_util::{cpu_f32, with_f32};
+use super::cpu_util::{cpu_f32, with_f32, Stash};
 use super::merge::{merge_grads, upsample_concat_bn_with, MergeGeom, MergeOp, Upsample};
 use super::Kernels;
 
@@ -98,7 +96,7 @@ struct MergeUnitOp {
     slope: Option<f32>,
     /// The conv's weight `[Cout, Cin, k, k]`.
     weight: [usize; 4],
-    saved: Mutex<Saved>,
+    saved: Stash<Saved>,
 }
 
 /// What the forward pass leaves for the backward pass: for the merge's batch norm
@@ -129,7 +127,7 @@ impl MergeUnitOp {
             conv,
             slope: slope.map(|s| s as f32),
             weight: [cout, cin, kh, kw],
-            saved: Mutex::new(Saved::default()),
+            saved: Stash::new(),
         })
     }
 
@@ -213,7 +211,7 @@ impl CustomOp3 for MergeUnitOp {
         let dims = (g.n, g.cout, g.ho * g.wo);
         drop(merged);
         let unit = InPlace::forward(&mut y, p.gamma, p.beta, self.slope, dims);
-        *self.saved.lock().unwrap_or_else(|e| e.into_inner()) = Saved { merge, unit };
+        self.saved.keep(Saved { merge, unit }, "merge_unit")?;
         Ok((CpuStorage::F32(y), Shape::from((g.n, g.cout, g.ho, g.wo))))
     }
 
@@ -226,7 +224,7 @@ impl CustomOp3 for MergeUnitOp {
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let (m, g) = self.geoms(skip.dims(), deep.dims())?;
-        let saved = self.saved.lock().unwrap_or_else(|e| e.into_inner());
+        let saved = self.saved.expect("merge_unit")?;
         // The unit's batch norm: `dz`, `dγ`, `dβ` from the output (its γ, β end `params`).
         let dims = (g.n, g.cout, g.ho * g.wo);
         let (dz, dgamma, dbeta) = saved.unit.backward_of_op(y, params, grad, dims)?;
@@ -235,7 +233,7 @@ impl CustomOp3 for MergeUnitOp {
                 with_f32(params, "merge_unit parameters", |pv| {
                     let p = self.split(pv, m.channels())?;
                     let branches = (s, d);
-                    let (dm, conv) = self.conv_and_merge_grads(&saved, &m, &g, branches, &p, dz)?;
+                    let (dm, conv) = self.conv_and_merge_grads(saved, &m, &g, branches, &p, dz)?;
                     let dparams = [conv.0, conv.1, conv.2, conv.3, dgamma, dbeta].concat();
                     Ok((dm, dparams))
                 })

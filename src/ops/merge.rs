@@ -13,8 +13,6 @@
 //! ([`upsample_concat_bn_with`]): the concatenation is then overwritten by the batch
 //! norm's output, and the graph keeps neither.
 
-use std::sync::Mutex;
-
 use candle_core::{
     bail, CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor, WithDType,
 };
@@ -22,7 +20,7 @@ use rayon::prelude::*;
 
 use super::batch_norm::{batch_norm_with, InPlace};
 use super::cpu::{self, PlaneKernel};
-use super::cpu_util::{cpu_f32, filled};
+use super::cpu_util::{cpu_f32, filled, Stash};
 use super::upsample::{Bilinear2xAdjointOp, Bilinear2xOp, Nearest2xAdjointOp, Nearest2xOp};
 use super::Kernels;
 
@@ -69,7 +67,7 @@ pub fn upsample_concat_bn_with(
         let params = Tensor::cat(&[gamma, beta], 0)?;
         let op = MergeBnOp {
             mode,
-            saved: Mutex::new(InPlace::default()),
+            saved: Stash::new(),
         };
         skip.contiguous()?
             .apply_op3(&deep.contiguous()?, &params, op)
@@ -282,7 +280,7 @@ pub(super) fn merge_grads(
 pub struct MergeBnOp {
     mode: Upsample,
     /// What the forward pass leaves for the batch norm's backward pass.
-    saved: Mutex<InPlace>,
+    saved: Stash<InPlace>,
 }
 
 impl CustomOp3 for MergeBnOp {
@@ -313,7 +311,7 @@ impl CustomOp3 for MergeBnOp {
         let (gamma, beta) = params.split_at(c);
         let mut y = MergeOp { mode: self.mode }.forward(&g, skip, deep);
         let saved = InPlace::forward(&mut y, gamma, beta, None, (g.n, c, g.h * g.w));
-        *self.saved.lock().unwrap_or_else(|e| e.into_inner()) = saved;
+        self.saved.keep(saved, "merge")?;
         Ok((CpuStorage::F32(y), Shape::from((g.n, c, g.h, g.w))))
     }
 
@@ -327,7 +325,7 @@ impl CustomOp3 for MergeBnOp {
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let g = MergeGeom::new(skip.dims(), deep.dims())?;
         let dims = (g.n, g.channels(), g.h * g.w);
-        let saved = self.saved.lock().unwrap_or_else(|e| e.into_inner());
+        let saved = self.saved.expect("merge")?;
         let (dm, dgamma, dbeta) = saved.backward_of_op(y, params, grad, dims)?;
         let dev = y.device();
         let dm = Tensor::from_vec(dm, y.shape(), dev)?;

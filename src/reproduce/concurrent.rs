@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use candle_core::Device;
 
-use super::{jobs_to_run, run_job, Event, Job, Options, Outcome};
+use super::{jobs_to_run, run_job_named, Event, Job, Options, Outcome};
 use crate::error::{DipError, Result};
 
 /// The stack of a worker thread: as the main thread's, with room to spare (a
@@ -116,7 +116,7 @@ fn worker(
     let total = queue.jobs.len();
     while let Some(index) = queue.take() {
         let job = &queue.jobs[index];
-        let outcome = run_job(options, job, index, total, device, stop, &mut |e| {
+        let outcome = run_job_named(options, job, (index, total), device, stop, &mut |e| {
             events(w, e)
         })
         .inspect_err(|_| queue.halt.store(true, Ordering::SeqCst))?;

@@ -179,7 +179,7 @@ pub fn run_jobs(
 ) -> Result<Vec<Outcome>> {
     let mut outcomes = Vec::new();
     for (index, job) in jobs.iter().enumerate() {
-        let outcome = run_job(options, job, index, jobs.len(), device, stop, events)?;
+        let outcome = run_job_named(options, job, (index, jobs.len()), device, stop, events)?;
         events(Event::Done {
             job,
             outcome: &outcome,
@@ -215,6 +215,31 @@ fn finished_same(path: &Path, job: &Job) -> bool {
             && r.framing == Some(job.framing)
             && r.watch == job.watch
             && r.tiles == job.tiles
+    })
+}
+
+/// [`run_job`], its failure an error naming the run. A panic inside the fit ends this
+/// run alone: it becomes such an error (no backtrace), and the run's checkpoint stays.
+pub(crate) fn run_job_named(
+    options: &Options,
+    job: &Job,
+    (index, total): (usize, usize),
+    device: &Device,
+    stop: &AtomicBool,
+    events: &mut dyn FnMut(Event),
+) -> Result<Outcome> {
+    let outcome =
+        crate::error::catch_panic(|| run_job(options, job, index, total, device, stop, events));
+    let reason = match outcome {
+        Ok(Ok(outcome)) => return Ok(outcome),
+        Ok(Err(e)) => e.to_string(),
+        Err(panic) => panic,
+    };
+    let checkpoint = record::checkpoint_path(&options.results, job);
+    Err(DipError::RunFailed {
+        run: format!("{}/{}/{}", job.preset, job.experiment.name(), job.stem()),
+        reason,
+        kept: checkpoint.is_file().then_some(checkpoint),
     })
 }
 
@@ -415,7 +440,14 @@ fn fit(
 ) -> Result<Option<Outcome>> {
     let ckpt_path = record::checkpoint_path(&options.results, job);
     let mut watch = job.watch.map(Detector::new);
+    let panic_at = injected_panic(job);
     while !fitter.finished() {
+        if panic_at == Some(fitter.iteration()) {
+            panic!(
+                "injected at iteration {} (DIP_INJECT_PANIC)",
+                fitter.iteration()
+            );
+        }
         let mut step = fitter.step()?;
         if let (Some(detector), Some(out)) = (&mut watch, &fitter.last_output) {
             let values = out.flatten_all()?.to_vec1::<f32>()?;
@@ -442,6 +474,15 @@ fn fit(
         }
     }
     Ok(None)
+}
+
+/// The iteration at which a test asks this run to panic: `DIP_INJECT_PANIC=<stem>@<iteration>`,
+/// the stem as in the run's file names (how the tests check that a bug inside one fit
+/// ends that run alone, in one line).
+fn injected_panic(job: &Job) -> Option<usize> {
+    let wanted = std::env::var("DIP_INJECT_PANIC").ok()?;
+    let (stem, iteration) = wanted.split_once('@')?;
+    (stem == job.stem()).then(|| iteration.parse().ok())?
 }
 
 /// What a finished run leaves to be recorded.
