@@ -16,7 +16,7 @@ use std::time::{Instant, SystemTime};
 use candle_core::{Device, Module, Tensor};
 
 use crate::input;
-use crate::net::{SkipConfig, SkipNet};
+use crate::net::{Part, SkipConfig, SkipNet, UnitLayout};
 use crate::ops::Kernels;
 use crate::optim::{Adam, AdamConfig};
 use crate::reproduce::record::{self, BenchRecord, Implementation};
@@ -256,47 +256,29 @@ pub fn peak_rss_bytes() -> Option<u64> {
 /// and the input gradients, except those of the convs that read `z` itself
 /// (nothing needs them). This is what PyTorch's `FlopCounterMode` counts.
 pub fn training_conv_flops(config: &SkipConfig, height: usize, width: usize) -> f64 {
-    // (cin, cout, k, stride, input is z, input side h, w) of every conv.
-    let mut total = 0.0;
-    let mut conv =
-        |cin: usize, cout: usize, k: usize, stride: usize, h: usize, w: usize, z: bool| {
-            let (ho, wo) = (h.div_ceil(stride), w.div_ceil(stride));
-            let macs = (cin * cout * k * k * ho * wo) as f64;
-            total += 2.0 * macs * if z { 2.0 } else { 3.0 };
+    let flops = |u: &UnitLayout| {
+        // The input's sides at the unit's scale, then the output's.
+        let side = |n: usize| {
+            (0..u.scale)
+                .fold(n, |s, _| s.div_ceil(2))
+                .div_ceil(u.stride)
         };
-    let (mut h, mut w, mut cin) = (height, width, config.input_channels);
-    for i in 0..config.depth() {
-        let top = i == 0;
-        let skip = config.channels_skip[i];
-        if skip > 0 {
-            conv(cin, skip, config.filter_skip, 1, h, w, top);
-        }
-        let down = config.channels_down[i];
-        conv(cin, down, config.filter_down[i], 2, h, w, top);
-        let (h2, w2) = (h.div_ceil(2), w.div_ceil(2));
-        conv(down, down, config.filter_down[i], 1, h2, w2, false);
-        let below = if i + 1 == config.depth() {
-            down
-        } else {
-            config.channels_up[i + 1]
-        };
-        let up = config.channels_up[i];
-        conv(skip + below, up, config.filter_up[i], 1, h, w, false);
-        if config.need_1x1_up {
-            conv(up, up, 1, 1, h, w, false);
-        }
-        (h, w, cin) = (h2, w2, down);
-    }
-    conv(
-        config.channels_up[0],
-        config.output_channels,
-        1,
-        1,
-        height,
-        width,
-        false,
-    );
-    total
+        let macs = (u.cin * u.cout * u.kernel * u.kernel * side(height) * side(width)) as f64;
+        // Forward, weight gradient and (unless it reads `z`) input gradient.
+        2.0 * macs * if u.reads_z { 2.0 } else { 3.0 }
+    };
+    let units = config.layout().into_iter().flat_map(|level| {
+        let named = level.named();
+        let units: Vec<UnitLayout> = named
+            .into_iter()
+            .filter_map(|(_, part)| match part {
+                Part::Unit(u) => Some(*u),
+                Part::Norm(_) => None,
+            })
+            .collect();
+        units
+    });
+    units.chain([config.head()]).map(|u| flops(&u)).sum()
 }
 
 /// Run the benchmark and print what `dip bench` prints: the setting, each
@@ -389,5 +371,34 @@ mod tests {
         let v = candle_version();
         assert!(v.starts_with("0."), "{v}");
         assert!(v.split('.').all(|part| part.parse::<u32>().is_ok()), "{v}");
+    }
+
+    /// The convolutions' work read off the layout is what the recorded benchmarks
+    /// (both ours and PyTorch's `FlopCounterMode`) counted for the same nets.
+    #[test]
+    fn the_layouts_conv_work_is_the_recorded_count() {
+        for (name, record) in [
+            (
+                "dip 256² c3",
+                include_str!("../results/bench/dip-cpu-256-c3.json"),
+            ),
+            (
+                "pytorch 256² c3",
+                include_str!("../results/bench/pytorch-cpu-256-c3.json"),
+            ),
+            (
+                "pytorch 512² c1",
+                include_str!("../results/bench/pytorch-cpu-512-c1.json"),
+            ),
+        ] {
+            let r: crate::reproduce::BenchRecord = serde_json::from_str(record).unwrap();
+            let config = SkipConfig::standard(INPUT_CHANNELS, r.channels);
+            let ours = training_conv_flops(&config, r.size, r.size) / 1e9;
+            let recorded = r.conv_gflop;
+            assert!(
+                (ours - recorded).abs() < 0.01,
+                "{name}: {ours} vs {recorded} GFLOP"
+            );
+        }
     }
 }

@@ -1,13 +1,9 @@
 //! The "skip" network: an encoder-decoder with skip connections (a U-Net, after
 //! Ronneberger et al. 2015), built exactly as the reference builds it.
 //!
-//! For each scale `i`, from the top:
-//! - skip branch: conv 1×1 → BN → LeakyReLU, to `skip[i]` channels;
-//! - deeper branch: conv 3×3 stride 2 → BN → act → conv 3×3 → BN → act →
-//!   (the next scale) → upsample ×2;
-//! - merge: concatenate the two → BN → conv 3×3 → BN → act → conv 1×1 → BN → act;
-//!
-//! and a head: conv 1×1 to the image's channels → sigmoid.
+//! The layer order is stated once, in [`SkipConfig::layout`]: the builder, the
+//! parameter walk, `dip bench`'s count of the convolutions' work and the book's
+//! diagram of the network all read it.
 
 use candle_core::{DType, Device, Module, Result, Tensor, Var};
 
@@ -26,7 +22,12 @@ pub enum Padding {
     Zero,
 }
 
-pub use crate::ops::merge::Upsample;
+/// How the decoder doubles the resolution (the reference's `upsample_mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Upsample {
+    Bilinear,
+    Nearest,
+}
 
 /// Everything that defines a "skip" network (the arguments of the reference's `skip()`).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -183,15 +184,8 @@ pub struct Conv {
 impl Conv {
     /// PyTorch's default initialisation (`kaiming_uniform_(a = √5)`): weights and
     /// biases uniform in `±1/√fan_in`.
-    fn new(
-        rng: &mut Rng,
-        cin: usize,
-        cout: usize,
-        k: usize,
-        stride: usize,
-        padding: Padding,
-        device: &Device,
-    ) -> Result<Self> {
+    fn new(rng: &mut Rng, u: &UnitLayout, padding: Padding, device: &Device) -> Result<Self> {
+        let (cin, cout, k, stride) = (u.cin, u.cout, u.kernel, u.stride);
         let bound = 1.0 / ((cin * k * k) as f32).sqrt();
         let weight = Tensor::from_vec(
             rng.uniform(cout * cin * k * k, -bound, bound),
@@ -243,11 +237,6 @@ impl BatchNorm {
             beta: Var::zeros(channels, DType::F32, device)?,
         })
     }
-
-    fn forward(&self, x: &Tensor, act: bool, kernels: Kernels) -> Result<Tensor> {
-        let slope = act.then_some(LEAKY_SLOPE);
-        ops::batch_norm::batch_norm_with(x, &self.gamma, &self.beta, slope, kernels)
-    }
 }
 
 /// conv → BN → LeakyReLU, the unit the network is made of.
@@ -257,6 +246,14 @@ pub struct ConvBnAct {
 }
 
 impl ConvBnAct {
+    /// The unit `u` of the network `c`, its conv's weights drawn first, then γ.
+    fn new(u: &UnitLayout, c: &SkipConfig, rng: &mut Rng, device: &Device) -> Result<Self> {
+        Ok(Self {
+            conv: Conv::new(rng, u, c.padding, device)?,
+            bn: BatchNorm::new(u.cout, c.bn_init, rng, device)?,
+        })
+    }
+
     fn params(&self) -> ops::conv_bn_act::UnitParams<'_> {
         ops::conv_bn_act::UnitParams {
             weight: &self.conv.weight,
@@ -273,16 +270,158 @@ impl ConvBnAct {
     }
 }
 
+/// One scale of the network, by the names of its parts; the same shape serves the
+/// layout (`Parts<UnitLayout, usize>`: what each part is) and the built network
+/// (`Parts<ConvBnAct, BatchNorm>`: its parameters).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Parts<U, N> {
+    /// The skip branch: conv → BN → act to `skip[i]` channels (none where that is 0).
+    pub skip: Option<U>,
+    /// The deeper branch: a stride-2 unit that halves the sides, then a unit.
+    pub down: U,
+    pub down2: U,
+    /// The merge's batch norm over the concatenated branches.
+    pub merge_bn: N,
+    /// The decoder: a unit, then a 1×1 unit where `need_1x1_up`.
+    pub up: U,
+    pub up_1x1: Option<U>,
+}
+
+/// A part of a scale: a unit (conv → BN → act) or the merge's batch norm.
+pub enum Part<'a, U, N> {
+    Unit(&'a U),
+    Norm(&'a N),
+}
+
+impl<U, N> Parts<U, N> {
+    /// The parts by name, in the order of the network's parameters (the reference's
+    /// `named_parameters()` order, and the order of a checkpoint's tensors).
+    pub fn named(&self) -> Vec<(&'static str, Part<'_, U, N>)> {
+        let mut out = Vec::new();
+        if let Some(skip) = &self.skip {
+            out.push(("skip", Part::Unit(skip)));
+        }
+        out.push(("down", Part::Unit(&self.down)));
+        out.push(("down2", Part::Unit(&self.down2)));
+        out.push(("merge_bn", Part::Norm(&self.merge_bn)));
+        out.push(("up", Part::Unit(&self.up)));
+        if let Some(unit) = &self.up_1x1 {
+            out.push(("up_1x1", Part::Unit(unit)));
+        }
+        out
+    }
+}
+
+/// What a unit is: its conv's channels, kernel and stride, and the scale of its
+/// input (the image's sides divided by `2^scale`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnitLayout {
+    pub cin: usize,
+    pub cout: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub scale: usize,
+    /// Whether its input is the network's input `z` (which needs no gradient).
+    pub reads_z: bool,
+}
+
+/// What scale `i` of the network is: its parts' shapes, and how it upsamples the
+/// deeper branch. `merge_bn` is the number of merged channels (skip + deeper).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LevelLayout {
+    pub parts: Parts<UnitLayout, usize>,
+    pub upsample: Upsample,
+}
+
+impl std::ops::Deref for LevelLayout {
+    type Target = Parts<UnitLayout, usize>;
+    fn deref(&self) -> &Self::Target {
+        &self.parts
+    }
+}
+
+// ANCHOR: layout
+impl SkipConfig {
+    /// The network's layout, stated once (the reference's `models/skip.py`): for each
+    /// scale `i` from the top, with `x` its input,
+    /// - skip branch: `skip(x)`, a unit of kernel `filter_skip` to `skip[i]` channels;
+    /// - deeper branch: `down(x)` with stride 2, `down2`, the next scale, ×2 upsampling;
+    /// - merge: the two concatenated, `merge_bn`; then the decoder `up` and `up_1x1`;
+    ///
+    /// and a head: a 1×1 conv to the image's channels, then a sigmoid ([`Self::head`]).
+    pub fn layout(&self) -> Vec<LevelLayout> {
+        let mut input = self.input_channels;
+        (0..self.depth())
+            .map(|i| {
+                let (down, up, skip) = (
+                    self.channels_down[i],
+                    self.channels_up[i],
+                    self.channels_skip[i],
+                );
+                // The deeper branch brings the next scale's decoder, or at the bottom this encoder.
+                let below = match self.channels_up.get(i + 1) {
+                    Some(&next_up) => next_up,
+                    None => down,
+                };
+                // The top scale's skip and down units read `z` itself.
+                let unit = |cin, cout, kernel, stride, scale, reads_z| UnitLayout {
+                    cin,
+                    cout,
+                    kernel,
+                    stride,
+                    scale,
+                    reads_z,
+                };
+                let (k, top) = (self.filter_down[i], i == 0);
+                let parts = Parts {
+                    skip: (skip > 0).then(|| unit(input, skip, self.filter_skip, 1, i, top)),
+                    down: unit(input, down, k, 2, i, top),
+                    down2: unit(down, down, k, 1, i + 1, false),
+                    merge_bn: skip + below,
+                    up: unit(skip + below, up, self.filter_up[i], 1, i, false),
+                    up_1x1: self.need_1x1_up.then(|| unit(up, up, 1, 1, i, false)),
+                };
+                input = down;
+                LevelLayout {
+                    parts,
+                    upsample: self.upsample[i],
+                }
+            })
+            .collect()
+    }
+
+    /// The head: a 1×1 conv from the top decoder's channels to the image's.
+    pub fn head(&self) -> UnitLayout {
+        UnitLayout {
+            cin: self.channels_up[0],
+            cout: self.output_channels,
+            kernel: 1,
+            stride: 1,
+            scale: 0,
+            reads_z: false,
+        }
+    }
+}
+// ANCHOR_END: layout
+
 /// One scale of the encoder-decoder, holding the next scale inside it.
 pub struct Level {
-    pub skip: Option<ConvBnAct>,
-    pub down: ConvBnAct,
-    pub down2: ConvBnAct,
+    pub parts: Parts<ConvBnAct, BatchNorm>,
     pub deeper: Option<Box<Level>>,
     pub upsample: Upsample,
-    pub merge_bn: BatchNorm,
-    pub up: ConvBnAct,
-    pub up_1x1: Option<ConvBnAct>,
+}
+
+impl std::ops::Deref for Level {
+    type Target = Parts<ConvBnAct, BatchNorm>;
+    fn deref(&self) -> &Self::Target {
+        &self.parts
+    }
+}
+
+impl std::ops::DerefMut for Level {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.parts
+    }
 }
 
 // ANCHOR: level_forward
@@ -295,31 +434,25 @@ impl Level {
             deep = deeper.forward(&deep, kernels)?;
         }
         // Doubled again, concatenated behind the skip branch, batch-normalised, and
-        // the decoder's first unit (one op on the CPU: `ops::decoder`).
-        let y = match &self.skip {
-            Some(skip) => {
-                let skip = skip.forward(x, kernels)?;
-                let merge_bn = (
-                    self.merge_bn.gamma.as_tensor(),
-                    self.merge_bn.beta.as_tensor(),
-                );
-                ops::decoder::merge_unit_with(
-                    &skip,
-                    &deep,
-                    self.upsample,
-                    merge_bn,
-                    self.up.params(),
-                    self.up.conv.shape(),
-                    Some(LEAKY_SLOPE),
-                    kernels,
-                )?
-            }
-            None => {
-                let up = ops::merge::upsample_with(&deep, self.upsample, kernels)?;
-                let y = self.merge_bn.forward(&up, false, kernels)?;
-                self.up.forward(&y, kernels)?
-            }
+        // the decoder's first unit (one op where it pays: `ops::decoder`).
+        let skip = match &self.skip {
+            Some(unit) => Some(unit.forward(x, kernels)?),
+            None => None,
         };
+        let merge_bn = (
+            self.merge_bn.gamma.as_tensor(),
+            self.merge_bn.beta.as_tensor(),
+        );
+        let y = ops::decoder::merge_unit_with(
+            skip.as_ref(),
+            &deep,
+            self.upsample,
+            merge_bn,
+            self.up.params(),
+            self.up.conv.shape(),
+            Some(LEAKY_SLOPE),
+            kernels,
+        )?;
         match &self.up_1x1 {
             Some(unit) => unit.forward(&y, kernels),
             None => Ok(y),
@@ -343,16 +476,8 @@ impl SkipNet {
     pub fn new(config: &SkipConfig, seed: u64, device: &Device) -> crate::Result<Self> {
         config.validate().map_err(crate::DipError::InvalidInput)?;
         let mut rng = Rng::new(seed);
-        let top = Self::level(config, 0, config.input_channels, &mut rng, device)?;
-        let head = Conv::new(
-            &mut rng,
-            config.channels_up[0],
-            config.output_channels,
-            1,
-            1,
-            config.padding,
-            device,
-        )?;
+        let top = Self::level(config, &config.layout(), &mut rng, device)?;
+        let head = Conv::new(&mut rng, &config.head(), config.padding, device)?;
         Ok(Self {
             config: config.clone(),
             top,
@@ -361,72 +486,37 @@ impl SkipNet {
         })
     }
 
+    /// The first of `layouts` and, inside it, the others. The weights are drawn in the
+    /// reference's order: this scale's encoder, the deeper scales, then its decoder.
     fn level(
         c: &SkipConfig,
-        i: usize,
-        input_depth: usize,
+        layouts: &[LevelLayout],
         rng: &mut Rng,
         device: &Device,
     ) -> Result<Level> {
-        let last = i + 1 == c.depth();
-        let pad = c.padding;
-        let unit = |rng: &mut Rng,
-                    cin: usize,
-                    cout: usize,
-                    k: usize,
-                    stride: usize|
-         -> Result<ConvBnAct> {
-            Ok(ConvBnAct {
-                conv: Conv::new(rng, cin, cout, k, stride, pad, device)?,
-                bn: BatchNorm::new(cout, c.bn_init, rng, device)?,
-            })
+        let (l, below) = layouts.split_first().expect("a network has a scale");
+        let unit = |u: &UnitLayout, rng: &mut Rng| ConvBnAct::new(u, c, rng, device);
+        let skip = l.skip.as_ref().map(|u| unit(u, rng)).transpose()?;
+        let down = unit(&l.down, rng)?;
+        let down2 = unit(&l.down2, rng)?;
+        let deeper = match below {
+            [] => None,
+            _ => Some(Box::new(Self::level(c, below, rng, device)?)),
         };
-        let skip = match c.channels_skip[i] {
-            0 => None,
-            s => Some(unit(rng, input_depth, s, c.filter_skip, 1)?),
-        };
-        let down = unit(rng, input_depth, c.channels_down[i], c.filter_down[i], 2)?;
-        let down2 = unit(
-            rng,
-            c.channels_down[i],
-            c.channels_down[i],
-            c.filter_down[i],
-            1,
-        )?;
-        let deeper = if last {
-            None
-        } else {
-            Some(Box::new(Self::level(
-                c,
-                i + 1,
-                c.channels_down[i],
-                rng,
-                device,
-            )?))
-        };
-        // From below: the next scale's decoder, or at the bottom this scale's encoder.
-        let k = if last {
-            c.channels_down[i]
-        } else {
-            c.channels_up[i + 1]
-        };
-        let merged = c.channels_skip[i] + k;
-        let merge_bn = BatchNorm::new(merged, c.bn_init, rng, device)?;
-        let up = unit(rng, merged, c.channels_up[i], c.filter_up[i], 1)?;
-        let up_1x1 = if c.need_1x1_up {
-            Some(unit(rng, c.channels_up[i], c.channels_up[i], 1, 1)?)
-        } else {
-            None
-        };
+        let merge_bn = BatchNorm::new(l.merge_bn, c.bn_init, rng, device)?;
+        let up = unit(&l.up, rng)?;
+        let up_1x1 = l.up_1x1.as_ref().map(|u| unit(u, rng)).transpose()?;
         Ok(Level {
-            skip,
-            down,
-            down2,
+            parts: Parts {
+                skip,
+                down,
+                down2,
+                merge_bn,
+                up,
+                up_1x1,
+            },
             deeper,
-            upsample: c.upsample[i],
-            merge_bn,
-            up,
-            up_1x1,
+            upsample: l.upsample,
         })
     }
 }
@@ -441,39 +531,34 @@ impl SkipNet {
             .collect()
     }
 
-    /// Every trainable parameter with a readable name such as `level2.down.conv.weight`.
+    /// Every trainable parameter with a readable name such as `level2.down.conv.weight`,
+    /// scale by scale from the top, each scale's parts in [`Parts::named`]'s order.
     pub fn named_parameters(&self) -> Vec<(String, Var)> {
-        fn unit(out: &mut Vec<(String, Var)>, name: &str, u: &ConvBnAct) {
-            conv(out, &format!("{name}.conv"), &u.conv);
-            bn(out, &format!("{name}.bn"), &u.bn);
-        }
-        fn conv(out: &mut Vec<(String, Var)>, name: &str, c: &Conv) {
-            out.push((format!("{name}.weight"), c.weight.clone()));
-            out.push((format!("{name}.bias"), c.bias.clone()));
-        }
-        fn bn(out: &mut Vec<(String, Var)>, name: &str, b: &BatchNorm) {
-            out.push((format!("{name}.gamma"), b.gamma.clone()));
-            out.push((format!("{name}.beta"), b.beta.clone()));
-        }
         let mut out = Vec::new();
+        let mut add = |name: String, vars: [&Var; 2], fields: [&str; 2]| {
+            for (var, field) in vars.into_iter().zip(fields) {
+                out.push((format!("{name}.{field}"), var.clone()));
+            }
+        };
+        let conv = ["weight", "bias"];
+        let bn = ["gamma", "beta"];
         let mut level = Some(&self.top);
         let mut i = 0;
         while let Some(l) = level {
-            let p = format!("level{i}");
-            if let Some(s) = &l.skip {
-                unit(&mut out, &format!("{p}.skip"), s);
-            }
-            unit(&mut out, &format!("{p}.down"), &l.down);
-            unit(&mut out, &format!("{p}.down2"), &l.down2);
-            bn(&mut out, &format!("{p}.merge_bn"), &l.merge_bn);
-            unit(&mut out, &format!("{p}.up"), &l.up);
-            if let Some(u) = &l.up_1x1 {
-                unit(&mut out, &format!("{p}.up_1x1"), u);
+            for (part, layer) in l.named() {
+                let name = format!("level{i}.{part}");
+                match layer {
+                    Part::Unit(u) => {
+                        add(format!("{name}.conv"), [&u.conv.weight, &u.conv.bias], conv);
+                        add(format!("{name}.bn"), [&u.bn.gamma, &u.bn.beta], bn);
+                    }
+                    Part::Norm(b) => add(name, [&b.gamma, &b.beta], bn),
+                }
             }
             level = l.deeper.as_deref();
             i += 1;
         }
-        conv(&mut out, "head", &self.head);
+        add("head".into(), [&self.head.weight, &self.head.bias], conv);
         out
     }
 

@@ -431,7 +431,7 @@ fn merge_unit_matches_merge_then_unit() {
         let slope = Some(0.2);
         let fused = merge_unit_fast(&skip, &deep, mode, merge_bn, unit, conv, slope).unwrap();
         let apart = merge_unit_with(
-            &skip,
+            Some(&skip),
             &deep,
             mode,
             merge_bn,
@@ -547,13 +547,14 @@ fn fast_kernels_repeat_bit_for_bit() {
     }
 }
 
-/// No loss of accuracy: seeded 200-iteration denoising fits on a small crop end,
-/// on average over three seeds, within 0.05 dB of the same fits with candle's own
-/// ops. The two differ only in rounding (sums in another order), but one fit is a
-/// poor judge of that: Adam amplifies rounding differences (its update divides by
-/// the root of tiny second moments), so that single seeds differ by 0.01 to 0.15 dB
-/// either way, at the paper's learning rate 0.001 too (measured on seeds 5 to 8,
-/// with the kernels of two versions). Their mean is steady; each seed is held to 0.2 dB.
+/// No loss of accuracy: seeded 200-iteration denoising fits on a small crop follow
+/// the same fits with candle's own ops. The two differ only in rounding (sums in
+/// another order): before the first step they agree to 10⁻⁴ dB, after it to 0.002 dB.
+/// Adam then amplifies the difference (its update divides by the root of tiny
+/// second moments; by iteration 10 it is up to 0.06 dB), so at the end single seeds
+/// differ by up to 0.12 dB either way, and the mean of three by up to 0.06 dB
+/// (measured on two machines, with and without AVX-512, whose candle ops round
+/// differently). Each seed is held to 0.25 dB, the mean to 0.1 dB.
 #[test]
 fn a_seeded_fit_reaches_the_same_psnr_with_fast_and_candle_kernels() {
     use dip::fit::{fit, Control, FitConfig};
@@ -584,21 +585,33 @@ fn a_seeded_fit_reaches_the_same_psnr_with_fast_and_candle_kernels() {
         net.kernels = kernels;
         let problem = denoising::problem(&noisy, Some(&clean), 16, &Device::Cpu).unwrap();
         let result = fit(net, &problem, &config, &mut |_| Control::Continue).unwrap();
-        psnr(&clean, result.restored()).unwrap()
+        let early: Vec<f64> = result.history[..2]
+            .iter()
+            .map(|step| step.psnr_clean.unwrap())
+            .collect();
+        (psnr(&clean, result.restored()).unwrap(), early)
     };
     let noisy_psnr = psnr(&clean, &noisy).unwrap();
     let (mut fast_sum, mut candle_sum) = (0.0, 0.0);
     let seeds = [5, 6, 7];
     for seed in seeds {
-        let fast = final_psnr(Kernels::Fast, seed);
-        let candle = final_psnr(Kernels::Candle, seed);
+        let (fast, fast_early) = final_psnr(Kernels::Fast, seed);
+        let (candle, candle_early) = final_psnr(Kernels::Candle, seed);
         eprintln!("seed {seed}: noisy {noisy_psnr:.3} dB; fast kernels {fast:.3} dB, candle's ops {candle:.3} dB");
+        // Before any step the two are one forward pass; after one step, still close.
+        for (i, bound) in [(0, 0.001), (1, 0.01)] {
+            let (a, b) = (fast_early[i], candle_early[i]);
+            assert!(
+                (a - b).abs() <= bound,
+                "seed {seed}, iteration {i}: {a:.4} vs {b:.4} dB"
+            );
+        }
         assert!(
             fast > noisy_psnr + 1.5,
             "the fit did not denoise: {fast:.2} dB"
         );
         assert!(
-            (fast - candle).abs() <= 0.2,
+            (fast - candle).abs() <= 0.25,
             "seed {seed}: fast {fast:.3} dB vs candle {candle:.3} dB"
         );
         (fast_sum, candle_sum) = (fast_sum + fast, candle_sum + candle);
@@ -606,7 +619,7 @@ fn a_seeded_fit_reaches_the_same_psnr_with_fast_and_candle_kernels() {
     let n = seeds.len() as f64;
     let (fast, candle) = (fast_sum / n, candle_sum / n);
     assert!(
-        (fast - candle).abs() <= 0.05,
+        (fast - candle).abs() <= 0.1,
         "mean over seeds {seeds:?}: fast {fast:.3} dB vs candle {candle:.3} dB"
     );
 }

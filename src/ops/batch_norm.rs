@@ -9,13 +9,13 @@
 
 use std::mem::MaybeUninit;
 
-use candle_core::{bail, CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor};
+use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::cpu_util::{
     cpu_f32, lanes_total, simd_fn, sum, with_f32, write_new, SendPtr, Stash, BLOCK, LANES,
 };
-use super::Kernels;
+use super::{Accepts, Kernels};
 
 /// PyTorch's default `eps` of `BatchNorm2d`.
 pub const EPS: f64 = 1e-5;
@@ -34,8 +34,7 @@ pub fn batch_norm_with(
     slope: Option<f64>,
     kernels: Kernels,
 ) -> Result<Tensor> {
-    let f32s = [x, gamma, beta].iter().all(|t| t.dtype() == DType::F32);
-    if kernels.use_cpu_kernels(x.device()) && f32s {
+    if kernels.ours(&[x, gamma, beta], Accepts::F32) {
         batch_norm_fast(x, gamma, beta, slope)
     } else {
         batch_norm_candle(x, gamma, beta, slope)

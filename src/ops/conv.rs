@@ -3,7 +3,7 @@
 
 use std::mem::MaybeUninit;
 
-use candle_core::{bail, CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor};
+use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::cpu_util::{
@@ -14,8 +14,8 @@ use super::cpu_util::{
 use super::cpu::PlaneKernel;
 use super::reflection_pad::{source_index, ReflectionPad2dAdjointOp};
 use super::winograd::Tiling as _;
-use super::Kernels;
 use super::{winograd, winograd4};
+use super::{Accepts, Kernels};
 
 /// `x ⋆ weight + bias` with the given stride and zero padding.
 /// `x: [N, Cin, H, W]`, `weight: [Cout, Cin, k, k]`, `bias: [Cout]`.
@@ -38,8 +38,7 @@ pub fn conv2d_with(
     padding: usize,
     kernels: Kernels,
 ) -> Result<Tensor> {
-    let f32s = [x, weight, bias].iter().all(|t| t.dtype() == DType::F32);
-    if kernels.use_cpu_kernels(x.device()) && f32s {
+    if kernels.ours(&[x, weight, bias], Accepts::F32) {
         conv2d_fast(x, weight, bias, stride, padding)
     } else if kernels.use_gemm_conv(x.device()) {
         conv2d_gemm(x, weight, bias, stride, padding)
@@ -59,8 +58,7 @@ pub fn conv2d_reflect_with(
     padding: usize,
     kernels: Kernels,
 ) -> Result<Tensor> {
-    let f32s = [x, weight, bias].iter().all(|t| t.dtype() == DType::F32);
-    if kernels.use_cpu_kernels(x.device()) && f32s {
+    if kernels.ours(&[x, weight, bias], Accepts::F32) {
         conv2d_reflect_fast(x, weight, bias, stride, padding)
     } else {
         let x = super::reflection_pad::reflection_pad2d_with(x, padding, kernels)?;

@@ -10,12 +10,12 @@
 //! its `z` (`batch_norm::InPlace`). The gradient `dz` never
 //! leaves the op either.
 
-use candle_core::{bail, CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor};
+use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
 use super::batch_norm::{batch_norm_with, InPlace};
 use super::conv::{conv2d_shaped_with, conv_forward, conv_grads, ConvShape, Geom};
 use super::cpu_util::{cpu_f32, with_f32, Stash};
-use super::Kernels;
+use super::{Accepts, Kernels};
 
 /// The parameters of one unit: the conv's `weight [Cout, Cin, k, k]` and `bias [Cout]`,
 /// the batch norm's `gamma` and `beta` (`[Cout]`).
@@ -36,10 +36,7 @@ pub fn conv_bn_act_with(
     slope: Option<f64>,
     kernels: Kernels,
 ) -> Result<Tensor> {
-    let f32s = [x, p.weight, p.bias, p.gamma, p.beta]
-        .iter()
-        .all(|t| t.dtype() == DType::F32);
-    if kernels.use_cpu_kernels(x.device()) && f32s {
+    if kernels.ours(&[x, p.weight, p.bias, p.gamma, p.beta], Accepts::F32) {
         return conv_bn_act_fast(x, p, conv, slope);
     }
     let z = conv2d_shaped_with(x, p.weight, p.bias, conv, kernels)?;

@@ -14,25 +14,28 @@
 //! ([`FUSED_FROM`]): the one op copies the conv's weights into its parameter tensor
 //! every pass, which costs more there than it saves.
 
-use candle_core::{bail, CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor};
+use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
-use super::batch_norm::InPlace;
+use super::batch_norm::{batch_norm_with, InPlace};
 use super::conv::{conv_forward, conv_grads, ConvShape, Geom};
 use super::conv_bn_act::{conv_bn_act_with, UnitParams};
 use super::cpu_util::{cpu_f32, with_f32, Stash};
-use super::merge::{merge_grads, upsample_concat_bn_with, MergeGeom, MergeOp, Upsample};
-use super::Kernels;
+use super::merge::{
+    merge_grads, upsample_concat_bn_with, upsample_with, MergeGeom, MergeOp, Upsample,
+};
+use super::{Accepts, Kernels};
 
 /// The merge and the unit are one op where the merged tensor has this many bytes or
 /// more (64 MiB: 132 channels of 360², so at 512² and more).
 pub const FUSED_FROM: usize = 64 << 20;
 
 /// `unit(BN(cat(skip, up(deep))))`: the merge with its batch norm `(γₘ, βₘ)`, then
-/// conv → BN → LeakyReLU with `slope`. Our fused CPU kernel where `kernels` says so,
-/// else the merge then the unit ([`upsample_concat_bn_with`], [`conv_bn_act_with`]).
+/// conv → BN → LeakyReLU with `slope`; without a skip branch, `unit(BN(up(deep)))`.
+/// Our fused CPU kernel where `kernels` says so and the merged tensor is large, else
+/// the merge then the unit ([`upsample_concat_bn_with`], [`conv_bn_act_with`]).
 #[allow(clippy::too_many_arguments)]
 pub fn merge_unit_with(
-    skip: &Tensor,
+    skip: Option<&Tensor>,
     deep: &Tensor,
     mode: Upsample,
     (merge_gamma, merge_beta): (&Tensor, &Tensor),
@@ -41,13 +44,15 @@ pub fn merge_unit_with(
     slope: Option<f64>,
     kernels: Kernels,
 ) -> Result<Tensor> {
+    let Some(skip) = skip else {
+        let up = upsample_with(deep, mode, kernels)?;
+        let merged = batch_norm_with(&up, merge_gamma, merge_beta, None, kernels)?;
+        return conv_bn_act_with(&merged, unit, conv, slope, kernels);
+    };
     let tensors = [skip, deep, merge_gamma, merge_beta];
-    let f32s = tensors
-        .iter()
-        .chain(&[unit.weight, unit.bias, unit.gamma, unit.beta])
-        .all(|t| t.dtype() == DType::F32);
+    let all = [unit.weight, unit.bias, unit.gamma, unit.beta];
     let large = MergeGeom::new(skip.dims(), deep.dims())?.elem_count() * 4 >= FUSED_FROM;
-    if kernels.use_cpu_kernels(skip.device()) && f32s && large {
+    if large && kernels.ours(&[&tensors[..], &all[..]].concat(), Accepts::F32) {
         return merge_unit_fast(
             skip,
             deep,

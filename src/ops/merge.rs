@@ -14,7 +14,7 @@
 //! norm's output, and the graph keeps neither.
 
 use candle_core::{
-    bail, CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor, WithDType,
+    bail, CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor, WithDType,
 };
 use rayon::prelude::*;
 
@@ -22,14 +22,9 @@ use super::batch_norm::{batch_norm_with, InPlace};
 use super::cpu::{self, PlaneKernel};
 use super::cpu_util::{cpu_f32, filled, Stash};
 use super::upsample::{Bilinear2xAdjointOp, Bilinear2xOp, Nearest2xAdjointOp, Nearest2xOp};
-use super::Kernels;
+use super::{Accepts, Kernels};
 
-/// How the decoder doubles the resolution.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Upsample {
-    Bilinear,
-    Nearest,
-}
+pub use crate::net::Upsample;
 
 /// `cat(skip, up(deep))` along the channels, centre-cropped to the smaller size.
 /// `skip: [N, Cs, Hs, Ws]`, `deep: [N, Cd, Hd, Wd]`; the result has `Cs + Cd` channels
@@ -40,10 +35,7 @@ pub fn upsample_concat_with(
     mode: Upsample,
     kernels: Kernels,
 ) -> Result<Tensor> {
-    if kernels.use_cpu_kernels(skip.device())
-        && cpu::supported(skip.dtype())
-        && skip.dtype() == deep.dtype()
-    {
+    if kernels.ours(&[skip, deep], Accepts::Floats) {
         skip.apply_op2(deep, MergeOp { mode })
     } else {
         upsample_concat_composed(skip, deep, mode, kernels)
@@ -60,10 +52,7 @@ pub fn upsample_concat_bn_with(
     beta: &Tensor,
     kernels: Kernels,
 ) -> Result<Tensor> {
-    let f32s = [skip, deep, gamma, beta]
-        .iter()
-        .all(|t| t.dtype() == DType::F32);
-    if kernels.use_cpu_kernels(skip.device()) && f32s {
+    if kernels.ours(&[skip, deep, gamma, beta], Accepts::F32) {
         let params = Tensor::cat(&[gamma, beta], 0)?;
         let op = MergeBnOp {
             mode,

@@ -46,10 +46,34 @@ pub enum Kernels {
     Gemm,
 }
 
+/// The element types a CPU kernel of ours is written for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Accepts {
+    /// `f32`: the network's ops (convolutions, batch norm, the fused units).
+    F32,
+    /// `f32` or `f64` (one type for all the arguments): the plane kernels
+    /// (padding, upsampling, the merge).
+    Floats,
+}
+
 impl Kernels {
-    /// Whether our CPU kernels should run for a tensor on `device`.
-    pub fn use_cpu_kernels(self, device: &candle_core::Device) -> bool {
-        self == Kernels::Fast && device.is_cpu()
+    /// Whether our CPU kernel runs on `tensors` rather than candle's ops: the one
+    /// place that decides. Yes for [`Kernels::Fast`] when every tensor is on the CPU
+    /// and of a type the kernel `accepts`.
+    pub fn ours(self, tensors: &[&candle_core::Tensor], accepts: Accepts) -> bool {
+        let Some(first) = tensors.first() else {
+            return false;
+        };
+        let dtype = first.dtype();
+        let typed = match accepts {
+            Accepts::F32 => dtype == candle_core::DType::F32,
+            Accepts::Floats => cpu::supported(dtype),
+        };
+        self == Kernels::Fast
+            && typed
+            && tensors
+                .iter()
+                .all(|t| t.device().is_cpu() && t.dtype() == dtype)
     }
 
     /// Whether a convolution on `device` should be [`conv::conv2d_gemm`].

@@ -8,7 +8,7 @@
 use candle_core::{bail, CpuStorage, CustomOp1, Layout, Result, Shape, Tensor, WithDType};
 
 use super::cpu::{self, PlaneKernel};
-use super::Kernels;
+use super::{Accepts, Kernels};
 
 /// The index on an axis of length `n` under index `q` of that axis padded by `pad`:
 /// mirrored at the border for reflection padding (`−1 → 1`, `n → n − 2`), `None` (a
@@ -55,7 +55,7 @@ pub fn reflection_pad2d_with(x: &Tensor, pad: usize, kernels: Kernels) -> Result
     }
     let (_, _, h, w) = x.dims4()?;
     check_pad(pad, h, w)?;
-    if kernels.use_cpu_kernels(x.device()) && cpu::supported(x.dtype()) {
+    if kernels.ours(&[x], Accepts::Floats) {
         reflection_pad2d_cpu(x, pad)
     } else {
         reflection_pad2d_composed(x, pad)

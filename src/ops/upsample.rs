@@ -8,7 +8,7 @@
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor, WithDType};
 
 use super::cpu::{self, PlaneKernel};
-use super::Kernels;
+use super::{Accepts, Kernels};
 
 /// Bilinear ×2 upsampling of the last two dimensions of `[N, C, H, W]`.
 pub fn upsample_bilinear2x(x: &Tensor) -> Result<Tensor> {
@@ -20,7 +20,7 @@ pub fn upsample_bilinear2x(x: &Tensor) -> Result<Tensor> {
 /// With [`Kernels::Fast`], an f32 or f64 tensor on the CPU goes through our CPU
 /// kernel ([`upsample_bilinear2x_cpu`]); everything else through the composed form.
 pub fn upsample_bilinear2x_with(x: &Tensor, kernels: Kernels) -> Result<Tensor> {
-    if kernels.use_cpu_kernels(x.device()) && cpu::supported(x.dtype()) {
+    if kernels.ours(&[x], Accepts::Floats) {
         upsample_bilinear2x_cpu(x)
     } else {
         upsample_bilinear2x_composed(x)
@@ -37,7 +37,7 @@ pub fn upsample_nearest2x(x: &Tensor) -> Result<Tensor> {
 /// With [`Kernels::Fast`], an f32 or f64 tensor on the CPU goes through our CPU
 /// kernel ([`upsample_nearest2x_cpu`]); everything else through the composed form.
 pub fn upsample_nearest2x_with(x: &Tensor, kernels: Kernels) -> Result<Tensor> {
-    if kernels.use_cpu_kernels(x.device()) && cpu::supported(x.dtype()) {
+    if kernels.ours(&[x], Accepts::Floats) {
         upsample_nearest2x_cpu(x)
     } else {
         upsample_nearest2x_composed(x)
