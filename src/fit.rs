@@ -97,21 +97,9 @@ pub enum FinalInput {
 }
 
 impl FitConfig {
-    /// The denoising settings of the paper: lr 0.01, 3000 iterations, 32-channel noise input,
-    /// `reg_noise_std` 1/30, output averaging and rollback on.
+    /// The paper's denoising fit: [`crate::tasks::denoising::paper`]'s.
     pub fn paper_denoising() -> Self {
-        Self {
-            iterations: 3000,
-            lr: 0.01,
-            reg_noise_std: 1.0 / 30.0,
-            input: InputKind::Noise { channels: 32 },
-            exp_weight: Some(0.99),
-            rollback_drop_db: Some(5.0),
-            rollback_every: 100,
-            rollback_check: RollbackCheck::AllButMultiples,
-            final_input: FinalInput::LastPerturbed,
-            seed: 0,
-        }
+        crate::tasks::denoising::paper(3).fit
     }
 }
 

@@ -5,7 +5,7 @@
 use candle_core::{Device, Module, Tensor, Var};
 use dip::net::{Padding, SkipConfig, SkipNet, Upsample};
 use dip::ops::batch_norm::{batch_norm_candle, batch_norm_fast};
-use dip::ops::conv::{conv2d_candle, conv2d_fast, conv2d_gemm, conv2d_reflect_fast};
+use dip::ops::conv::{conv2d_candle, conv2d_fast, conv2d_gemm, ConvShape};
 use dip::ops::reflection_pad::reflection_pad2d_composed;
 use dip::ops::Kernels;
 use dip::rng::Rng;
@@ -104,8 +104,13 @@ fn conv_matches_candle_forward_and_gradients() {
                 (w + 2 * pad - k) / stride + 1,
             );
             let r = random(&mut rng, &[n, cout, ho, wo], 1.0);
-            let fast =
-                value_and_grads(|x, w, b| conv2d_fast(x, w, b, stride, pad), &x, &wt, &b, &r);
+            let fast = value_and_grads(
+                |x, w, b| conv2d_fast(x, w, b, shape(stride, pad, false)),
+                &x,
+                &wt,
+                &b,
+                &r,
+            );
             let slow = value_and_grads(
                 |x, w, b| conv2d_candle(x, w, b, stride, pad),
                 &x,
@@ -163,7 +168,7 @@ fn reflection_padded_conv_matches_pad_then_candle_conv() {
         );
         let r = random(&mut rng, &[1, cout, ho, wo], 1.0);
         let fast = value_and_grads(
-            |x, w, b| conv2d_reflect_fast(x, w, b, stride, pad),
+            |x, w, b| conv2d_fast(x, w, b, shape(stride, pad, true)),
             &x,
             &wt,
             &b,
@@ -189,7 +194,7 @@ fn conv_skips_the_gradient_of_a_constant_input() {
     let x = random(&mut rng, &[1, 3, 8, 8], 1.0);
     let w = Var::from_tensor(&random(&mut rng, &[4, 3, 3, 3], 0.5)).unwrap();
     let b = Var::from_tensor(&random(&mut rng, &[4], 0.5)).unwrap();
-    let y = conv2d_fast(&x, &w, &b, 1, 1).unwrap();
+    let y = conv2d_fast(&x, &w, &b, shape(1, 1, false)).unwrap();
     let grads = y.sum_all().unwrap().backward().unwrap();
     assert!(grads.get(&x).is_none());
     assert!(grads.get(&w).is_some() && grads.get(&b).is_some());
@@ -236,7 +241,6 @@ fn batch_norm_matches_candle_forward_and_gradients() {
 /// the output instead, their `x̂` would be wrong by far more than the tolerance).
 #[test]
 fn conv_bn_act_matches_conv_then_batch_norm() {
-    use dip::ops::conv::ConvShape;
     use dip::ops::conv_bn_act::{conv_bn_act_fast, UnitParams};
     let mut rng = Rng::new(11);
     // (n, cin, cout, k, stride, padding, reflect, h, w)
@@ -389,7 +393,6 @@ fn merge_bn_matches_merge_then_batch_norm() {
 /// upsamplings, two images, γ of both signs, 0 and 10⁻⁶ in both batch norms.
 #[test]
 fn merge_unit_matches_merge_then_unit() {
-    use dip::ops::conv::ConvShape;
     use dip::ops::conv_bn_act::UnitParams;
     use dip::ops::decoder::{merge_unit_fast, merge_unit_with};
     let mut rng = Rng::new(13);
@@ -622,4 +625,13 @@ fn a_seeded_fit_reaches_the_same_psnr_with_fast_and_candle_kernels() {
         (fast - candle).abs() <= 0.1,
         "mean over seeds {seeds:?}: fast {fast:.3} dB vs candle {candle:.3} dB"
     );
+}
+
+/// A convolution's stride and padding, by zeros or by reflection.
+fn shape(stride: usize, padding: usize, reflect: bool) -> ConvShape {
+    ConvShape {
+        stride,
+        padding,
+        reflect,
+    }
 }

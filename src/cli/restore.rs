@@ -9,11 +9,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use dip::fit::{self, Control, FinalInput, FitConfig, RollbackCheck, Step};
 use dip::image_io::{write_atomically, Image};
-use dip::input::InputKind;
 use dip::net::{SkipConfig, SkipNet, Upsample};
 use dip::rng::Rng;
 use dip::stopping::{self, StopRule};
-use dip::tasks::{denoising, inpainting, jpeg, super_resolution, Problem};
+use dip::tasks::{denoising, inpainting, jpeg, super_resolution, Problem, Spec};
 use dip::tiling;
 
 /// Options every task shares.
@@ -208,11 +207,7 @@ pub fn denoise(args: DenoiseArgs) -> Result<()> {
 }
 
 fn denoise_one(mut args: DenoiseArgs) -> Result<()> {
-    check_output(&args.fit.output)?;
-    let device = dip::device::select(&args.fit.device)?;
-    let input = Image::load(&args.input)?;
-    args.fit.input_bits = Image::bit_depth(&args.input)?;
-    let mut clean = load_clean(&args.fit)?;
+    let (device, input, mut clean) = open(&mut args.fit, &args.input)?;
     let noisy = if let Some(sigma) = args.sigma {
         if sigma.is_nan() || sigma <= 0.0 {
             bail!("--sigma must be positive, got {sigma}");
@@ -232,11 +227,10 @@ fn denoise_one(mut args: DenoiseArgs) -> Result<()> {
     if let Some(path) = &args.save_corrupted {
         noisy.save(path)?;
     }
-    let mut config = FitConfig::paper_denoising();
+    let Spec { net, mut fit, .. } = denoising::paper(noisy.channels);
     if args.no_average {
-        config.exp_weight = None;
+        fit.exp_weight = None;
     }
-    let net = SkipConfig::standard(32, noisy.channels);
     // A photo that is noisy already, with nothing to score against: nobody knows the
     // right number of iterations, so stop where the outputs vary least.
     let auto_by_default = clean.is_none();
@@ -244,7 +238,7 @@ fn denoise_one(mut args: DenoiseArgs) -> Result<()> {
     restore(
         &args.fit,
         net,
-        config,
+        fit,
         &corrupted,
         clean.as_ref(),
         auto_by_default,
@@ -257,11 +251,7 @@ pub fn inpaint(args: InpaintArgs) -> Result<()> {
 }
 
 fn inpaint_one(mut args: InpaintArgs) -> Result<()> {
-    check_output(&args.fit.output)?;
-    let device = dip::device::select(&args.fit.device)?;
-    let input = Image::load(&args.input)?;
-    args.fit.input_bits = Image::bit_depth(&args.input)?;
-    let mut clean = load_clean(&args.fit)?;
+    let (device, input, mut clean) = open(&mut args.fit, &args.input)?;
     let mask = if let Some(path) = &args.mask {
         inpainting::mask_from_image(&Image::load(path).with_context(|| "cannot read the mask")?)
     } else if let Some(missing) = args.missing {
@@ -291,19 +281,19 @@ fn inpaint_one(mut args: InpaintArgs) -> Result<()> {
     if let Some(path) = &args.save_corrupted {
         inpainting::apply_mask(&input, &mask)?.save(path)?;
     }
+    // Table 1's settings, shorter and faster for a photo (3000 iterations at 0.01),
+    // the result read off the clean `z`.
+    let spec = inpainting::paper();
     let config = FitConfig {
         iterations: 3000,
         lr: 0.01,
-        reg_noise_std: 0.03,
-        input: InputKind::Noise { channels: 32 },
-        exp_weight: None,
-        rollback_drop_db: Some(5.0),
-        rollback_every: 50,
-        rollback_check: RollbackCheck::Multiples,
         final_input: FinalInput::Clean,
-        seed: 0,
+        ..spec.fit
     };
-    let mut net = SkipConfig::standard(32, input.channels);
+    let mut net = SkipConfig {
+        output_channels: input.channels,
+        ..spec.net
+    };
     if args.nearest {
         net = net.with_upsample(Upsample::Nearest);
     }
@@ -325,15 +315,11 @@ pub fn super_resolve(args: SuperResolveArgs) -> Result<()> {
 }
 
 fn super_resolve_one(mut args: SuperResolveArgs) -> Result<()> {
-    check_output(&args.fit.output)?;
-    let device = dip::device::select(&args.fit.device)?;
     let f = args.factor;
     if !(2..=MAX_FACTOR).contains(&f) {
         bail!("--factor must be from 2 to {MAX_FACTOR} (the paper uses 4 and 8), got {f}");
     }
-    let input = Image::load(&args.input)?;
-    args.fit.input_bits = Image::bit_depth(&args.input)?;
-    let mut clean = load_clean(&args.fit)?;
+    let (device, input, mut clean) = open(&mut args.fit, &args.input)?;
     let low = if args.downscale {
         // Crop to a multiple of the factor, keep that as the clean image.
         let hr = input.crop(
@@ -352,20 +338,14 @@ fn super_resolve_one(mut args: SuperResolveArgs) -> Result<()> {
         low.save(path.with_file_name(suffixed(path, "_lr")))?;
         super_resolution::bicubic(&low, f).save(path.with_file_name(suffixed(path, "_bicubic")))?;
     }
+    let Spec { net, fit, .. } = super_resolution::paper(f, low.channels);
     let config = FitConfig {
-        iterations: if f >= 8 { 4000 } else { 2000 },
-        lr: 0.01,
-        reg_noise_std: if f >= 8 { 0.05 } else { 0.03 },
-        input: InputKind::Noise { channels: 32 },
-        exp_weight: None,
         // Not in the reference's SR notebook: a safety net for people's photos.
         rollback_drop_db: Some(5.0),
         rollback_every: 1,
         rollback_check: RollbackCheck::Multiples,
-        final_input: FinalInput::LastPerturbed,
-        seed: 0,
+        ..fit
     };
-    let net = SkipConfig::standard(32, low.channels);
     let corrupted = Corrupted::Low {
         image: low,
         factor: f,
@@ -391,6 +371,20 @@ fn suffixed(path: &Path, suffix: &str) -> String {
         .map(|s| s.to_string_lossy().to_string())
         .unwrap_or_else(|| "png".into());
     format!("{stem}{suffix}.{ext}")
+}
+
+/// What every task starts from: the output checked writable (before an hour of
+/// fitting, not after), the device, the input image (its bit depth noted for the
+/// result) and the clean image, if given.
+fn open(
+    opts: &mut FitOptions,
+    input: &Path,
+) -> Result<(candle_core::Device, Image, Option<Image>)> {
+    check_output(&opts.output)?;
+    let device = dip::device::select(&opts.device)?;
+    let image = Image::load(input)?;
+    opts.input_bits = Image::bit_depth(input)?;
+    Ok((device, image, load_clean(opts)?))
 }
 
 fn load_clean(opts: &FitOptions) -> Result<Option<Image>> {
@@ -451,98 +445,145 @@ fn restore(
     auto_by_default: bool,
     device: &candle_core::Device,
 ) -> Result<()> {
-    let config = settle(opts, config);
-    let auto = opts
-        .stop
-        .as_deref()
-        .map_or(auto_by_default, |c| c == "auto");
+    let job = Restoration {
+        opts,
+        net,
+        config: settle(opts, config),
+        corrupted,
+        auto: opts
+            .stop
+            .as_deref()
+            .map_or(auto_by_default, |c| c == "auto"),
+        device,
+    };
     if let Some(path) = &opts.history {
         check_writable(path, "--history")?;
     }
-    let (input, scale) = (corrupted.input(), corrupted.scale());
-    let (oh, ow) = (input.height * scale, input.width * scale);
-    tiling::check_size(oh, ow, "the result")?;
-    let padded = |n: usize| dip::tasks::padded_size(n, MULTIPLE);
-    let whole = tiling::fit_bytes(&net, padded(oh), padded(ow));
-    let budget = memory_budget(opts);
-    let tile = match opts.tile {
-        Some(t) if t < 64 || t % scale != 0 => {
-            bail!("--tile must be at least 64 and a multiple of the factor, got {t}")
-        }
-        Some(t) => Some(t),
-        None if whole > budget => Some(tiling::tile_for_budget(&net, budget)?),
-        None => None,
-    };
-    println!(
-        "memory: about {} for the whole {ow}×{oh} image; the budget is {}",
-        tiling::human_bytes(whole),
-        tiling::human_bytes(budget)
-    );
-    let (restored, single) = match tile {
+    let (restored, single) = match job.tile_side()? {
         None => {
             let problem = corrupted.problem(None, clean, device)?;
-            let fitted = fit_problem(opts, &net, &config, &problem, auto, "")?;
-            let restored = fitted.result.restored().clone();
-            (restored, Some((fitted, problem)))
+            let fitted = job.fit(&problem, "")?;
+            (fitted.result.restored().clone(), Some(fitted))
         }
-        Some(t) => {
-            let tiles = tiling::Tiles::of_side(t / scale);
-            let count = tiles.rects(input.height, input.width).len();
-            println!(
-                "tiles: {count} of {t}×{t} (about {} each), overlapping by {} pixels",
-                tiling::human_bytes(tiling::fit_bytes(&net, t, t)),
-                tiles.overlap * scale
-            );
-            let restored = tiling::restore_tiled(
-                (input.height, input.width),
-                tiles,
-                scale,
-                &mut |i, rect| {
-                    let one = || -> Result<Image> {
-                        let problem = corrupted.problem(Some(rect), None, device)?;
-                        let label = format!("tile {}/{count} ", i + 1);
-                        let fitted = fit_problem(opts, &net, &config, &problem, auto, &label)?;
-                        if fitted.interrupted {
-                            bail!("interrupted at tile {}/{count}", i + 1);
-                        }
-                        Ok(fitted.result.restored().clone())
-                    };
-                    one().map_err(|e| dip::DipError::invalid(format!("{e:#}")))
-                },
-            )?;
-            (restored, None)
-        }
+        Some(side) => (job.tiled(side)?, None),
     };
     // A 16-bit photo gives a 16-bit result.
     restored.save_with_depth(&opts.output, opts.input_bits)?;
-    if let (Some(path), Some((fitted, _))) = (&opts.history, &single) {
+    if let (Some(path), Some(fitted)) = (&opts.history, &single) {
         write_atomically(path, &serde_json::to_vec_pretty(&fitted.result.history)?)?;
     }
-    if let Some((fitted, _)) = &single {
-        report(fitted, auto);
+    if let Some(fitted) = &single {
+        report(fitted, job.auto);
     }
-    match clean {
-        Some(clean) => {
-            let score = corrupted
-                .problem(None, Some(clean), device)
-                .map(|p| p.score);
-            let score = score.unwrap_or(dip::tasks::Score::Psnr);
-            println!(
-                "PSNR against the clean image: {:.2} dB",
-                score.measure(clean, &restored)?
-            );
-        }
-        None => {
-            if let Some(s) = single.as_ref().and_then(|(f, _)| f.result.history.last()) {
-                println!(
-                    "PSNR against the corrupted image: {:.2} dB",
-                    s.psnr_corrupted
-                );
-            }
-        }
-    }
+    job.score(clean, &restored, single.as_ref())?;
     println!("wrote {}", opts.output.display());
     Ok(())
+}
+
+/// A restoration's settings, settled: what `restore` fits, whole or in tiles.
+struct Restoration<'a> {
+    opts: &'a FitOptions,
+    net: SkipConfig,
+    config: FitConfig,
+    corrupted: &'a Corrupted,
+    /// Whether the fit stops on its own (`--stop auto`).
+    auto: bool,
+    device: &'a candle_core::Device,
+}
+
+impl Restoration<'_> {
+    /// The side of the tiles to fit: `--tile`, or, where the whole image's fit would
+    /// take more memory than the budget, the largest tile within it; `None`: whole.
+    fn tile_side(&self) -> Result<Option<usize>> {
+        let (input, scale) = (self.corrupted.input(), self.corrupted.scale());
+        let (oh, ow) = (input.height * scale, input.width * scale);
+        tiling::check_size(oh, ow, "the result")?;
+        let padded = |n: usize| dip::tasks::padded_size(n, MULTIPLE);
+        let whole = tiling::fit_bytes(&self.net, padded(oh), padded(ow));
+        let budget = memory_budget(self.opts);
+        let tile = match self.opts.tile {
+            Some(t) if t < 64 || t % scale != 0 => {
+                bail!("--tile must be at least 64 and a multiple of the factor, got {t}")
+            }
+            Some(t) => Some(t),
+            None if whole > budget => Some(tiling::tile_for_budget(&self.net, budget)?),
+            None => None,
+        };
+        println!(
+            "memory: about {} for the whole {ow}×{oh} image; the budget is {}",
+            tiling::human_bytes(whole),
+            tiling::human_bytes(budget)
+        );
+        Ok(tile)
+    }
+
+    /// One fit of `problem`, its progress messages prefixed by `label`.
+    fn fit(&self, problem: &Problem, label: &str) -> Result<Fitted> {
+        fit_problem(
+            self.opts,
+            &self.net,
+            &self.config,
+            problem,
+            self.auto,
+            label,
+        )
+    }
+
+    /// The image restored in overlapping tiles of `side`, each fitted on its own.
+    fn tiled(&self, side: usize) -> Result<Image> {
+        let (input, scale) = (self.corrupted.input(), self.corrupted.scale());
+        let tiles = tiling::Tiles::of_side(side / scale);
+        let count = tiles.rects(input.height, input.width).len();
+        println!(
+            "tiles: {count} of {side}×{side} (about {} each), overlapping by {} pixels",
+            tiling::human_bytes(tiling::fit_bytes(&self.net, side, side)),
+            tiles.overlap * scale
+        );
+        let restored =
+            tiling::restore_tiled((input.height, input.width), tiles, scale, &mut |i, rect| {
+                let one = || -> Result<Image> {
+                    let problem = self.corrupted.problem(Some(rect), None, self.device)?;
+                    let fitted = self.fit(&problem, &format!("tile {}/{count} ", i + 1))?;
+                    if fitted.interrupted {
+                        bail!("interrupted at tile {}/{count}", i + 1);
+                    }
+                    Ok(fitted.result.restored().clone())
+                };
+                one().map_err(|e| dip::DipError::invalid(format!("{e:#}")))
+            })?;
+        Ok(restored)
+    }
+
+    /// Print the result's PSNR: against the clean image if known (with the task's
+    /// score), else the whole fit's last PSNR against the corrupted image.
+    fn score(
+        &self,
+        clean: Option<&Image>,
+        restored: &Image,
+        single: Option<&Fitted>,
+    ) -> Result<()> {
+        match clean {
+            Some(clean) => {
+                let score = self
+                    .corrupted
+                    .problem(None, Some(clean), self.device)
+                    .map_or(dip::tasks::Score::Psnr, |p| p.score);
+                println!(
+                    "PSNR against the clean image: {:.2} dB",
+                    score.measure(clean, restored)?
+                );
+            }
+            None => {
+                if let Some(s) = single.and_then(|f| f.result.history.last()) {
+                    println!(
+                        "PSNR against the corrupted image: {:.2} dB",
+                        s.psnr_corrupted
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// One fit and what came of it.

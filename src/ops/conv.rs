@@ -39,7 +39,12 @@ pub fn conv2d_with(
     kernels: Kernels,
 ) -> Result<Tensor> {
     if kernels.ours(&[x, weight, bias], Accepts::F32) {
-        conv2d_fast(x, weight, bias, stride, padding)
+        let shape = ConvShape {
+            stride,
+            padding,
+            reflect: false,
+        };
+        conv2d_fast(x, weight, bias, shape)
     } else if kernels.use_gemm_conv(x.device()) {
         conv2d_gemm(x, weight, bias, stride, padding)
     } else {
@@ -59,7 +64,12 @@ pub fn conv2d_reflect_with(
     kernels: Kernels,
 ) -> Result<Tensor> {
     if kernels.ours(&[x, weight, bias], Accepts::F32) {
-        conv2d_reflect_fast(x, weight, bias, stride, padding)
+        let shape = ConvShape {
+            stride,
+            padding,
+            reflect: true,
+        };
+        conv2d_fast(x, weight, bias, shape)
     } else {
         let x = super::reflection_pad::reflection_pad2d_with(x, padding, kernels)?;
         conv2d_with(&x, weight, bias, stride, 0, kernels)
@@ -1112,45 +1122,15 @@ impl CustomOp3 for Conv2dOp {
     }
 }
 
-/// The convolution by our CPU kernel (`f32` tensors on the CPU).
-pub fn conv2d_fast(
-    x: &Tensor,
-    weight: &Tensor,
-    bias: &Tensor,
-    stride: usize,
-    padding: usize,
-) -> Result<Tensor> {
-    apply_conv_op(
-        x,
-        weight,
-        bias,
-        Conv2dOp {
-            stride,
-            padding,
-            reflect: false,
-        },
-    )
-}
-
-/// Reflection padding by `padding` then the convolution, fused in our CPU kernel:
-/// the padded input is never built (`f32` tensors on the CPU).
-pub fn conv2d_reflect_fast(
-    x: &Tensor,
-    weight: &Tensor,
-    bias: &Tensor,
-    stride: usize,
-    padding: usize,
-) -> Result<Tensor> {
-    apply_conv_op(
-        x,
-        weight,
-        bias,
-        Conv2dOp {
-            stride,
-            padding,
-            reflect: true,
-        },
-    )
+/// The convolution by our CPU kernel (`f32` tensors on the CPU), padded as `shape`
+/// says: with reflection, the padded input is never built.
+pub fn conv2d_fast(x: &Tensor, weight: &Tensor, bias: &Tensor, shape: ConvShape) -> Result<Tensor> {
+    let op = Conv2dOp {
+        stride: shape.stride,
+        padding: shape.padding,
+        reflect: shape.reflect,
+    };
+    apply_conv_op(x, weight, bias, op)
 }
 
 /// Run the kernel on contiguous copies of its operands (it reads them as flat slices).

@@ -264,30 +264,40 @@ pub trait Tiling {
     );
 }
 
+/// `impl Tiling for $tiling` by the functions of the module it is used in
+/// (`transform_weights`, `transform_input`, `transform_output`, `TILES_PER_BLOCK`,
+/// `MIN_BLOCKS`), for outputs of `$out × $out`.
+macro_rules! tiling_of_this_module {
+    ($tiling:ident, $out:literal) => {
+        impl Tiling for $tiling {
+            const OUT: usize = $out;
+            const TILES_PER_BLOCK: usize = TILES_PER_BLOCK;
+            const MIN_BLOCKS: usize = MIN_BLOCKS;
+            fn transform_weights(w: &[f32], cout: usize, cin: usize) -> Vec<f32> {
+                transform_weights(w, cout, cin)
+            }
+            fn transform_input(s: &Shape3x3, x: &[f32], rows: (usize, usize), v: &mut [f32]) {
+                transform_input(s, x, rows, v)
+            }
+            unsafe fn transform_output(
+                s: &Shape3x3,
+                m: &[f32],
+                b: &[f32],
+                rows: (usize, usize),
+                y: SendPtr,
+            ) {
+                // SAFETY: the caller's `y`.
+                unsafe { transform_output(s, m, b, rows, y) }
+            }
+        }
+    };
+}
+pub(super) use tiling_of_this_module;
+
 /// F(2 × 2, 3 × 3), this module's tiling.
 pub struct F2;
 
-impl Tiling for F2 {
-    const OUT: usize = 2;
-    const TILES_PER_BLOCK: usize = TILES_PER_BLOCK;
-    const MIN_BLOCKS: usize = MIN_BLOCKS;
-    fn transform_weights(w: &[f32], cout: usize, cin: usize) -> Vec<f32> {
-        transform_weights(w, cout, cin)
-    }
-    fn transform_input(s: &Shape3x3, x: &[f32], rows: (usize, usize), v: &mut [f32]) {
-        transform_input(s, x, rows, v)
-    }
-    unsafe fn transform_output(
-        s: &Shape3x3,
-        m: &[f32],
-        b: &[f32],
-        rows: (usize, usize),
-        y: SendPtr,
-    ) {
-        // SAFETY: the caller's `y`.
-        unsafe { transform_output(s, m, b, rows, y) }
-    }
-}
+tiling_of_this_module!(F2, 2);
 
 /// `y = conv3x3(pad(x)) + b` for one image by the tiling `T`, `u` being its
 /// `transform_weights` of the kernel.

@@ -240,27 +240,7 @@ unsafe fn transform_output(
 /// F(4 × 4, 3 × 3) for [`super::winograd::forward`].
 pub struct F4;
 
-impl Tiling for F4 {
-    const OUT: usize = 4;
-    const TILES_PER_BLOCK: usize = TILES_PER_BLOCK;
-    const MIN_BLOCKS: usize = MIN_BLOCKS;
-    fn transform_weights(w: &[f32], cout: usize, cin: usize) -> Vec<f32> {
-        transform_weights(w, cout, cin)
-    }
-    fn transform_input(s: &Shape3x3, x: &[f32], rows: (usize, usize), v: &mut [f32]) {
-        transform_input(s, x, rows, v)
-    }
-    unsafe fn transform_output(
-        s: &Shape3x3,
-        m: &[f32],
-        b: &[f32],
-        rows: (usize, usize),
-        y: SendPtr,
-    ) {
-        // SAFETY: the caller's `y`.
-        unsafe { transform_output(s, m, b, rows, y) }
-    }
-}
+super::winograd::tiling_of_this_module!(F4, 4);
 
 #[cfg(test)]
 mod tests {

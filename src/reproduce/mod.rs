@@ -19,12 +19,14 @@
 //! with the restored image as `.png` beside it, and, while a run is unfinished, its
 //! checkpoint as `.ckpt.safetensors`.
 
+pub mod catalogue;
 pub mod checkpoint;
 pub mod concurrent;
 pub mod estimate;
 pub mod merge;
 pub mod paper;
 pub mod plan;
+pub mod prepare;
 pub mod record;
 pub mod shard;
 pub mod tables;
@@ -36,7 +38,8 @@ use std::time::{Instant, SystemTime};
 use candle_core::Device;
 
 pub use concurrent::run_concurrently;
-pub use plan::{Cut, Experiment, Job, Prepared, Preset, Task};
+pub use plan::{Cut, Experiment, Job, Preset, Task};
+pub use prepare::Prepared;
 pub use record::{load_bench_records, load_records, BenchRecord, Record, Summary};
 pub use shard::Shard;
 
@@ -516,7 +519,7 @@ fn measure(prepared: &Prepared, image: &crate::Image) -> Result<(Option<f64>, Op
             metrics::ssim(&y(clean)?, &y(image)?).ok()
         }
     };
-    Ok((plan::finite(psnr), ssim))
+    Ok((prepare::finite(psnr), ssim))
 }
 
 /// Save the restored image and write the run's record (atomically); the record.
@@ -573,7 +576,7 @@ fn write_record(results: &Path, run: &Run) -> Result<Record> {
         rollbacks: result.rollbacks,
         history_every,
         history,
-        final_loss: result.history.last().and_then(|s| plan::finite(s.loss)),
+        final_loss: result.history.last().and_then(|s| prepare::finite(s.loss)),
         final_psnr,
         final_ssim,
         authors_psnr,

@@ -4,7 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::plan::{Baseline, Cut, Experiment, Job, Task};
+use super::plan::{Cut, Experiment, Job, Task};
+use super::prepare::Baseline;
 use crate::error::{DipError, Result};
 use crate::fit::{FitConfig, Step};
 use crate::net::SkipConfig;

@@ -4,10 +4,43 @@
 
 use candle_core::Device;
 
-use super::{check_clean, check_min_size, upload, Degradation, Framing, Problem, Score};
+use super::{
+    check_clean, check_min_size, plain_fit, upload, Degradation, Framing, Problem, Score, Spec,
+    NOISE32,
+};
 use crate::error::Result;
+use crate::fit::{FinalInput, FitConfig, RollbackCheck};
 use crate::image_io::Image;
+use crate::input::InputKind;
+use crate::net::SkipConfig;
 use crate::rng::Rng;
+
+// ANCHOR: spec
+/// The paper's denoising (`denoising.ipynb`) of an image of `channels`: σ = 25, the
+/// standard net on 32 channels of noise, 3000 iterations of Adam at 0.01 with
+/// `reg_noise_std` 1/30, the outputs averaged (weight 0.99), a rollback where the
+/// fit to the noisy image drops by 5 dB (checked where `i % 100 != 0`), and the final
+/// image read off the last perturbed input.
+pub fn paper(channels: usize) -> Spec<f32> {
+    Spec {
+        net: SkipConfig::standard(32, channels),
+        fit: fit(3000, NOISE32),
+        corruption: 25.0,
+    }
+}
+
+/// [`paper`]'s fit for `iterations` from `input` (the JPEG snail's is 2400 from 3 channels).
+pub fn fit(iterations: usize, input: InputKind) -> FitConfig {
+    FitConfig {
+        exp_weight: Some(0.99),
+        rollback_drop_db: Some(5.0),
+        rollback_every: 100,
+        rollback_check: RollbackCheck::AllButMultiples,
+        final_input: FinalInput::LastPerturbed,
+        ..plain_fit(iterations, 0.01, 1.0 / 30.0, input)
+    }
+}
+// ANCHOR_END: spec
 
 // ANCHOR: corrupt
 /// Add white Gaussian noise of standard deviation `sigma` (on the `[0, 1]` scale,

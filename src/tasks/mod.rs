@@ -19,7 +19,41 @@ use candle_core::{Device, Tensor};
 
 use crate::downsampler::Downsampler;
 use crate::error::{DipError, Result};
+use crate::fit::{FinalInput, FitConfig, RollbackCheck};
 use crate::image_io::Image;
+use crate::input::InputKind;
+use crate::net::SkipConfig;
+
+/// A task as the paper runs it: the network, the fit and the corruption's setting
+/// (σ, the factor, the fraction missing). The one specification that the command
+/// line, the catalogue of experiments (`dip::reproduce`) and the notebooks start
+/// from; each task module has its own (`denoising::paper`, …).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Spec<C> {
+    pub net: SkipConfig,
+    pub fit: FitConfig,
+    pub corruption: C,
+}
+
+/// The input of most of the paper's nets: 32 channels of uniform noise.
+pub const NOISE32: InputKind = InputKind::Noise { channels: 32 };
+
+/// A fit with the given settings and the reference's extras off: no averaging, no
+/// rollback, the final image read off the clean `z` (`inpainting.ipynb`).
+pub fn plain_fit(iterations: usize, lr: f64, reg_noise_std: f64, input: InputKind) -> FitConfig {
+    FitConfig {
+        iterations,
+        lr,
+        reg_noise_std,
+        input,
+        exp_weight: None,
+        rollback_drop_db: None,
+        rollback_every: 1,
+        rollback_check: RollbackCheck::Multiples,
+        final_input: FinalInput::Clean,
+        seed: 0,
+    }
+}
 
 /// The degradation `A` of a task.
 pub enum Degradation {

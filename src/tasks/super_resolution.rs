@@ -5,10 +5,37 @@
 use candle_core::Device;
 use image::imageops::FilterType;
 
-use super::{check_clean, check_min_size, pad_to_multiple, upload, Degradation, Problem, Score};
+use super::{
+    check_clean, check_min_size, pad_to_multiple, plain_fit, upload, Degradation, Problem, Score,
+    Spec, NOISE32,
+};
 use crate::downsampler::Downsampler;
 use crate::error::{DipError, Result};
+use crate::fit::FinalInput;
 use crate::image_io::Image;
+use crate::net::SkipConfig;
+
+// ANCHOR: spec
+/// The paper's super-resolution by `factor` (`super-resolution.ipynb`) of an image
+/// of `channels`: the standard net on 32 channels of noise, Adam at 0.01 for 2000
+/// iterations with `reg_noise_std` 0.03 (×4), or 4000 with 0.05 (×8); no averaging, no
+/// rollback, the final image read off the last perturbed input.
+pub fn paper(factor: usize, channels: usize) -> Spec<usize> {
+    let (iterations, reg_noise_std) = if factor >= 8 {
+        (4000, 0.05)
+    } else {
+        (2000, 0.03)
+    };
+    Spec {
+        net: SkipConfig::standard(32, channels),
+        fit: crate::fit::FitConfig {
+            final_input: FinalInput::LastPerturbed,
+            ..plain_fit(iterations, 0.01, reg_noise_std, NOISE32)
+        },
+        corruption: factor,
+    }
+}
+// ANCHOR_END: spec
 
 // ANCHOR: low_resolution
 /// The low-resolution image the paper starts from: the clean image resized

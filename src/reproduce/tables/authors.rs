@@ -6,7 +6,7 @@ use super::{Cell, Inputs, Row, Source};
 use crate::data::DataDir;
 use crate::image_io::Image;
 use crate::metrics;
-use crate::reproduce::plan::{self, Experiment, Job, Task};
+use crate::reproduce::plan::{Experiment, Job, Task};
 
 fn load(data: &DataDir, rel: &str) -> Option<Image> {
     data.image(rel).ok().and_then(|p| Image::load(p).ok())
@@ -34,7 +34,8 @@ pub fn authors_psnr(data: &DataDir, experiment: Experiment, image: &str) -> Opti
             factor,
             reference: Some(output),
         } => {
-            let truth = plan::sr_ground_truth(&load(data, clean)?, *factor).ok()?;
+            let truth =
+                crate::reproduce::prepare::sr_ground_truth(&load(data, clean)?, *factor).ok()?;
             // The published images are the restored centre crop pasted into a zero canvas.
             let output = load(data, output)?
                 .crop_to_multiple(metrics::SR_CROP_MULTIPLE)

@@ -6,7 +6,8 @@ use super::experiments::no_cpu_run_note;
 use super::presets::chosen_presets;
 use super::stats::column_means;
 use super::{Cell, Column, Inputs, Row, Runs, Source, Table};
-use crate::reproduce::plan::{self, Cut, Experiment, Preset, TILING_IMAGES};
+use crate::reproduce::catalogue::TILING_IMAGES;
+use crate::reproduce::plan::{self, Cut, Experiment, Preset};
 use crate::reproduce::record::Record;
 
 /// The columns, in order.
