@@ -8,6 +8,9 @@
 use image::imageops::FilterType;
 
 use super::catalogue::experiment_jobs;
+// The noise-impedance targets are made where the other corruptions are; the chapters'
+// code reaches them beside `CurveTarget`.
+pub use super::prepare::curve_target;
 use crate::error::{DipError, Result};
 use crate::fit::FitConfig;
 use crate::image_io::Image;
