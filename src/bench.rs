@@ -154,7 +154,7 @@ pub fn bench(
 }
 
 // ANCHOR: bench_iteration
-/// [`bench`] with every option, calling `on_iteration(i, seconds)` after each timed iteration.
+/// [`bench()`] with every option, calling `on_iteration(i, seconds)` after each timed iteration.
 pub fn bench_with(
     options: &BenchOptions,
     device: &Device,

@@ -8,7 +8,10 @@
 //!
 //! One module per idea:
 //! - [`net`]: the "skip" encoder-decoder network;
-//! - [`ops`]: the operations candle lacks (reflection padding, ×2 upsampling), with gradients;
+//! - [`ops`]: the network's operations with their gradients: what candle lacks
+//!   (reflection padding, ×2 upsampling with a backward pass) and, for the CPU, our
+//!   own kernels (convolution by im2col and Winograd, fused conv → batch norm →
+//!   LeakyReLU units, the decoder's merge);
 //! - [`input`]: the network input `z` and its per-iteration perturbation;
 //! - [`tasks`]: each restoration task as a corruption plus an energy;
 //! - [`tiling`]: photos of any size in bounded memory (estimate, tiles, blending);
@@ -24,7 +27,7 @@
 //! - [`reproduce`]: the paper's experiments, their records and tables;
 //! - [`book`]: the tutorial book, its generated tables and figures, and its checks;
 //! - [`notebooks`]: the chapters as Jupyter notebooks (`code/`), and what their cells call;
-//! - [`bench`]: the benchmark of one training iteration;
+//! - [`mod@bench`]: the benchmark of one training iteration;
 //! - [`alloc`]: the allocator of the `dip` program (large zeroed blocks as fresh mappings).
 
 pub mod alloc;

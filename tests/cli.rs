@@ -3,44 +3,17 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::{Command, Output};
 
-use common::data_dir;
+use common::{assert_clean_failure, data_dir, dip, path_str, text};
 use dip::reproduce::paper::{SR_SET5_X4_DIP, TABLE1_DIP_AUTHORS_OUTPUTS, TABLE1_IMAGES};
 
-fn dip(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dip"))
-        .args(args)
-        .env("DIP_DATA", data_dir())
-        .output()
-        .expect("dip runs")
-}
-
 fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).to_string()
+    text(&o.stdout)
 }
 
 fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
-
-/// A failure: non-zero exit, an `error:` line that contains `needle`, no panic.
-fn assert_clean_failure(o: &Output, needle: &str) {
-    let err = stderr(o);
-    assert!(!o.status.success(), "expected failure, got success: {err}");
-    assert!(
-        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
-        "panic trace: {err}"
-    );
-    assert!(
-        err.contains("error:") && err.contains(needle),
-        "expected '{needle}' in: {err}"
-    );
-}
-
-fn path_str(p: &Path) -> &str {
-    p.to_str().unwrap()
+    text(&o.stderr)
 }
 
 #[test]

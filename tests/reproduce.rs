@@ -188,7 +188,7 @@ fn finished_runs_are_skipped_unless_forced() {
 }
 
 fn dip() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_dip"))
+    common::dip_command()
 }
 
 /// The command line: a run stopped by `--stop-after`, resumed with `--resume`,

@@ -5,8 +5,9 @@
 
 mod common;
 
+use common::{dip, path_str, text};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::atomic::AtomicBool;
 
 use candle_core::Device;
@@ -136,20 +137,8 @@ fn an_interruption_stops_every_worker() {
         .all(|o| matches!(o, Outcome::Interrupted { iteration: 2, .. })));
 }
 
-fn dip(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dip"))
-        .args(args)
-        .env("DIP_DATA", common::data_dir())
-        .output()
-        .expect("dip runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
+    path_str(p)
 }
 
 /// `dip reproduce` of Table 1's house and peppers, 2 seeds each, into `results`,
@@ -340,7 +329,7 @@ fn a_panic_in_one_fit_ends_that_run_in_one_line() {
     }
     let dir = tempfile::tempdir().unwrap();
     let results = dir.path().join("r");
-    let out = Command::new(env!("CARGO_BIN_EXE_dip"))
+    let out = common::dip_command()
         .args(["reproduce", "--preset", "tiny", "--only", "table1"])
         .args([
             "--images",
@@ -361,7 +350,6 @@ fn a_panic_in_one_fit_ends_that_run_in_one_line() {
         ])
         .arg("--results")
         .arg(&results)
-        .env("DIP_DATA", common::data_dir())
         .env("DIP_INJECT_PANIC", "house@3")
         .env_remove("RUST_BACKTRACE")
         .output()

@@ -1,5 +1,6 @@
-//! 2-d convolution with a bias, as the network uses it (no padding here: the
-//! network pads first, by reflection or with zeros).
+//! 2-d convolution with a bias, as the network uses it, padded with zeros or by
+//! reflection: candle's own op, the same as explicit matrix products (the GPU path),
+//! and our CPU kernel (im2col + gemm, Winograd for the 3×3 ones: [`super::winograd`]).
 
 use std::mem::MaybeUninit;
 
@@ -294,19 +295,20 @@ const GROUP_PIXELS: usize = 256;
 
 /// Winograd ([`Geom::winograd`]) from this many output pixels up (32², not 16²). Below,
 /// transforming the kernels (16/9 of the weights' size, for the input gradient once
-/// more) costs more than the multiplications it saves: at 64² the layers of 16² and
-/// less took 0.0301 → 0.0287 s of an iteration off by im2col, with the groups above 0.0277.
+/// more) costs more than the multiplications it saves: the layers of 16² and less run
+/// faster by im2col.
 const WINOGRAD_FROM_PIXELS: usize = 512;
 
-/// Winograd's F(4 × 4, 3 × 3) ([`TileSize`]) from this many output pixels up (64²). At
-/// 64², one 132 → 128 layer: output 1.84 → 1.54 ms, input gradient 2.49 → 2.22 ms;
-/// at 128², 7.1 → 5.0 and 8.6 → 6.6 ms; at 32² it was slower (0.55 → 0.85 ms).
+/// Winograd's F(4 × 4, 3 × 3) ([`TileSize`]) from this many output pixels up (64²): on
+/// a 132-to-128-channel layer its output and input gradient take 10 to 30 % less time
+/// than F(2 × 2, 3 × 3)'s from 64², but at 32² its blocks have too few tiles and it is slower.
 const WINOGRAD4_FROM_PIXELS: usize = 4096;
 
 /// The weight gradient by Winograd's F(2×2, 3×3) too from this many output pixels up
 /// (64²): its products over the tiles are 2.25 times fewer, but it transforms the input
-/// again and the output gradient, which pays only on large planes (one 132 → 128 layer:
-/// 3.35 → 2.62 ms at 64², 13.4 → 9.7 ms at 128²; 1.04 → 1.02 ms at 32²).
+/// again and the output gradient, which pays only on large planes (on a
+/// 132-to-128-channel layer, a fifth to a quarter less time than im2col's from 64²; at
+/// 32², none).
 const WINOGRAD_WEIGHT_GRAD_FROM_PIXELS: usize = 2048;
 
 /// The shapes of one convolution.
@@ -670,7 +672,7 @@ fn conv_forward_into(g: &Geom, x: &[f32], w: &[f32], b: &[f32], y_all: SendPtr) 
 /// gemm reads both factors along the pixels, the contiguous direction of neither
 /// `dy` nor `dWᵀ`; so `dy`'s tile is first transposed into scratch (`t × Cout`): gemm's
 /// own packing of it, one float at a time down a column whose stride is a power of
-/// two at the usual sizes, cost about 6 % of a 256² iteration (0.43 → 0.40 s).
+/// two at the usual sizes, cost about 6 % of a 256² iteration.
 ///
 /// # Safety
 /// `dw`, `dy_tile` and `col` must point at matrices of those shapes.

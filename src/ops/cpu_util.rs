@@ -239,9 +239,8 @@ pub fn threads() -> usize {
 /// its element-wise ops (the loss, the input's perturbation, the averaging, gradient
 /// sums) above 64 K elements over a pool of its own whose threads spin while they wait;
 /// beside rayon's threads on a 2-core machine those spins took over half of an iteration
-/// at 64 × 64 (a profile of `dip bench`: `BarrierGuard::drop`). Measured side by side,
-/// interleaved, with one other fit running: 0.146 → 0.061 s per iteration at 64², 0.370 →
-/// 0.245 at 128², 1.18 → 0.99 at 256².
+/// at 64 × 64 (a profile of `dip bench`: `BarrierGuard::drop`), and 15 to 60 % of one
+/// at the other sizes.
 pub fn keep_candle_single_threaded() {
     if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
         std::env::set_var("CANDLE_NUM_THREADS", "1");
@@ -254,9 +253,8 @@ pub fn keep_candle_single_threaded() {
 /// sleeps until they are done: one sleep and wake-up less per loop, hundreds of them per
 /// iteration. The tensors are still allocated on this thread, in glibc's main arena (the
 /// other threads' arenas `mmap` every block over 64 MiB afresh, and page-fault it in:
-/// running the iteration inside the pool instead cost 40 % at 512²). Measured side by
-/// side, interleaved (`dip bench`, 4 × 60 iterations each): 0.0335 → 0.0296 s per
-/// iteration at 64²; at 512² the same speed (1.21 and 1.19 s).
+/// running the iteration inside the pool instead cost 40 % at 512²). The wake-ups saved
+/// are about a tenth of an iteration at 64²; at 512² they do not show.
 /// Call it first thing, on the main thread; an error if the pool exists already.
 pub fn join_the_thread_pool() -> std::result::Result<(), rayon::ThreadPoolBuildError> {
     rayon::ThreadPoolBuilder::new()

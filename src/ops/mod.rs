@@ -4,11 +4,15 @@
 //! and its bilinear upsampling has no backward pass. Each operation here comes in
 //! two forms:
 //! - a *composed* form, built from candle's own differentiable ops (index
-//!   selection, weighted sums), which runs on every device;
+//!   selection, weighted sums, matrix products), which runs on every device;
 //! - a *CPU kernel*, a candle custom op with its own backward pass, used when the
-//!   tensor lives on the CPU.
+//!   tensors live on the CPU: the convolution ([`conv`], by im2col and gemm, or by
+//!   Winograd's minimal filtering: [`winograd`], [`winograd4`]), batch norm with
+//!   LeakyReLU ([`mod@batch_norm`]), the network's unit conv → batch norm → LeakyReLU
+//!   as one op ([`conv_bn_act`]), the decoder's merge ([`merge`]) and the merge with
+//!   the unit after it ([`decoder`]), reflection padding and the ×2 upsamplings.
 //!
-//! The public functions pick the form by the tensor's device; the tests check
+//! [`Kernels::ours`] is the one place that picks the form; the tests check
 //! the two forms against each other, against finite differences and against
 //! values computed by PyTorch.
 

@@ -1,6 +1,9 @@
 //! Reproducing the paper: `dip reproduce` and `dip results`.
 //!
-//! - [`plan`]: the presets (`paper`, `quick`, `tiny`), the experiments, one [`Job`] per run;
+//! - [`plan`]: the presets (`paper`, `cpu`, `quick`, `tiny`), the experiments, one [`Job`] per run;
+//! - [`catalogue`]: one entry per run of the paper, from its task's specification
+//!   (`tasks::*::paper`), and how each preset reduces it;
+//! - [`prepare`]: a job's images loaded, cut and corrupted, posed as a problem;
 //! - [`run`]: fit the jobs one after the other, with checkpoints, resuming and skipping;
 //! - [`shard`]: the I-th of N shares of a plan (`--shard I/N`, a Slurm array's tasks);
 //! - [`concurrent`]: several fits at once, one per device (`--jobs K`);

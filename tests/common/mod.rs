@@ -11,7 +11,8 @@
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 use dip::Image;
 
@@ -51,4 +52,41 @@ pub fn load_all(relatives: &[&str]) -> Option<Vec<Image>> {
         .iter()
         .map(|r| data_file(r).map(|p| Image::load(&p).expect("a readable image")))
         .collect()
+}
+
+/// The `dip` program, the data folder set as the tests find it.
+pub fn dip_command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dip"));
+    command.env("DIP_DATA", data_dir());
+    command
+}
+
+/// `dip` run with `args`, the data folder set as the tests find it.
+pub fn dip(args: &[&str]) -> Output {
+    dip_command().args(args).output().expect("dip runs")
+}
+
+/// Output bytes as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+pub fn path_str(p: &Path) -> &str {
+    p.to_str().expect("a UTF-8 path")
+}
+
+/// A failure as `dip` should fail on bad input: a non-zero exit, exactly one
+/// `error:` line, which contains `needle`, and no panic.
+pub fn assert_clean_failure(o: &Output, needle: &str) {
+    let err = text(&o.stderr);
+    assert!(!o.status.success(), "expected failure, got success: {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "panic trace: {err}"
+    );
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert!(
+        errors.len() == 1 && errors[0].contains(needle),
+        "expected one error line with '{needle}' in: {err}"
+    );
 }

@@ -26,7 +26,7 @@
 //! - `experiments`: the paper's tables ([`table1`], [`denoising`], [`sr`],
 //!   [`sr_images`], [`demos`]) and their notes;
 //! - `stopping`, `tiling`: the stopping rule's and the tiles' tables;
-//! - `timing`: the time of our runs ([`timing()`]) and ours against PyTorch ([`bench`]);
+//! - `timing`: the time of our runs ([`timing()`]) and ours against PyTorch ([`bench()`]);
 //! - `curves`: the noise-impedance learning curves ([`learning_curves`]).
 
 mod authors;
