@@ -18,10 +18,12 @@
 
 pub mod batch_norm;
 pub mod conv;
+mod conv_backward;
 pub mod conv_bn_act;
 mod cpu;
 pub mod cpu_util;
 pub mod decoder;
+mod im2col;
 pub mod merge;
 pub mod reflection_pad;
 pub mod upsample;
