@@ -54,3 +54,8 @@ pub mod tiling;
 
 pub use error::{DipError, Result};
 pub use image_io::Image;
+
+/// The README's code, compiled and run as doctests (`cargo test --doc`).
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
