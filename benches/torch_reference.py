@@ -128,6 +128,28 @@ def conv_gflop(net, opt, z, target):
     return counter.get_total_flops() / 1e9
 
 
+def profile(net, opt, z, target, dev, iterations=2):
+    """Print where `iterations` training iterations spend their time (PyTorch's profiler):
+    the 15 heaviest ops or kernels, and the kernels (CUDA) or ops (CPU) one iteration runs."""
+    from torch.profiler import ProfilerActivity, profile as torch_profile
+
+    iteration(net, opt, z, target)  # warm-up: allocations, cuDNN's choice of algorithms
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
+    with torch_profile(activities=activities) as prof:
+        for _ in range(iterations):
+            iteration(net, opt, z, target)
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+    key = "self_cuda_time_total" if dev.type == "cuda" else "self_cpu_time_total"
+    print(prof.key_averages().table(sort_by=key, row_limit=15))
+    if dev.type == "cuda":
+        kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+        print(f"CUDA kernels per iteration: {len(kernels) / iterations:.0f}")
+    else:
+        ops = [e for e in prof.events() if e.name.startswith("aten::") and e.cpu_parent is None]
+        print(f"top-level aten ops per iteration: {len(ops) / iterations:.0f}")
+
+
 def write_record(path, record):
     """Write `record` as JSON to `path` atomically (a temporary file, then a rename)."""
     folder = os.path.dirname(os.path.abspath(path))
@@ -153,6 +175,9 @@ def main():
                         "cuDNN convolutions; off here, so that the default compares float32 with float32)")
     p.add_argument("--count-params", action="store_true", help="print the parameter count and exit")
     p.add_argument("--flops", action="store_true", help="count the FLOPs of one iteration and exit")
+    p.add_argument("--profile", action="store_true",
+                   help="profile two iterations after a warm-up: the ops (and on CUDA the kernels) that take "
+                        "the time, and how many kernels one iteration launches; then exit")
     p.add_argument("--record", metavar="FILE", help="also write the result as JSON (the fields of `dip bench --record`)")
     a = p.parse_args()
 
@@ -177,6 +202,10 @@ def main():
             iteration(net, opt, z, target)
         print(f"parameters: {params}")
         print(f"GFLOP per iteration (FlopCounterMode): {counter.get_total_flops() / 1e9:.2f}")
+        return
+
+    if a.profile:
+        profile(net, opt, z, target, dev)
         return
 
     print(f"PyTorch {torch.__version__} standard skip net, {INPUT_CHANNELS} -> {a.channels} channels, "
