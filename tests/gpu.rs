@@ -155,7 +155,7 @@ fn each_op_computes_on_the_gpu_what_the_cpu_kernels_compute() {
     same_on_both(
         "reflection padding",
         &gpu,
-        &[x.clone()],
+        std::slice::from_ref(&x),
         OP_TOLERANCE,
         |t, k| ops::reflection_pad::reflection_pad2d_with(&t[0], 2, k),
     );
@@ -163,7 +163,7 @@ fn each_op_computes_on_the_gpu_what_the_cpu_kernels_compute() {
         same_on_both(
             &format!("upsampling {mode:?}"),
             &gpu,
-            &[x.clone()],
+            std::slice::from_ref(&x),
             OP_TOLERANCE,
             |t, k| ops::merge::upsample_with(&t[0], mode, k),
         );
