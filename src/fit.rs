@@ -487,6 +487,29 @@ impl Fitter<'_> {
     }
 }
 
+/// Iterations timed by [`seconds_per_iteration`], after one warm-up.
+pub const TIMED_ITERATIONS: usize = 3;
+
+/// What an iteration of `config`'s fit of `problem` costs here: the median seconds of
+/// [`TIMED_ITERATIONS`] after a warm-up (the first allocates what the others reuse).
+/// The estimate of `dip reproduce --estimate` and of `dip denoise` before a restoration.
+pub fn seconds_per_iteration(net: SkipNet, problem: &Problem, config: &FitConfig) -> Result<f64> {
+    let config = FitConfig {
+        iterations: TIMED_ITERATIONS + 1,
+        ..config.clone()
+    };
+    let mut fitter = Fitter::new(net, problem, &config)?;
+    fitter.step()?;
+    let mut times = Vec::new();
+    for _ in 0..TIMED_ITERATIONS {
+        let start = Instant::now();
+        fitter.step()?;
+        times.push(start.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
+
 // ANCHOR: fit
 /// Fit `net` to `problem`, calling `progress` after every iteration.
 pub fn fit(

@@ -3,6 +3,7 @@
 mod batch;
 mod bench;
 mod book;
+mod cost;
 mod data;
 mod interrupt;
 mod notebooks;

@@ -61,6 +61,9 @@ pub struct FitOptions {
     /// With a folder of images: restore them again even where the output exists.
     #[arg(long)]
     pub force: bool,
+    /// Print the plan (the fits, their memory, the expected time on this machine) and stop.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Bits per channel of the input (set from the file; the output keeps them).
     #[arg(skip = 8)]
     pub input_bits: u8,
@@ -459,7 +462,14 @@ fn restore(
     if let Some(path) = &opts.history {
         check_writable(path, "--history")?;
     }
-    let (restored, single) = match job.tile_side()? {
+    let tile = job.tile_side()?;
+    for line in job.cost(tile)?.lines() {
+        println!("{line}");
+    }
+    if opts.dry_run {
+        return Ok(());
+    }
+    let (restored, single) = match tile {
         None => {
             let problem = corrupted.problem(None, clean, device)?;
             let fitted = job.fit(&problem, "")?;
@@ -515,6 +525,30 @@ impl Restoration<'_> {
             tiling::human_bytes(budget)
         );
         Ok(tile)
+    }
+
+    /// The fits (the whole image, or tiles of `tile`) and their time here, from a few
+    /// iterations of the first one.
+    fn cost(&self, tile: Option<usize>) -> Result<super::cost::Cost> {
+        let (input, scale) = (self.corrupted.input(), self.corrupted.scale());
+        let (rect, fits) = match tile {
+            None => (None, 1),
+            Some(side) => {
+                let rects = tiling::Tiles::of_side(side / scale).rects(input.height, input.width);
+                (rects.first().copied(), rects.len())
+            }
+        };
+        let problem = self.corrupted.problem(rect, None, self.device)?;
+        let (_, h, w) = problem.output_size;
+        let net = SkipNet::new(&self.net, self.config.seed, self.device)?;
+        Ok(super::cost::Cost {
+            fits,
+            side: (h, w),
+            iterations: self.config.iterations,
+            seconds_per_iteration: fit::seconds_per_iteration(net, &problem, &self.config)?,
+            auto: self.auto,
+            on_cpu: self.device.is_cpu(),
+        })
     }
 
     /// One fit of `problem`, its progress messages prefixed by `label`.

@@ -7,17 +7,13 @@
 //! seconds per iteration of its group.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
 
 use candle_core::Device;
 
 use super::{Experiment, Job, Options};
 use crate::error::Result;
-use crate::fit::Fitter;
+use crate::fit;
 use crate::net::SkipNet;
-
-/// Iterations timed per group, after one warm-up iteration.
-pub const TIMED_ITERATIONS: usize = 3;
 
 /// The estimate of one experiment's share of the plan.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -34,22 +30,11 @@ fn cost_key(job: &Job, output: (usize, usize, usize)) -> String {
     format!("{net} {output:?}")
 }
 
-/// Median seconds per iteration of `job` over [`TIMED_ITERATIONS`] after a warm-up.
+/// Median seconds per iteration of `job` ([`fit::seconds_per_iteration`]).
 fn time_job(job: &Job, options: &Options, device: &Device) -> Result<f64> {
     let prepared = job.prepare(&options.data, device)?;
     let net = SkipNet::new(&job.net, job.seed, device)?;
-    let mut fit = job.fit.clone();
-    fit.iterations = TIMED_ITERATIONS + 1;
-    let mut fitter = Fitter::new(net, &prepared.problem, &fit)?;
-    fitter.step()?;
-    let mut times = Vec::new();
-    for _ in 0..TIMED_ITERATIONS {
-        let start = Instant::now();
-        fitter.step()?;
-        times.push(start.elapsed().as_secs_f64());
-    }
-    times.sort_by(f64::total_cmp);
-    Ok(times[times.len() / 2])
+    fit::seconds_per_iteration(net, &prepared.problem, &job.fit)
 }
 
 /// The estimated wall time of the jobs of `options` on `device`, per experiment.
