@@ -983,3 +983,25 @@ fn committed_quick_records_are_reproduced_to_the_last_bit() {
         );
     }
 }
+
+/// The README's account of how long a restoration takes on a 2-core CPU holds for the
+/// benchmark records it cites: "a few hundredths of a second at 64 × 64 and about a
+/// second at 512 × 512".
+#[test]
+fn the_readmes_time_per_iteration_is_the_benchmarks() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(readme.contains(
+        "a few hundredths\nof a second at 64 × 64 and about a second at 512 × 512 (the benchmark records"
+    ));
+    let bench = dip::reproduce::load_bench_records(&root.join("results")).unwrap();
+    let ours = |size: usize| {
+        bench
+            .iter()
+            .find(|r| r.size == size && r.device == "cpu" && !r.version.starts_with("torch"))
+            .unwrap_or_else(|| panic!("a CPU record of ours at {size}²"))
+            .median_seconds
+    };
+    assert!((0.01..0.1).contains(&ours(64)), "64²: {} s", ours(64));
+    assert!((0.5..2.0).contains(&ours(512)), "512²: {} s", ours(512));
+}
