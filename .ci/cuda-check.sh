@@ -16,8 +16,9 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target/cuda}
 # the build scripts run (candle-kernels' PTX really is compiled). `DIP_CUDA_BUILD_LIB=1`
 # also compiles the library to machine code (about as long again, so CI skips it).
 # Linking a binary needs libcuda, which only a driver provides.
-cargo check --all-targets --features cuda
+# cudnn (cuDNN's convolutions through cudarc's bindings) implies cuda: one check covers both.
+cargo check --all-targets --features cuda,cudnn
 if [ "${DIP_CUDA_BUILD_LIB:-0}" = 1 ]; then
-  cargo build --lib --features cuda
+  cargo build --lib --features cuda,cudnn
 fi
 echo "CUDA build: ok"
