@@ -46,11 +46,11 @@ macro_rules! table_blocks {
 
 table_blocks! {
     inputs;
-    "table1" => tables::table1(inputs).to_markdown_by_image();
-    "denoising-table" => tables::denoising(inputs).to_markdown_by_image();
-    "sr-table" => tables::sr(inputs).to_markdown();
+    "table1" => tables::table1(inputs).scoped_by_image();
+    "denoising-table" => tables::denoising(inputs).scoped_by_image();
+    "sr-table" => tables::sr(inputs).scoped();
     "sr-images" (set: String, factor: usize) =>
-        tables::sr_images(inputs, &set, factor).to_markdown_by_image();
+        tables::sr_images(inputs, &set, factor).scoped_by_image();
     "demos-table" => tables::demos(inputs).to_markdown();
     "stopping-table" => tables::stopping(inputs).to_markdown();
     "tiling-table" => tables::tiling(inputs).to_markdown();
@@ -107,7 +107,7 @@ mod tests {
         assert_eq!(t.params, ["set", "factor"]);
         assert_eq!(
             t.code,
-            "tables::sr_images(inputs, &set, factor).to_markdown_by_image()"
+            "tables::sr_images(inputs, &set, factor).scoped_by_image()"
         );
         let cell = t.cell(&["set5", "4"]);
         assert!(
