@@ -250,10 +250,24 @@ fn the_book_builds_and_works_offline() {
         words.contains("inpainting") && words.contains("denoising"),
         "the search index misses the chapters"
     );
+    // The verdict opens the book, and says what was not run.
+    let intro = read(&out, "introduction.html");
+    let verdict = intro
+        .find("not run yet (0 of 11 runs)")
+        .expect("the verdict");
+    assert!(
+        verdict < intro.find("In 2018 Ulyanov").unwrap(),
+        "the verdict comes first"
+    );
     // generated figures and tables
     assert!(out.join("generated/network.svg").is_file());
     let network = read(&out, "network.html");
     assert!(network.contains("2,217,831"), "parameter count missing");
+    // A listing names the file it comes from.
+    assert!(
+        network.contains("Listing 2.1 — <code>src/net.rs</code>"),
+        "a listing without its file"
+    );
     let inpainting = read(&out, "inpainting.html");
     assert!(inpainting.contains("Papyan"));
     assert!(
@@ -381,8 +395,9 @@ fn recorded_runs_appear_in_tables_and_figures() {
             r.final_psnr.unwrap()
         })
         .collect();
-    // Table 1 turned by image: a row per image, our numbers in the column "ours, tiny".
-    let table1 = by_image_column(&inpainting, "ours, tiny");
+    // Table 1 turned by image: a row per image, our numbers in the column "ours" of the
+    // part on the tiny preset's crops (the part on whole images has no such column).
+    let table1 = by_image_column(&inpainting, "ours");
     let mean = psnrs.iter().sum::<f64>() / 11.0;
     let expected: Vec<(String, String)> = dip::reproduce::paper::TABLE1_TITLES
         .iter()
@@ -391,6 +406,24 @@ fn recorded_runs_appear_in_tables_and_figures() {
         .chain([("mean".to_string(), format!("{mean:.2}"))])
         .collect();
     assert_eq!(table1, expected, "our column of Table 1");
+    // Whole images and the tiny preset's crops are two tables: the first says that no
+    // run of ours is on whole images, the second is titled with the crops and the preset.
+    let whole = inpainting
+        .find("on whole images (PSNR, dB)")
+        .expect("the part on whole images");
+    let crops = inpainting
+        .find("preset <code>tiny</code> (PSNR, dB)")
+        .expect("the part on crops");
+    assert!(whole < crops);
+    let between = &inpainting[whole..crops];
+    assert!(
+        between.contains("Whole images at the paper’s settings: no recorded run yet"),
+        "{between}"
+    );
+    assert!(
+        !between.contains(&format!("{:.2}", psnrs[0])),
+        "ours among whole images"
+    );
     // Which runs made it.
     let commit = dip::reproduce::record::short_commit(&records[0].git_commit);
     assert!(inpainting.contains("preset <code>tiny</code> on cpu ("));
@@ -403,7 +436,7 @@ fn recorded_runs_appear_in_tables_and_figures() {
         .is_file());
     let results_page = read(&report.out, "results.html");
     assert_eq!(
-        by_image_column(&results_page, "ours, tiny"),
+        by_image_column(&results_page, "ours"),
         expected,
         "Results: our column of Table 1"
     );
@@ -466,4 +499,24 @@ fn the_html_check_names_network_loads_and_missing_files() {
     assert!(!text.contains("references.html"), "{text}");
     assert!(!text.contains("here.png"), "{text}");
     assert_eq!(problems.len(), 6, "{text}");
+}
+
+/// The toolchain the chapter "Running it yourself" and the README ask for is the one
+/// `Cargo.toml` declares (`rust-version`, which cargo enforces).
+#[test]
+fn the_toolchain_asked_for_is_the_crates_rust_version() {
+    let toml = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    let version = toml
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = \""))
+        .and_then(|v| v.strip_suffix('"'))
+        .expect("Cargo.toml declares its rust-version");
+    let asked = format!("{version} or newer");
+    for file in ["chapters/running.md", "README.md"] {
+        let text = std::fs::read_to_string(root().join(file)).unwrap();
+        assert!(
+            text.contains(&asked),
+            "{file} does not ask for Rust {asked}"
+        );
+    }
 }

@@ -14,6 +14,7 @@
 
 pub mod blocks;
 pub mod check;
+pub mod costs;
 pub mod discussion;
 pub mod figures;
 pub mod generate;
@@ -21,6 +22,7 @@ pub mod generate;
 pub mod math;
 pub mod numbering;
 pub mod outputs;
+pub mod standing;
 pub mod verdict;
 
 #[cfg(feature = "tools")]
@@ -176,6 +178,25 @@ impl Preprocessor for MathPreprocessor {
     }
 }
 
+/// The preprocessor noting, before the includes are expanded, which files each
+/// listing includes ([`numbering::mark_listing_sources`]).
+#[cfg(feature = "tools")]
+struct ListingSources;
+
+#[cfg(feature = "tools")]
+impl Preprocessor for ListingSources {
+    fn name(&self) -> &str {
+        "dip-listing-sources"
+    }
+
+    fn run(&self, _ctx: &PreprocessorContext, mut book: Book) -> Result<Book> {
+        book.for_each_chapter_mut(|chapter| {
+            chapter.content = numbering::mark_listing_sources(&chapter.content);
+        });
+        Ok(book)
+    }
+}
+
 /// The preprocessor expanding `{{#dip …}}` blocks into generated markdown.
 #[cfg(feature = "tools")]
 struct GeneratedPreprocessor(Arc<Generator>);
@@ -298,6 +319,7 @@ pub fn build(options: &BookOptions) -> Result<BuildReport> {
     let generator = Arc::new(generator);
     let mut md = MDBook::load_with_config(root, config).context("cannot load the book")?;
     md.with_preprocessor(MathPreprocessor)
+        .with_preprocessor(ListingSources)
         .with_preprocessor(LinkPreprocessor::new())
         .with_preprocessor(IndexPreprocessor::new())
         .with_preprocessor(GeneratedPreprocessor(generator));
