@@ -279,26 +279,7 @@ pub fn line_chart_within(
         LEGEND_TOP + 8.0 + 18.0 * (legend_rows - 1) as f64
     };
     let h = 332.0 + b;
-    let pts = series
-        .iter()
-        .flat_map(|s| s.points.iter())
-        .filter(|p| p.1.is_finite());
-    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-    for &(x, y) in pts {
-        x0 = x0.min(x);
-        x1 = x1.max(x);
-        y0 = y0.min(y);
-        y1 = y1.max(y);
-    }
-    if x0 > x1 {
-        (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
-    }
-    if let Some((lo, hi)) = y_range {
-        (y0, y1) = (lo, hi);
-    }
-    if y1 - y0 < 1e-9 {
-        y1 = y0 + 1.0;
-    }
+    let (x0, x1, y0, y1) = data_range(series, y_range);
     let px = |x: f64| l + (x - x0) / (x1 - x0).max(1e-9) * (w - l - r);
     let py = |y: f64| h - b - (y.clamp(y0, y1) - y0) / (y1 - y0) * (h - t - b);
     let mut svg = format!(
@@ -361,6 +342,31 @@ pub fn line_chart_within(
     }
     svg.push_str("</svg>");
     svg
+}
+
+/// The ranges of the axes: the data's (`y_range` instead where it is given), never empty.
+fn data_range(series: &[Series], y_range: Option<(f64, f64)>) -> (f64, f64, f64, f64) {
+    let pts = series
+        .iter()
+        .flat_map(|s| s.points.iter())
+        .filter(|p| p.1.is_finite());
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for &(x, y) in pts {
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
+    }
+    if x0 > x1 {
+        (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
+    }
+    if let Some((lo, hi)) = y_range {
+        (y0, y1) = (lo, hi);
+    }
+    if y1 - y0 < 1e-9 {
+        y1 = y0 + 1.0;
+    }
+    (x0, x1, y0, y1)
 }
 
 /// Where each series' legend entry goes: `(x, width, row)`, entries left to right,

@@ -21,31 +21,6 @@ use crate::reproduce::plan::{Experiment, Job, Task};
 use crate::reproduce::record::{self, BenchRecord, Record};
 use crate::reproduce::tables::{self, Inputs, Presets, Runs};
 
-/// The blocks a chapter may use.
-pub const DIRECTIVES: &[&str] = &[
-    "network-diagram",
-    "parameter-count",
-    "table1",
-    "denoising-table",
-    "sr-table",
-    "sr-images",
-    "demos-table",
-    "timing",
-    "bench",
-    "authors-grid",
-    "grid",
-    "curves",
-    "loss-curves",
-    "gap-curves",
-    "stopping-table",
-    "tiling-table",
-    "stopping-curves",
-    "verdict",
-    "discussion",
-    "preset-costs",
-    "denoising-f16-text",
-];
-
 /// Whether `line` is a GitHub fallback of the block above it: a picture the book
 /// generates, as `dip book` commits it in the top-level `images/`
 /// (`![…](../images/NAME.svg)` on the line right after `{{#dip …}}`, or after another
@@ -164,7 +139,7 @@ impl Generator {
     }
 
     /// What the tables are made from: the strongest complete preset of our runs.
-    fn inputs(&self) -> Inputs<'_> {
+    pub(super) fn inputs(&self) -> Inputs<'_> {
         Inputs {
             records: &self.records,
             bench: &self.bench,
@@ -212,41 +187,10 @@ impl Generator {
     }
 
     fn block(&self, args: &[&str]) -> Result<String> {
-        let arg = |i: usize| {
-            args.get(i)
-                .copied()
-                .with_context(|| format!("argument {i} missing"))
-        };
-        let experiment = |i: usize| -> Result<Experiment> { Ok(Experiment::parse(arg(i)?)?) };
-        let inputs = self.inputs();
-        let name = args.first().copied().unwrap_or("");
-        if name == "sr-images" {
-            let (set, factor) = (arg(1)?, arg(2)?.parse::<usize>()?);
-            if !paper::SR_COLUMNS.contains(&(set, factor)) {
-                bail!("no super-resolution table for `{set}` ×{factor}: use set5 or set14, 4 or 8");
-            }
-        }
-        if let Some(table) = super::blocks::table_block(name) {
-            return (table.make)(&inputs, args.get(1..).unwrap_or(&[]));
-        }
-        match name {
-            "network-diagram" => self.network_diagram(),
-            "parameter-count" => parameter_count(),
-            "authors-grid" => self.authors_grid(experiment(1)?, arg(2)?),
-            "grid" => self.ours_grid(experiment(1)?, arg(2)?),
-            "curves" => self.curves(experiment(1)?, arg(2)?),
-            "loss-curves" => self.loss_curves(experiment(1)?, arg(2)?),
-            "gap-curves" => self.gap_curves(experiment(1)?, arg(2)?),
-            "verdict" => Ok(super::verdict::verdict(&self.records, Some(&self.data))),
-            "discussion" => Ok(super::discussion::discussion(&self.records, &self.bench)),
-            "stopping-curves" => self.stopping_curves(arg(1)?),
-            "preset-costs" => Ok(super::costs::preset_costs(&self.records)),
-            "denoising-f16-text" => Ok(denoising_f16_text()),
-            other => bail!("unknown block `{other}`"),
-        }
+        super::blocks::book(self, args)
     }
 
-    fn network_diagram(&self) -> Result<String> {
+    pub(super) fn network_diagram(&self) -> Result<String> {
         let config = SkipConfig::standard(32, 3);
         let net = SkipNet::new(&config, 0, &Device::Cpu)?;
         let svg = figures::network_svg(&config, net.parameter_count());
@@ -281,7 +225,7 @@ impl Generator {
 
     /// The corrupted input (made by our code, as a paper run with seed 0 would) | the
     /// authors' published output | clean, with PSNRs measured by our code now.
-    fn authors_grid(&self, experiment: Experiment, image: &str) -> Result<String> {
+    pub(super) fn authors_grid(&self, experiment: Experiment, image: &str) -> Result<String> {
         let job = Job::paper(experiment, image)
             .with_context(|| format!("no run `{image}` in `{}`", experiment.name()))?;
         let published = match &job.task {
@@ -339,7 +283,7 @@ impl Generator {
     /// The corrupted input as the run saw it (its job, prepared again) | our restored
     /// image | the clean image where there is one, with the PSNR the run measured and
     /// its provenance; a note if no run is recorded.
-    fn ours_grid(&self, experiment: Experiment, image: &str) -> Result<String> {
+    pub(super) fn ours_grid(&self, experiment: Experiment, image: &str) -> Result<String> {
         let Some(record) = self.record(experiment, image) else {
             return Ok(no_run(experiment, image));
         };
@@ -384,7 +328,7 @@ impl Generator {
         )
     }
 
-    fn curves(&self, experiment: Experiment, image: &str) -> Result<String> {
+    pub(super) fn curves(&self, experiment: Experiment, image: &str) -> Result<String> {
         let Some(record) = self.record(experiment, image) else {
             return Ok(no_run(experiment, image));
         };
@@ -451,7 +395,7 @@ impl Generator {
 
     /// Loss against iteration of several runs of one experiment (the noise-impedance
     /// runs), `images` comma-separated, from the strongest preset that has them (seed 0).
-    fn loss_curves(&self, experiment: Experiment, images: &str) -> Result<String> {
+    pub(super) fn loss_curves(&self, experiment: Experiment, images: &str) -> Result<String> {
         let names: Vec<String> = images.split(',').map(String::from).collect();
         let Some(preset) = tables::strongest_preset(&self.records, experiment, &names) else {
             return Ok(format!("> {}\n", tables::no_run_note(experiment, None)));
@@ -496,7 +440,7 @@ impl Generator {
     /// whose record has `authors_psnr`, this iteration's PSNR minus the authors' published
     /// output on the same pixels. Where the curves level off below zero, more iterations
     /// would not close the gap; where they still rise, they would.
-    fn gap_curves(&self, experiment: Experiment, preset: &str) -> Result<String> {
+    pub(super) fn gap_curves(&self, experiment: Experiment, preset: &str) -> Result<String> {
         let records: Vec<&Record> = self
             .records
             .iter()
@@ -575,7 +519,7 @@ impl Generator {
 impl Generator {
     /// One watched denoising run: its output's PSNR and the variance of its outputs
     /// against iteration, the iteration where the rule stops marked on both.
-    fn stopping_curves(&self, image: &str) -> Result<String> {
+    pub(super) fn stopping_curves(&self, image: &str) -> Result<String> {
         let Some(record) = self.record(Experiment::Stopping, image) else {
             return Ok(no_run(Experiment::Stopping, image));
         };
@@ -675,7 +619,7 @@ fn db(v: Option<f64>) -> String {
 }
 
 /// What the paper's text says of one denoising image, F16, in its words' order.
-fn denoising_f16_text() -> String {
+pub(super) fn denoising_f16_text() -> String {
     let said: Vec<String> = paper::DENOISING_TEXT_F16
         .iter()
         .map(|(what, db)| format!("{db:.2} dB ({what})"))
@@ -687,7 +631,7 @@ fn denoising_f16_text() -> String {
     )
 }
 
-fn parameter_count() -> Result<String> {
+pub(super) fn parameter_count() -> Result<String> {
     let mut s = String::from("| network | input channels | output channels | trainable parameters |\n|---|---:|---:|---:|\n");
     for (i, o) in [(32, 3), (32, 1)] {
         let net = SkipNet::new(&SkipConfig::standard(i, o), 0, &Device::Cpu)?;

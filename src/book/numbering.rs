@@ -21,6 +21,8 @@
 
 use std::collections::BTreeMap;
 
+use super::markdown::{self, Fences, Line};
+
 /// Number the figures, tables and listings of `chapter`, chapter number `number`
 /// (`"4"`; empty for an unnumbered chapter, which gets none), and resolve its
 /// references to them; an error names a reference without its label.
@@ -40,16 +42,17 @@ const SOURCE_MARK: &str = "<!-- listing: ";
 pub fn mark_listing_sources(chapter: &str) -> String {
     let mut out = String::with_capacity(chapter.len());
     let lines: Vec<&str> = chapter.split_inclusive('\n').collect();
+    let mut fences = Fences::default();
     let mut i = 0;
     while i < lines.len() {
-        let opening = lines[i].trim_start();
-        if !opening.starts_with("```") {
+        let Line::Open { info, .. } = fences.line(lines[i]) else {
             out.push_str(lines[i]);
             i += 1;
             continue;
-        }
+        };
+        let rust = markdown::language(info) == "rust";
         let end = (i + 1..lines.len())
-            .find(|&j| lines[j].trim() == "```")
+            .find(|&j| fences.line(lines[j]) == Line::Close)
             .unwrap_or(lines.len() - 1);
         let body: String = lines[i + 1..end].concat();
         let mut files: Vec<String> = Vec::new();
@@ -59,15 +62,26 @@ pub fn mark_listing_sources(chapter: &str) -> String {
                 files.push(file.to_string());
             }
         }
-        if opening.starts_with("```rust") && !files.is_empty() {
+        if rust && !files.is_empty() {
             out.push_str(&format!("{SOURCE_MARK}{} -->\n", files.join(", ")));
         }
-        for line in &lines[i..=end] {
-            out.push_str(line);
-        }
+        lines[i..=end].iter().for_each(|l| out.push_str(l));
         i = end + 1;
     }
     out
+}
+
+/// The label under a listing: "*Listing 2.1 — `src/net.rs`*" (`files` as
+/// [`mark_listing_sources`] noted them, if it did).
+fn listing_label(number: &str, k: usize, files: Option<String>) -> String {
+    let from = match files {
+        Some(files) => {
+            let files: Vec<String> = files.split(", ").map(|f| format!("`{f}`")).collect();
+            format!(" — {}", files.join(", "))
+        }
+        None => String::new(),
+    };
+    format!("\n*Listing {number}.{k}{from}*\n")
 }
 
 /// The anchor line of a label: `<a id="fig-NAME"></a>` gives `fig-NAME`.
@@ -123,44 +137,37 @@ fn number_blocks(chapter: &str, number: &str) -> (String, BTreeMap<String, Strin
     let lines: Vec<&str> = chapter.split_inclusive('\n').collect();
     let mut out = String::with_capacity(chapter.len() + 256);
     let (mut figures, mut tables, mut listings) = (0, 0, 0);
-    let mut in_code: Option<bool> = None; // Some(is_rust) inside a fence
+    let mut fences = Fences::default();
+    let mut rust = false; // whether the open code block is Rust
     let mut caption_for: Option<String> = None; // a figure's label, awaiting its caption
     let mut source: Option<String> = None; // the files of the next listing
     for (i, line) in lines.iter().enumerate() {
         let trimmed = line.trim();
-        if in_code.is_none() {
-            if let Some(files) = trimmed
-                .strip_prefix(SOURCE_MARK)
-                .and_then(|f| f.strip_suffix(" -->"))
-            {
-                source = Some(files.to_string());
+        match fences.line(line) {
+            Line::Text => {}
+            Line::Open { info, .. } => {
+                rust = markdown::language(info) == "rust";
+                out.push_str(line);
+                continue;
+            }
+            Line::Code => {
+                out.push_str(line);
+                continue;
+            }
+            Line::Close => {
+                out.push_str(line);
+                if rust {
+                    listings += 1;
+                    out.push_str(&listing_label(number, listings, source.take()));
+                }
                 continue;
             }
         }
-        if trimmed.starts_with("```") {
-            match in_code {
-                None => in_code = Some(trimmed.starts_with("```rust")),
-                Some(rust) => {
-                    out.push_str(line);
-                    if rust {
-                        listings += 1;
-                        let from = match source.take() {
-                            Some(files) => {
-                                let files: Vec<String> =
-                                    files.split(", ").map(|f| format!("`{f}`")).collect();
-                                format!(" — {}", files.join(", "))
-                            }
-                            None => String::new(),
-                        };
-                        out.push_str(&format!("\n*Listing {number}.{listings}{from}*\n"));
-                    }
-                    in_code = None;
-                    continue;
-                }
-            }
-        }
-        if in_code.is_some() {
-            out.push_str(line);
+        if let Some(files) = trimmed
+            .strip_prefix(SOURCE_MARK)
+            .and_then(|f| f.strip_suffix(" -->"))
+        {
+            source = Some(files.to_string());
             continue;
         }
         if let Some(label) = caption_for.take() {

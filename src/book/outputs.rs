@@ -14,6 +14,11 @@ use anyhow::{Context, Result};
 use base64::Engine as _;
 use serde_json::Value;
 
+use super::markdown::{self, Fences, Line};
+
+/// Where the notebooks are, relative to the repository's root (`dip notebooks` writes them).
+pub const NOTEBOOKS_DIR: &str = "code";
+
 /// One output of a cell, in the form the book shows.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Output {
@@ -98,14 +103,14 @@ impl CellOutputs {
         let mut out = String::with_capacity(chapter.len());
         let mut code: Option<String> = None;
         let mut shown = 0;
+        let mut fences = Fences::default();
         for line in chapter.split_inclusive('\n') {
             out.push_str(line);
-            let fence = line.trim_end().starts_with("```");
-            match (&mut code, fence) {
-                (None, true) if line.trim_start().starts_with("```rust") => {
+            match (fences.line(line), &mut code) {
+                (Line::Open { info, .. }, _) if markdown::language(info) == "rust" => {
                     code = Some(String::new())
                 }
-                (Some(c), true) => {
+                (Line::Close, Some(c)) => {
                     if let Some(outputs) = self.of(c) {
                         shown += 1;
                         let name = format!("{stem}-{shown}");
@@ -113,7 +118,7 @@ impl CellOutputs {
                     }
                     code = None;
                 }
-                (Some(c), false) => c.push_str(line),
+                (Line::Code, Some(c)) => c.push_str(line),
                 _ => {}
             }
         }
