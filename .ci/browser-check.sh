@@ -10,9 +10,9 @@
 #
 #   .ci/browser-check.sh [BOOK_DIR]      (default: book/, as `dip book` writes it)
 #
-# The built pages are copied to a temporary folder and a small script is added to
-# each copy; it waits for the fonts and images, then writes its findings into the
-# DOM, which Chromium dumps (--dump-dom). Network access is blocked for the
+# The built pages are copied to a temporary folder, once per width, and a small
+# script is added to each copy; it waits for the fonts and images, then writes its
+# findings into the DOM, which Chromium dumps (--dump-dom); two pages load at a time. Network access is blocked for the
 # browser (--host-resolver-rules), so anything fetched from outside would fail.
 set -euo pipefail
 book="${1:-book}"
@@ -24,7 +24,6 @@ fi
 [ -f "$book/index.html" ] || { echo "browser-check: $book/index.html not found: run dip book first" >&2; exit 2; }
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-cp -r "$book/." "$work/"
 probe='<script>
 window.addEventListener("load", async () => {
   await document.fonts.ready;
@@ -99,32 +98,52 @@ window.addEventListener("load", async () => {
   document.body.appendChild(out);
 });
 </script>'
-status=0
 started=$SECONDS
+# One copy of the book per width, the probe added to each page (and, for the phone's
+# width, the page's own width: headless Chromium's window is at least 500 px wide, and
+# the media queries see a narrow screen either way).
 for width in 1280 400; do
-for page in "$work"/*.html; do
-  name="$(basename "$page")"
-  case "$name" in 404.html|print.html|toc.html) continue ;; esac
-  # Headless Chromium's window is at least 500 px wide: a phone's 400 px is the page's
-  # own width, set here (the media queries see a narrow screen either way).
+  mkdir -p "$work/$width"
+  cp -r "$book/." "$work/$width/"
   narrow=""
   [ "$width" -lt 500 ] && narrow="<style>html { width: ${width}px !important; }</style>"
-  python3 - "$page" "$narrow$probe" <<'PY'
-import sys
-p, probe = sys.argv[1], sys.argv[2]
-s = open(p, encoding="utf-8").read()
-open(p, "w", encoding="utf-8").write(s.replace("</body>", probe + "</body>", 1))
+  python3 - "$work/$width" "$narrow$probe" <<'PY'
+import sys, pathlib
+folder, probe = pathlib.Path(sys.argv[1]), sys.argv[2]
+for p in folder.glob("*.html"):
+    s = p.read_text(encoding="utf-8")
+    p.write_text(s.replace("</body>", probe + "</body>", 1), encoding="utf-8")
 PY
-  dom="$("$browser" --headless --no-sandbox --disable-gpu --allow-file-access-from-files \
-        --window-size="$width,900" \
-        --host-resolver-rules="MAP * ~NOTFOUND" --virtual-time-budget=10000 \
-        --dump-dom "file://$page" 2>/dev/null || true)"
-  result="$(printf '%s' "$dom" | python3 -c '
-import sys, re, json, html
+done
+mkdir -p "$work/found"
+# One page at one width: what the probe found, as JSON, in found/WIDTH-PAGE.
+check_page() {
+  width="$1" page="$2"
+  "$browser" --headless --no-sandbox --disable-gpu --allow-file-access-from-files \
+      --window-size="$width,900" --user-data-dir="$work/profile-$width-$(basename "$page")" \
+      --host-resolver-rules="MAP * ~NOTFOUND" --virtual-time-budget=10000 \
+      --dump-dom "file://$page" 2>/dev/null | python3 -c '
+import sys, re, html
 m = re.search(r"<pre id=\"browser-check\">(.*?)</pre>", sys.stdin.read(), re.S)
-print(html.unescape(m.group(1)) if m else "")')"
+print(html.unescape(m.group(1)) if m else "")' > "$work/found/$width-$(basename "$page")" || true
+}
+export -f check_page
+export browser work
+pages=()
+for width in 1280 400; do
+  for page in "$work/$width"/*.html; do
+    case "$(basename "$page")" in 404.html|print.html|toc.html) continue ;; esac
+    pages+=("$width" "$page")
+  done
+done
+# Two pages at a time (CI has two cores), reported below in order.
+printf '%s\n' "${pages[@]}" | xargs -d '\n' -n 2 -P 2 bash -c 'check_page "$1" "$2"' _
+status=0
+for ((i = 0; i < ${#pages[@]}; i += 2)); do
+  width="${pages[i]}" name="$(basename "${pages[i + 1]}")"
+  result="$(cat "$work/found/$width-$name" 2>/dev/null || true)"
   if [ -z "$result" ]; then
-    echo "FAIL $name: the page did not finish loading"; status=1; continue
+    echo "FAIL $name at $width px: the page did not finish loading"; status=1; continue
   fi
   verdict="$(printf '%s' "$result" | python3 -c '
 import sys, json
@@ -146,9 +165,6 @@ print("; ".join(bad))')"
   else
     echo "ok   $name at $width px: $result"
   fi
-  # The probe is added once per copy: take a fresh copy for the next width.
-  cp "$book/$name" "$page"
-done
 done
 # Search works offline: the index ships with the book and knows the chapters' words.
 if grep -qs -i "inpainting" "$book"/searchindex*.js "$book"/searchindex*.json 2>/dev/null; then
