@@ -8,7 +8,7 @@ use crate::reproduce::plan::Preset;
 use crate::reproduce::record::Record;
 
 /// `5.3 minutes`, `1.8 hours`.
-fn duration(seconds: f64) -> String {
+pub fn duration(seconds: f64) -> String {
     if seconds < 3600.0 {
         format!("{:.1} minutes", seconds / 60.0)
     } else {

@@ -101,8 +101,11 @@ fn whole_against_crop(records: &[Record], runs: &[&Record]) -> String {
         if let (Some(w), Some(crop)) = (gap(whole), cropped) {
             if let (Some(c), plan::Cut::CentreCrop(side)) = (gap(crop), crop.cut) {
                 parts.push(format!(
-                    "{}: {w:+.2} dB on the whole image, {c:+.2} dB on its {side} × {side} crop (`{}`)",
-                    whole.image, crop.preset
+                    "{}: {} dB on the whole image, {} dB on its {side} × {side} crop (`{}`)",
+                    whole.image,
+                    signed(w),
+                    signed(c),
+                    crop.preset
                 ));
             }
         }
@@ -153,8 +156,11 @@ fn sr_gains(runs: &[&Record]) -> String {
                 let names: Vec<&str> = column.iter().map(|r| &r.image[prefix.len()..]).collect();
                 let _ = write!(label, " ({} only)", names.join(", "));
             }
-            let mut part =
-                format!("{label}, ours {o:+.2} dB over bicubic against the authors' {a:+.2} dB");
+            let mut part = format!(
+                "{label}, ours {} dB over bicubic against the authors' {} dB",
+                signed(o),
+                signed(a)
+            );
             let whole_images = column.iter().all(|r| r.cut == plan::Cut::Whole);
             let where_ = if whole_images {
                 "on the whole images"
@@ -248,11 +254,7 @@ fn cost(runs: &[&Record]) -> String {
     let mut devices: Vec<&str> = runs.iter().map(|r| r.device_name.as_str()).collect();
     devices.sort();
     devices.dedup();
-    let wall = if wall < 3600.0 {
-        format!("{:.0} minutes", wall / 60.0)
-    } else {
-        format!("{:.1} hours", wall / 3600.0)
-    };
+    let wall = super::costs::duration(wall);
     format!(
         " Cost: {wall} of wall time on {} ({per_it:.3} s per iteration).",
         devices.join(", ")
@@ -418,7 +420,7 @@ mod tests {
         assert_eq!(
             text,
             " Ours minus the authors' output, the same image whole and cropped: set5-x8-bird: \
-             +0.10 dB on the whole image, -2.50 dB on its 64 × 64 crop (`cpu`)."
+             +0.10 dB on the whole image, −2.50 dB on its 64 × 64 crop (`cpu`)."
         );
     }
 
