@@ -59,9 +59,9 @@ table_blocks! {
     "sr-table" => tables::sr(inputs).scoped();
     "sr-images" (set: String, factor: usize) =>
         tables::sr_images(inputs, &set, factor).scoped_by_image();
-    "demos-table" => tables::demos(inputs).to_markdown();
-    "stopping-table" => tables::stopping(inputs).to_markdown();
-    "tiling-table" => tables::tiling(inputs).to_markdown();
+    "demos-table" => tables::demos(inputs).scoped();
+    "stopping-table" => tables::stopping(inputs).scoped();
+    "tiling-table" => tables::tiling(inputs).scoped();
     "timing" => tables::timing(inputs).to_markdown();
     "bench" => tables::bench(inputs).to_markdown();
 }

@@ -37,11 +37,21 @@ impl Table {
     /// The table as parts that never mix whole images and crops: the part on whole
     /// images (the paper's rows, the authors' outputs, ours where they fit whole
     /// images), then one part per preset of ours on crops. A table without the
-    /// paper's rows is one part, as it is.
+    /// paper's rows is one part, its title naming its crops where one preset made it.
     pub fn by_scope(&self) -> Vec<Table> {
         let quoted = |r: &Row| matches!(r.source, Source::Paper | Source::AuthorsOutputs);
         if !self.rows.iter().any(quoted) {
-            return vec![self.clone()];
+            // Our runs alone: named with their scope where it is one preset's crops.
+            let mut only = self.clone();
+            if let [Runs {
+                crops: Some(crops),
+                preset,
+                ..
+            }] = self.runs.as_slice()
+            {
+                only.title = scoped_title(&self.title, &format!("{crops}, preset `{preset}`"));
+            }
+            return vec![only];
         }
         let on_crops: Vec<&Runs> = self.runs.iter().filter(|r| r.crops.is_some()).collect();
         let is_crop = |p: &str| on_crops.iter().any(|r| r.preset == p);
@@ -229,9 +239,16 @@ mod tests {
         let parts = crops_only.by_scope();
         assert_eq!(parts[0].missing.as_deref(), Some(NO_WHOLE_RUN_NOTE));
         assert_eq!(parts[0].notes, ["masks"]);
-        // A table without the paper's rows stays one.
+        // A table without the paper's rows stays one, named with its crops.
         let mut ours_only = table;
         ours_only.rows.drain(..2);
-        assert_eq!(ours_only.by_scope(), vec![ours_only.clone()]);
+        ours_only.runs.remove(0);
+        let parts = ours_only.by_scope();
+        assert_eq!(parts.len(), 1);
+        assert_eq!(
+            parts[0].title,
+            "Table 1: inpainting, on 64 × 64 centre crops, preset `cpu` (PSNR, dB)"
+        );
+        assert_eq!(parts[0].rows, ours_only.rows);
     }
 }
