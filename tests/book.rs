@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use candle_core::Device;
-use dip::book::{self, check, generate, BookOptions};
+use dip::book::{self, check, BookOptions};
 use dip::data::DataDir;
 use dip::reproduce::paper::{TABLE1_DIP_AUTHORS_OUTPUTS, TABLE1_IMAGES};
 use dip::reproduce::record::{BenchRecord, Implementation};
@@ -34,7 +34,7 @@ const CHAPTERS: [&str; 10] = [
 #[test]
 fn every_include_and_anchor_resolves_to_code() {
     let chapters = root().join("chapters");
-    let problems = check::check_sources(&chapters, generate::DIRECTIVES);
+    let problems = check::check_sources(&chapters, &dip::book::blocks::names());
     assert!(
         problems.is_empty(),
         "{}",
@@ -68,7 +68,7 @@ fn a_missing_anchor_file_link_or_directive_is_named_with_its_line() {
         "# C\n{{#include code.rs:ok}}\n{{#include code.rs:nope}}\n{{#include code.rs:empty}}\n{{#include gone.rs}}\n[x](other.md)\n![i](pic.png)\n{{#dip bogus}}\n",
     )
     .unwrap();
-    let problems: Vec<String> = check::check_sources(dir.path(), generate::DIRECTIVES)
+    let problems: Vec<String> = check::check_sources(dir.path(), &dip::book::blocks::names())
         .iter()
         .map(|p| p.to_string())
         .collect();
@@ -156,6 +156,55 @@ fn read(out: &Path, page: &str) -> String {
         .replace(r#" style="text-align: right""#, "")
 }
 
+/// Code a reader does not scroll sideways for: no line of a listing of `html` (the
+/// chapter `c`) over 100 columns.
+fn assert_code_lines_fit(c: &str, html: &str) {
+    for block in html.split("<pre><code").skip(1) {
+        let code = &block[block.find('>').unwrap() + 1..block.find("</code></pre>").unwrap()];
+        let mut text = String::new();
+        let mut in_tag = false;
+        for ch in code.chars() {
+            match ch {
+                '<' => in_tag = true,
+                '>' => in_tag = false,
+                _ if !in_tag => text.push(ch),
+                _ => {}
+            }
+        }
+        let text = text
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&")
+            .replace("&quot;", "\"")
+            .replace("&#39;", "'");
+        for line in text.lines() {
+            assert!(
+                line.chars().count() <= 100,
+                "{c}: a code line of {} columns: {line}",
+                line.chars().count()
+            );
+        }
+    }
+}
+
+/// Offline search: the index is built into the book at `out`, and it knows the chapters' words.
+fn assert_search_finds_the_chapters(out: &Path) {
+    let index: Vec<PathBuf> = std::fs::read_dir(out)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("searchindex"))
+        })
+        .collect();
+    assert!(!index.is_empty(), "no search index in the book");
+    let words = std::fs::read_to_string(&index[0]).unwrap();
+    assert!(
+        words.contains("inpainting") && words.contains("denoising"),
+        "the search index misses the chapters"
+    );
+}
+
 #[test]
 fn the_book_builds_and_works_offline() {
     // the data the generated figures and tables read
@@ -192,33 +241,7 @@ fn the_book_builds_and_works_offline() {
     );
     for c in CHAPTERS {
         let html = read(&out, &format!("{c}.html"));
-        // Code a reader does not scroll sideways for: no line of a listing over 100 columns.
-        for block in html.split("<pre><code").skip(1) {
-            let code = &block[block.find('>').unwrap() + 1..block.find("</code></pre>").unwrap()];
-            let mut text = String::new();
-            let mut in_tag = false;
-            for ch in code.chars() {
-                match ch {
-                    '<' => in_tag = true,
-                    '>' => in_tag = false,
-                    _ if !in_tag => text.push(ch),
-                    _ => {}
-                }
-            }
-            let text = text
-                .replace("&lt;", "<")
-                .replace("&gt;", ">")
-                .replace("&amp;", "&")
-                .replace("&quot;", "\"")
-                .replace("&#39;", "'");
-            for line in text.lines() {
-                assert!(
-                    line.chars().count() <= 100,
-                    "{c}: a code line of {} columns: {line}",
-                    line.chars().count()
-                );
-            }
-        }
+        assert_code_lines_fit(c, &html);
         assert!(!html.contains("$$"), "{c}: raw $$ left");
         assert!(!html.contains("{{#"), "{c}: an unexpanded directive");
         assert!(
@@ -235,25 +258,25 @@ fn the_book_builds_and_works_offline() {
     assert!(out.join("katex/katex.min.css").is_file());
     assert!(out.join("katex/fonts/KaTeX_Main-Regular.woff2").is_file());
     assert!(read(&out, "index.html").contains("katex/katex.min.css"));
-    // Offline search: the index is built into the book, and it knows the chapters' words.
-    let index: Vec<PathBuf> = std::fs::read_dir(&out)
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("searchindex"))
-        })
-        .collect();
-    assert!(!index.is_empty(), "no search index in the book");
-    let words = std::fs::read_to_string(&index[0]).unwrap();
+    assert_search_finds_the_chapters(&out);
+    // The verdict opens the book, and says what was not run.
+    let intro = read(&out, "introduction.html");
+    let verdict = intro
+        .find("not run yet (0 of 11 runs)")
+        .expect("the verdict");
     assert!(
-        words.contains("inpainting") && words.contains("denoising"),
-        "the search index misses the chapters"
+        verdict < intro.find("In 2018 Ulyanov").unwrap(),
+        "the verdict comes first"
     );
     // generated figures and tables
     assert!(out.join("generated/network.svg").is_file());
     let network = read(&out, "network.html");
     assert!(network.contains("2,217,831"), "parameter count missing");
+    // A listing names the file it comes from.
+    assert!(
+        network.contains("Listing 2.1 — <code>src/net.rs</code>"),
+        "a listing without its file"
+    );
     let inpainting = read(&out, "inpainting.html");
     assert!(inpainting.contains("Papyan"));
     assert!(
@@ -316,12 +339,67 @@ fn by_image_column(html: &str, heading: &str) -> Vec<(String, String)> {
     panic!("no table with the column «{heading}»");
 }
 
+/// Our benchmark (one iteration at the smallest size) and PyTorch's, as
+/// `benches/torch_reference.py --record` writes it, under `results/bench/`; ours.
+fn write_benchmarks(results: &Path) -> BenchRecord {
+    let bench = dip::bench::BenchOptions {
+        size: 64,
+        channels: 1,
+        iterations: 1,
+        warmup: 0,
+        ..Default::default()
+    };
+    let report = dip::bench::bench_with(&bench, &Device::Cpu, |_, _| {}).unwrap();
+    let ours = dip::bench::write_record(
+        &report,
+        &Device::Cpu,
+        &results.join("bench/dip-cpu-64-c1.json"),
+    )
+    .unwrap();
+    let torch = BenchRecord {
+        implementation: Implementation::Pytorch,
+        version: "torch 2.5.1".into(),
+        median_seconds: 0.25,
+        seconds: vec![0.25],
+        ..ours.clone()
+    };
+    std::fs::write(
+        results.join("bench").join(torch.file_name()),
+        serde_json::to_vec(&torch).unwrap(),
+    )
+    .unwrap();
+    ours
+}
+
+/// Whole images and the tiny preset's crops are two tables in `html`: the first says
+/// that no run of ours is on whole images (`ours`: a number of ours it must not hold),
+/// the second is titled with the crops and the preset.
+fn assert_whole_images_and_crops_apart(html: &str, ours: f64) {
+    let whole = html
+        .find("on whole images (PSNR, dB)")
+        .expect("the part on whole images");
+    let crops = html
+        .find("preset <code>tiny</code> (PSNR, dB)")
+        .expect("the part on crops");
+    assert!(whole < crops);
+    let between = &html[whole..crops];
+    assert!(
+        between.contains("Whole images at the paper’s settings: no recorded run yet"),
+        "{between}"
+    );
+    assert!(
+        !between.contains(&format!("{:.2}", ours)),
+        "ours among whole images"
+    );
+}
+
 #[test]
 fn recorded_runs_appear_in_tables_and_figures() {
-    let Some(_) = common::data_file("reference-outputs/inpainting-table1/barbara.png") else {
-        return;
-    };
-    if common::data_file("reference-outputs/sr/set14/x8/zebra.png").is_none() {
+    let needed = ["inpainting-table1/barbara", "sr/set14/x8/zebra"];
+    if needed
+        .iter()
+        .any(|n| common::data_file(&format!("reference-outputs/{n}.png")).is_none())
+    {
         return;
     }
     let results = tempfile::tempdir().unwrap();
@@ -334,34 +412,7 @@ fn recorded_runs_appear_in_tables_and_figures() {
     let records = reproduce::load_records(results.path()).unwrap();
     assert_eq!(records.len(), 11);
 
-    // Our benchmark (one iteration at the smallest size), and PyTorch's as
-    // `benches/torch_reference.py --record` writes it.
-    let bench = dip::bench::BenchOptions {
-        size: 64,
-        channels: 1,
-        iterations: 1,
-        warmup: 0,
-        ..Default::default()
-    };
-    let report = dip::bench::bench_with(&bench, &Device::Cpu, |_, _| {}).unwrap();
-    let ours = dip::bench::write_record(
-        &report,
-        &Device::Cpu,
-        &results.path().join("bench/dip-cpu-64-c1.json"),
-    )
-    .unwrap();
-    let torch = BenchRecord {
-        implementation: Implementation::Pytorch,
-        version: "torch 2.5.1".into(),
-        median_seconds: 0.25,
-        seconds: vec![0.25],
-        ..ours.clone()
-    };
-    std::fs::write(
-        results.path().join("bench").join(torch.file_name()),
-        serde_json::to_vec(&torch).unwrap(),
-    )
-    .unwrap();
+    let ours = write_benchmarks(results.path());
 
     let out = tempfile::tempdir().unwrap();
     let mut options = BookOptions::new(root());
@@ -381,8 +432,9 @@ fn recorded_runs_appear_in_tables_and_figures() {
             r.final_psnr.unwrap()
         })
         .collect();
-    // Table 1 turned by image: a row per image, our numbers in the column "ours, tiny".
-    let table1 = by_image_column(&inpainting, "ours, tiny");
+    // Table 1 turned by image: a row per image, our numbers in the column "ours" of the
+    // part on the tiny preset's crops (the part on whole images has no such column).
+    let table1 = by_image_column(&inpainting, "ours");
     let mean = psnrs.iter().sum::<f64>() / 11.0;
     let expected: Vec<(String, String)> = dip::reproduce::paper::TABLE1_TITLES
         .iter()
@@ -391,6 +443,7 @@ fn recorded_runs_appear_in_tables_and_figures() {
         .chain([("mean".to_string(), format!("{mean:.2}"))])
         .collect();
     assert_eq!(table1, expected, "our column of Table 1");
+    assert_whole_images_and_crops_apart(&inpainting, psnrs[0]);
     // Which runs made it.
     let commit = dip::reproduce::record::short_commit(&records[0].git_commit);
     assert!(inpainting.contains("preset <code>tiny</code> on cpu ("));
@@ -403,7 +456,7 @@ fn recorded_runs_appear_in_tables_and_figures() {
         .is_file());
     let results_page = read(&report.out, "results.html");
     assert_eq!(
-        by_image_column(&results_page, "ours, tiny"),
+        by_image_column(&results_page, "ours"),
         expected,
         "Results: our column of Table 1"
     );
@@ -466,4 +519,57 @@ fn the_html_check_names_network_loads_and_missing_files() {
     assert!(!text.contains("references.html"), "{text}");
     assert!(!text.contains("here.png"), "{text}");
     assert_eq!(problems.len(), 6, "{text}");
+}
+
+/// The toolchain the chapter "Running it yourself" and the README ask for is the one
+/// `Cargo.toml` declares (`rust-version`, which cargo enforces).
+#[test]
+fn the_toolchain_asked_for_is_the_crates_rust_version() {
+    let toml = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    let version = toml
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = \""))
+        .and_then(|v| v.strip_suffix('"'))
+        .expect("Cargo.toml declares its rust-version");
+    let asked = format!("{version} or newer");
+    for file in ["chapters/running.md", "README.md"] {
+        let text = std::fs::read_to_string(root().join(file)).unwrap();
+        assert!(
+            text.contains(&asked),
+            "{file} does not ask for Rust {asked}"
+        );
+    }
+}
+
+/// Every chapter ends with exercises, each saying what to expect (issue: a reader learns
+/// from what should happen, and sees when it does not).
+#[test]
+fn every_chapter_ends_with_exercises_and_their_expected_outcomes() {
+    for chapter in dip::notebooks::chapters(&root()).unwrap() {
+        let text = std::fs::read_to_string(root().join(&chapter)).unwrap();
+        let at = text
+            .rfind("\n## ")
+            .unwrap_or_else(|| panic!("{}: no section", chapter.display()));
+        let last = &text[at..];
+        assert!(
+            last.starts_with("\n## Exercises\n"),
+            "{}: the last section is not the exercises",
+            chapter.display()
+        );
+        // The numbered items: lines that start with a number and a full stop.
+        let exercises = last
+            .lines()
+            .filter(|l| {
+                let digits = l.chars().take_while(|c| c.is_ascii_digit()).count();
+                digits > 0 && l[digits..].starts_with(". ")
+            })
+            .count();
+        assert!(exercises > 0, "{}: no exercise", chapter.display());
+        assert_eq!(
+            last.matches("*Expected:*").count(),
+            exercises,
+            "{}: an exercise without its expected outcome",
+            chapter.display()
+        );
+    }
 }

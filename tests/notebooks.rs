@@ -194,7 +194,7 @@ fn small_book() -> tempfile::TempDir {
     .unwrap();
     std::fs::write(
         r.join("chapters/intro.md"),
-        "# Intro\n\nNo code, see [One](one.md).\n\n{{#dip runs}}\n",
+        "# Intro\n\nNo code, see [One](one.md).\n\n{{#dip verdict}}\n",
     )
     .unwrap();
     std::fs::write(
@@ -273,7 +273,7 @@ fn a_chapter_becomes_markdown_and_code_cells_in_reading_order() {
     // A generated block: a cell computing it.
     assert!(cells[5]
         .1
-        .contains("Job::paper(experiment, \"set5-x4-baby\")"));
+        .contains("replay.authors_row(\"sr\", \"set5-x4-baby\")?"));
     assert_eq!(cells[5].2["dip"]["block"], "authors-grid sr set5-x4-baby");
     assert_eq!(cells[6].1, "println!(\"{x}\");");
     assert_eq!(cells[6].2, serde_json::json!({}));
@@ -387,7 +387,9 @@ fn bad_chapters_are_errors_naming_the_line() {
             "line ranges",
         ),
         ("```rust\nlet open = 1;\n", "unclosed code block"),
-        ("Text {{#dip runs}} inline.\n", "alone on its line"),
+        ("Text {{#dip verdict}} inline.\n", "alone on its line"),
+        ("{{#dip bogus}}\n", "unknown block `bogus`"),
+        ("~~~rust\nlet open = 1;\n", "unclosed code block"),
     ];
     for (chapter_end, expected) in cases {
         std::fs::write(&one, format!("{good}\n{chapter_end}")).unwrap();

@@ -234,7 +234,8 @@ fn cli_shards_merge_and_compare() {
     let out = dip(&["results", "--tables", "--results", s(&merged)]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
-        text(&out.stdout).contains("Deep Image Prior (ours, tiny, cpu)"),
+        text(&out.stdout).contains("preset `tiny` (PSNR, dB)**")
+            && text(&out.stdout).contains("| Deep Image Prior (ours) |"),
         "{}",
         text(&out.stdout)
     );

@@ -115,13 +115,8 @@ pub fn dip_directives(text: &str) -> Vec<(usize, String)> {
 /// and whether each is an image.
 pub fn link_targets(text: &str) -> Vec<(usize, String, bool)> {
     let mut out = Vec::new();
-    let mut in_fence = false;
-    for (n, line) in text.lines().enumerate() {
-        if line.trim_start().starts_with("```") {
-            in_fence = !in_fence;
-            continue;
-        }
-        if in_fence {
+    for (n, (line, kind)) in super::markdown::lines(text).into_iter().enumerate() {
+        if kind != super::markdown::Line::Text {
             continue;
         }
         let mut rest = line;
@@ -177,92 +172,104 @@ pub fn check_sources(chapters: &Path, known: &[&str]) -> Vec<Problem> {
             continue;
         };
         let dir = file.parent().unwrap_or(chapters);
-        let mut problem = |line: usize, message: String| {
+        let found = [
+            include_problems(&text, dir),
+            directive_problems(&text, known),
+            link_problems(&text, dir),
+        ];
+        for (line, message) in found.into_iter().flatten() {
             problems.push(Problem {
                 file: file.clone(),
                 line,
                 message,
-            })
-        };
-        for inc in includes(&text) {
-            let target = dir.join(&inc.path);
-            let Ok(code) = std::fs::read_to_string(&target) else {
-                problem(
-                    inc.line,
-                    format!("included file {} does not exist", inc.path),
-                );
-                continue;
-            };
-            let selected = match &inc.selector {
-                None => Some(code.clone()),
-                Some(s)
-                    if s.chars().next().is_some_and(|c| c.is_ascii_digit())
-                        || s.starts_with(':') =>
-                {
-                    let mut parts = s.splitn(2, ':');
-                    let from: usize = parts.next().and_then(|v| v.parse().ok()).unwrap_or(1);
-                    let to: Option<usize> = parts.next().and_then(|v| v.parse().ok());
-                    let lines: Vec<&str> = code.lines().collect();
-                    let to = to.unwrap_or(lines.len()).min(lines.len());
-                    Some(
-                        lines
-                            .get(from.saturating_sub(1)..to)
-                            .map(|l| l.join("\n"))
-                            .unwrap_or_default(),
-                    )
-                }
-                Some(anchor) => anchor_text(&code, anchor),
-            };
-            match selected {
-                None => problem(
-                    inc.line,
-                    format!(
-                        "anchor `{}` does not exist in {}",
-                        inc.selector.as_deref().unwrap_or(""),
-                        inc.path
-                    ),
-                ),
-                Some(s) if s.trim().is_empty() => problem(
-                    inc.line,
-                    format!(
-                        "{}:{} includes no code",
-                        inc.path,
-                        inc.selector.as_deref().unwrap_or("")
-                    ),
-                ),
-                Some(_) => {}
-            }
-        }
-        for (line, d) in dip_directives(&text) {
-            let name = d.split_whitespace().next().unwrap_or("");
-            if !known.contains(&name) {
-                problem(line, format!("unknown generated block `{{{{#dip {d}}}}}`"));
-            }
-        }
-        for (line, target, image) in link_targets(&text) {
-            if is_external(&target) || target.starts_with('#') || target.is_empty() {
-                continue;
-            }
-            let path = target.split('#').next().unwrap_or("");
-            if image && path.starts_with("generated/") {
-                continue;
-            }
-            if !dir.join(path).exists() {
-                let what = if image {
-                    "image"
-                } else if path.ends_with(".md") {
-                    "chapter"
-                } else {
-                    "file"
-                };
-                problem(
-                    line,
-                    format!("link to a {what} that does not exist: {target}"),
-                );
-            }
+            });
         }
     }
     problems
+}
+
+/// The code an include selects from `code`: an anchor's, a line range's, or all of it.
+fn selected(code: &str, selector: Option<&str>) -> Option<String> {
+    match selector {
+        None => Some(code.to_string()),
+        Some(s) if s.chars().next().is_some_and(|c| c.is_ascii_digit()) || s.starts_with(':') => {
+            let mut parts = s.splitn(2, ':');
+            let from: usize = parts.next().and_then(|v| v.parse().ok()).unwrap_or(1);
+            let to: Option<usize> = parts.next().and_then(|v| v.parse().ok());
+            let lines: Vec<&str> = code.lines().collect();
+            let to = to.unwrap_or(lines.len()).min(lines.len());
+            Some(
+                lines
+                    .get(from.saturating_sub(1)..to)
+                    .map(|l| l.join("\n"))
+                    .unwrap_or_default(),
+            )
+        }
+        Some(anchor) => anchor_text(code, anchor),
+    }
+}
+
+/// Includes of a chapter (in `dir`) whose file, anchor or code is missing: (line, message).
+fn include_problems(text: &str, dir: &Path) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for inc in includes(text) {
+        let Ok(code) = std::fs::read_to_string(dir.join(&inc.path)) else {
+            out.push((
+                inc.line,
+                format!("included file {} does not exist", inc.path),
+            ));
+            continue;
+        };
+        let selector = inc.selector.as_deref().unwrap_or("");
+        match selected(&code, inc.selector.as_deref()) {
+            None => out.push((
+                inc.line,
+                format!("anchor `{selector}` does not exist in {}", inc.path),
+            )),
+            Some(s) if s.trim().is_empty() => out.push((
+                inc.line,
+                format!("{}:{selector} includes no code", inc.path),
+            )),
+            Some(_) => {}
+        }
+    }
+    out
+}
+
+/// `{{#dip}}` directives of a chapter that are not among `known`.
+fn directive_problems(text: &str, known: &[&str]) -> Vec<(usize, String)> {
+    dip_directives(text)
+        .into_iter()
+        .filter(|(_, d)| !known.contains(&d.split_whitespace().next().unwrap_or("")))
+        .map(|(line, d)| (line, format!("unknown generated block `{{{{#dip {d}}}}}`")))
+        .collect()
+}
+
+/// Links and images of a chapter (in `dir`) to files that are not there (images under
+/// `generated/` are the build's own).
+fn link_problems(text: &str, dir: &Path) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for (line, target, image) in link_targets(text) {
+        if is_external(&target) || target.starts_with('#') || target.is_empty() {
+            continue;
+        }
+        let path = target.split('#').next().unwrap_or("");
+        if (image && path.starts_with("generated/")) || dir.join(path).exists() {
+            continue;
+        }
+        let what = if image {
+            "image"
+        } else if path.ends_with(".md") {
+            "chapter"
+        } else {
+            "file"
+        };
+        out.push((
+            line,
+            format!("link to a {what} that does not exist: {target}"),
+        ));
+    }
+    out
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {

@@ -7,9 +7,8 @@
 
 use std::fmt::Write;
 
-use super::verdict::{
-    capitalised, presets_with_comparator, protocol, runs_of, REPRODUCED_WITHIN_DB,
-};
+use super::standing::{capitalised, presets_with_comparator, protocol, runs_of, signed, Standing};
+use super::verdict::{title, EXPERIMENTS};
 use crate::reproduce::paper;
 use crate::reproduce::plan::{self, Experiment, Preset};
 use crate::reproduce::record::{BenchRecord, Implementation, Record};
@@ -20,7 +19,7 @@ const LAST_ITERATIONS: usize = 1000;
 /// The Discussion's generated body (Markdown).
 pub fn discussion(records: &[Record], bench: &[BenchRecord]) -> String {
     let mut out = String::new();
-    for experiment in [Experiment::Table1, Experiment::Denoising, Experiment::Sr] {
+    for experiment in EXPERIMENTS {
         let _ = writeln!(out, "### {}\n", title(experiment));
         out += &paper_line(experiment);
         let presets = presets_with_comparator(records, experiment);
@@ -36,14 +35,6 @@ pub fn discussion(records: &[Record], bench: &[BenchRecord]) -> String {
         }
     }
     out
-}
-
-fn title(experiment: Experiment) -> &'static str {
-    match experiment {
-        Experiment::Table1 => "Inpainting (Table 1)",
-        Experiment::Denoising => "Denoising",
-        _ => "Super-resolution",
-    }
 }
 
 /// What the paper says, and (Table 1) how its number relates to its published images.
@@ -80,13 +71,13 @@ fn preset_item(records: &[Record], experiment: Experiment, preset: &str) -> Stri
     let all = runs_of(experiment).len();
     let mut item = format!(
         "- **`{preset}`**, {} ({} of {all} runs):",
-        protocol(preset),
+        protocol(preset, experiment),
         first_seeds.len()
     );
     if experiment == Experiment::Sr {
         item += &sr_gains(&first_seeds);
     } else {
-        item += &gap_summary(&first_seeds);
+        item += &gap_summary(records, experiment, preset);
     }
     item += &whole_against_crop(records, &first_seeds);
     item += &seed_spread(&runs);
@@ -110,8 +101,11 @@ fn whole_against_crop(records: &[Record], runs: &[&Record]) -> String {
         if let (Some(w), Some(crop)) = (gap(whole), cropped) {
             if let (Some(c), plan::Cut::CentreCrop(side)) = (gap(crop), crop.cut) {
                 parts.push(format!(
-                    "{}: {w:+.2} dB on the whole image, {c:+.2} dB on its {side} × {side} crop (`{}`)",
-                    whole.image, crop.preset
+                    "{}: {} dB on the whole image, {} dB on its {side} × {side} crop (`{}`)",
+                    whole.image,
+                    signed(w),
+                    signed(c),
+                    crop.preset
                 ));
             }
         }
@@ -125,36 +119,20 @@ fn whole_against_crop(records: &[Record], runs: &[&Record]) -> String {
     )
 }
 
-/// Ours, the authors' on the same pixels, the gap; the worst and best image.
-fn gap_summary(runs: &[&Record]) -> String {
-    let gaps: Vec<(f64, &str)> = runs
-        .iter()
-        .filter_map(|r| Some((r.final_psnr? - r.authors_psnr?, r.image.as_str())))
-        .collect();
-    let ours = mean_of(runs, |r| r.final_psnr);
-    let authors = mean_of(runs, |r| r.authors_psnr);
-    let (Some(ours), Some(authors)) = (ours, authors) else {
+/// Ours, the authors' on the same pixels, the gap (each image's mean over its seeds,
+/// then the mean over the images, as the tables); the images outside the tolerance.
+fn gap_summary(records: &[Record], experiment: Experiment, preset: &str) -> String {
+    let Some(s) = Standing::of(records, experiment, preset, &runs_of(experiment)) else {
         return " no final PSNR recorded.".into();
     };
-    let within = gaps.iter().filter(|g| g.0 >= -REPRODUCED_WITHIN_DB).count();
-    let worst = gaps.iter().copied().min_by(|a, b| a.0.total_cmp(&b.0));
-    let best = gaps.iter().copied().max_by(|a, b| a.0.total_cmp(&b.0));
-    let mut s = format!(
-        " ours {ours:.2} dB against the authors' output on the same pixels {authors:.2} dB, \
-         a gap of {:+.2} dB; {within} of {} images within {REPRODUCED_WITHIN_DB} dB",
-        ours - authors,
-        gaps.len()
-    );
-    if let (Some(w), Some(b)) = (worst, best) {
-        let _ = write!(
-            s,
-            " (from {:+.2} dB, {}, to {:+.2} dB, {}).",
-            w.0, w.1, b.0, b.1
-        );
-    } else {
-        s += ".";
-    }
-    s
+    format!(
+        " ours {:.2} dB against the authors' output on the same pixels {:.2} dB, a gap of \
+         {} dB (each image's mean over its seeds, then the mean over the images); {}.",
+        s.ours(),
+        s.authors(),
+        signed(s.gap()),
+        s.within_sentence()
+    )
 }
 
 /// For each SR column with runs: our mean gain over bicubic and the authors' on the same crops.
@@ -178,8 +156,11 @@ fn sr_gains(runs: &[&Record]) -> String {
                 let names: Vec<&str> = column.iter().map(|r| &r.image[prefix.len()..]).collect();
                 let _ = write!(label, " ({} only)", names.join(", "));
             }
-            let mut part =
-                format!("{label}, ours {o:+.2} dB over bicubic against the authors' {a:+.2} dB");
+            let mut part = format!(
+                "{label}, ours {} dB over bicubic against the authors' {} dB",
+                signed(o),
+                signed(a)
+            );
             let whole_images = column.iter().all(|r| r.cut == plan::Cut::Whole);
             let where_ = if whole_images {
                 "on the whole images"
@@ -273,11 +254,7 @@ fn cost(runs: &[&Record]) -> String {
     let mut devices: Vec<&str> = runs.iter().map(|r| r.device_name.as_str()).collect();
     devices.sort();
     devices.dedup();
-    let wall = if wall < 3600.0 {
-        format!("{:.0} minutes", wall / 60.0)
-    } else {
-        format!("{:.1} hours", wall / 3600.0)
-    };
+    let wall = super::costs::duration(wall);
     format!(
         " Cost: {wall} of wall time on {} ({per_it:.3} s per iteration).",
         devices.join(", ")
@@ -306,7 +283,7 @@ fn paper_protocol_cost(bench: &[BenchRecord]) -> String {
     let iterations = job.fit.iterations;
     let per_image = b.median_seconds * iterations as f64 / 3600.0;
     format!(
-        "**The paper's protocol here.** {iterations} iterations on each whole image \
+        "**The paper's settings on whole images, here.** {iterations} iterations on each whole image \
          at our benchmark's {:.2} s per iteration at {size} × {size} ({}, {} threads) are \
          {per_image:.1} hours an image, {:.0} hours for the table: `dip reproduce --preset paper \
          --only table1` runs it, on a GPU or spread over a Slurm array (see Running it yourself).\n\n",
@@ -362,12 +339,17 @@ mod tests {
             record("boat", 0, 30.0, 31.0),
         ];
         let text = discussion(&records, &[]);
-        // Seed 0 of each image: ours (39.0 + 30.0) / 2, the authors' (39.1 + 31.0) / 2.
-        assert!(text.contains("ours 34.50 dB against the authors' output on the same pixels 35.05 dB, a gap of -0.55 dB"), "{text}");
+        // Each image's mean over its seeds, then over the images: ours (39.2 + 30.0) / 2,
+        // the authors' (39.1 + 31.0) / 2, as the tables aggregate them.
         assert!(
             text.contains(
-                "1 of 2 images within 0.5 dB (from -1.00 dB, boat, to -0.10 dB, barbara)"
+                "ours 34.60 dB against the authors' output on the same pixels 35.05 dB, a gap of \
+                 −0.45 dB"
             ),
+            "{text}"
+        );
+        assert!(
+            text.contains("1 of 2 images within ±0.5 dB (outside: boat −1.00)"),
             "{text}"
         );
         assert!(
@@ -438,7 +420,7 @@ mod tests {
         assert_eq!(
             text,
             " Ours minus the authors' output, the same image whole and cropped: set5-x8-bird: \
-             +0.10 dB on the whole image, -2.50 dB on its 64 × 64 crop (`cpu`)."
+             +0.10 dB on the whole image, −2.50 dB on its 64 × 64 crop (`cpu`)."
         );
     }
 

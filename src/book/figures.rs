@@ -54,7 +54,7 @@ pub fn network_svg(config: &SkipConfig, parameters: usize) -> String {
     let depth = config.depth();
     let (row, top) = (78.0, 60.0);
     let height = top + row * depth as f64 + 50.0;
-    let width = 760.0;
+    let width = 740.0;
     let mut svg = String::new();
     let _ = write!(
         svg,
@@ -71,7 +71,7 @@ pub fn network_svg(config: &SkipConfig, parameters: usize) -> String {
     );
     rect(
         &mut svg,
-        590.0,
+        580.0,
         8.0,
         150.0,
         34.0,
@@ -80,101 +80,15 @@ pub fn network_svg(config: &SkipConfig, parameters: usize) -> String {
     );
     let mut in_ch = config.input_channels;
     for i in 0..depth {
-        let y = top + row * i as f64;
-        let scale = 1usize << (i + 1);
-        let (d, u, s) = (
-            config.channels_down[i],
-            config.channels_up[i],
-            config.channels_skip[i],
-        );
-        rect(
-            &mut svg,
-            20.0,
-            y,
-            190.0,
-            52.0,
-            "#dbe9f6",
-            &[
-                format!(
-                    "d{}: conv {}×{} /2, {in_ch}→{d}",
-                    i + 1,
-                    config.filter_down[i],
-                    config.filter_down[i]
-                ),
-                format!("conv {0}×{0}, {d}→{d}  (BN, LReLU)", config.filter_down[i]),
-                format!("H/{scale} × W/{scale}"),
-            ],
-        );
-        if s > 0 {
-            rect(
-                &mut svg,
-                285.0,
-                y + 8.0,
-                170.0,
-                36.0,
-                "#fde9c9",
-                &[format!(
-                    "s{}: conv {k}×{k}, {in_ch}→{s}",
-                    i + 1,
-                    k = config.filter_skip
-                )],
-            );
-        }
-        let up = match config.upsample[i] {
-            Upsample::Bilinear => "bilinear ×2",
-            Upsample::Nearest => "nearest ×2",
-        };
-        let deeper = if i + 1 < depth {
-            config.channels_up[i + 1]
-        } else {
-            d
-        };
-        rect(
-            &mut svg,
-            530.0,
-            y,
-            210.0,
-            52.0,
-            "#d9f0d3",
-            &[
-                format!("u{}: {up} of {deeper} ch, concat {s}", i + 1),
-                format!("BN, conv {0}×{0} →{u}, BN, LReLU", config.filter_up[i]),
-                if config.need_1x1_up {
-                    format!("conv 1×1 {u}→{u}, BN, LReLU")
-                } else {
-                    String::new()
-                },
-            ],
-        );
-        // encoder input, skip input, merge
-        let from_y = if i == 0 { 42.0 } else { y - row + 52.0 };
-        arrow(&mut svg, 115.0, from_y, 115.0, y, "");
-        if s > 0 {
-            // the skip branch takes the scale's input, like the encoder
-            let _ = write!(
-                svg,
-                r##"<polyline fill="none" stroke="#333" points="115,{0} 250,{0} 250,{1} 283,{1}" marker-end="url(#arrow)"/>"##,
-                y - 12.0,
-                y + 26.0
-            );
-            arrow(&mut svg, 455.0, y + 26.0, 530.0, y + 26.0, "");
-        }
-        // decoder: from the deeper level up
-        if i + 1 < depth {
-            arrow(&mut svg, 635.0, y + row, 635.0, y + 52.0, "");
-        } else {
-            arrow(&mut svg, 210.0, y + 48.0, 530.0, y + 48.0, "");
-            let _ = write!(
-                svg,
-                r##"<text x="260" y="{}" font-size="11" fill="#555">deepest scale: d{} feeds u{} directly</text>"##,
-                y + 64.0,
-                i + 1,
-                i + 1
-            );
-        }
-        in_ch = d;
+        scale_row(&mut svg, config, i, top + row * i as f64, row, in_ch);
+        in_ch = config.channels_down[i];
     }
-    arrow(&mut svg, 665.0, top, 665.0, 42.0, "conv 1×1, sigmoid");
+    // The output layer, labelled on the arrow's left, inside the picture.
+    arrow(&mut svg, 655.0, top, 655.0, 42.0, "");
+    let _ = write!(
+        svg,
+        r##"<text x="649" y="55" font-size="11" fill="#555" text-anchor="end">conv 1×1, sigmoid</text>"##
+    );
     let _ = write!(
         svg,
         r##"<text x="20" y="{}" fill="#333">{} scales · {} upsampling · {:?} padding · {} trainable parameters</text></svg>"##,
@@ -190,6 +104,103 @@ pub fn network_svg(config: &SkipConfig, parameters: usize) -> String {
     svg
 }
 // ANCHOR_END: network_svg
+
+/// One scale of the diagram at height `y`: the encoder's block, the skip branch, the
+/// decoder's block and their arrows (`row`: the distance between scales).
+fn scale_row(svg: &mut String, config: &SkipConfig, i: usize, y: f64, row: f64, in_ch: usize) {
+    let depth = config.depth();
+    let scale = 1usize << (i + 1);
+    let (d, u, s) = (
+        config.channels_down[i],
+        config.channels_up[i],
+        config.channels_skip[i],
+    );
+    rect(
+        svg,
+        20.0,
+        y,
+        190.0,
+        52.0,
+        "#dbe9f6",
+        &[
+            format!(
+                "d{}: conv {}×{} /2, {in_ch}→{d}",
+                i + 1,
+                config.filter_down[i],
+                config.filter_down[i]
+            ),
+            format!("conv {0}×{0}, {d}→{d}  (BN, LReLU)", config.filter_down[i]),
+            format!("H/{scale} × W/{scale}"),
+        ],
+    );
+    if s > 0 {
+        rect(
+            svg,
+            285.0,
+            y + 8.0,
+            170.0,
+            36.0,
+            "#fde9c9",
+            &[format!(
+                "s{}: conv {k}×{k}, {in_ch}→{s}",
+                i + 1,
+                k = config.filter_skip
+            )],
+        );
+    }
+    let up = match config.upsample[i] {
+        Upsample::Bilinear => "bilinear ×2",
+        Upsample::Nearest => "nearest ×2",
+    };
+    let deeper = if i + 1 < depth {
+        config.channels_up[i + 1]
+    } else {
+        d
+    };
+    rect(
+        svg,
+        520.0,
+        y,
+        210.0,
+        52.0,
+        "#d9f0d3",
+        &[
+            format!("u{}: {up} of {deeper} ch, concat {s}", i + 1),
+            format!("BN, conv {0}×{0} →{u}, BN, LReLU", config.filter_up[i]),
+            if config.need_1x1_up {
+                format!("conv 1×1 {u}→{u}, BN, LReLU")
+            } else {
+                String::new()
+            },
+        ],
+    );
+    // encoder input, skip input, merge
+    let from_y = if i == 0 { 42.0 } else { y - row + 52.0 };
+    arrow(svg, 115.0, from_y, 115.0, y, "");
+    if s > 0 {
+        // the skip branch takes the scale's input, like the encoder
+        let _ = write!(
+            svg,
+            r##"<polyline fill="none" stroke="#333" points="115,{0} 250,{0} 250,{1} 283,{1}" marker-end="url(#arrow)"/>"##,
+            y - 12.0,
+            y + 26.0
+        );
+        arrow(svg, 455.0, y + 26.0, 520.0, y + 26.0, "");
+    }
+    // decoder: from the deeper level up
+    if i + 1 < depth {
+        arrow(svg, 625.0, y + row, 625.0, y + 52.0, "");
+    } else {
+        arrow(svg, 210.0, y + 48.0, 520.0, y + 48.0, "");
+        let _ = write!(
+            svg,
+            r##"<text x="260" y="{}" font-size="11" fill="#555">deepest scale: d{} feeds u{} directly</text>"##,
+            y + 64.0,
+            i + 1,
+            i + 1
+        );
+    }
+}
 
 /// `2217831` as `2,217,831`.
 pub fn thousands(n: usize) -> String {
@@ -210,8 +221,11 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
-const COLOURS: [&str; 6] = [
-    "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#555555",
+/// Twelve colours a reader tells apart (Tableau's ten, black and a light blue):
+/// a chart of Table 1's eleven images gives each its own.
+pub const COLOURS: [&str; 12] = [
+    "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+    "#bcbd22", "#17becf", "#000000", "#aec7e8",
 ];
 
 fn nice_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
@@ -232,36 +246,42 @@ fn nice_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
     out
 }
 
-// ANCHOR: line_chart
+/// Below the plot's frame: the baseline of the x axis' title, and of the legend's
+/// first row (12 px text: the title's descenders and the legend's capitals stay apart).
+const X_LABEL_BELOW: f64 = 34.0;
+const LEGEND_TOP: f64 = 58.0;
+
 /// A line chart as SVG: `series` against a shared x axis, with axes, ticks and a
 /// legend below the plot (where it hides no curve).
 pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> String {
+    line_chart_within(title, x_label, y_label, series, None)
+}
+
+// ANCHOR: line_chart
+/// [`line_chart`] with the y axis over `y_range` where it is given (a value beyond it
+/// drawn at the frame's edge), else over the data.
+pub fn line_chart_within(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+    y_range: Option<(f64, f64)>,
+) -> String {
     let w = 680.0;
     let (l, r, t) = (64.0, 16.0, 34.0);
     let legend = legend_layout(series, l, w - r);
     let legend_rows = legend.iter().map(|e| e.2).max().map_or(0, |r| r + 1);
-    // The plot's bottom margin holds the tick labels, the axis label and the legend.
-    let b = 48.0 + 18.0 * legend_rows as f64;
+    // The plot's bottom margin holds the tick labels, the axis label and, below it
+    // and clear of it, the legend.
+    let b = if legend_rows == 0 {
+        48.0
+    } else {
+        LEGEND_TOP + 8.0 + 18.0 * (legend_rows - 1) as f64
+    };
     let h = 332.0 + b;
-    let pts = series
-        .iter()
-        .flat_map(|s| s.points.iter())
-        .filter(|p| p.1.is_finite());
-    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-    for &(x, y) in pts {
-        x0 = x0.min(x);
-        x1 = x1.max(x);
-        y0 = y0.min(y);
-        y1 = y1.max(y);
-    }
-    if x0 > x1 {
-        (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
-    }
-    if y1 - y0 < 1e-9 {
-        y1 = y0 + 1.0;
-    }
+    let (x0, x1, y0, y1) = data_range(series, y_range);
     let px = |x: f64| l + (x - x0) / (x1 - x0).max(1e-9) * (w - l - r);
-    let py = |y: f64| h - b - (y - y0) / (y1 - y0) * (h - t - b);
+    let py = |y: f64| h - b - (y.clamp(y0, y1) - y0) / (y1 - y0) * (h - t - b);
     let mut svg = format!(
         r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" font-family="sans-serif" font-size="12"><rect width="100%" height="100%" fill="white"/><text x="{}" y="20" text-anchor="middle" font-size="14">{}</text>"##,
         w / 2.0,
@@ -295,7 +315,7 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) 
         w - l - r,
         h - t - b,
         (l + w - r) / 2.0,
-        h - 10.0,
+        h - b + X_LABEL_BELOW,
         esc(x_label),
         (t + h - b) / 2.0,
         esc(y_label)
@@ -309,10 +329,10 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) 
             .map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y)))
             .collect();
         let (x, _, row) = legend[i];
-        let y = h - b + 48.0 + 18.0 * row as f64;
+        let y = h - b + LEGEND_TOP + 18.0 * row as f64;
         let _ = write!(
             svg,
-            r##"<polyline fill="none" stroke="{c}" stroke-width="1.5" points="{}"/><rect x="{x}" y="{}" width="14" height="3" fill="{c}"/><text x="{}" y="{}">{}</text>"##,
+            r##"<polyline fill="none" stroke="{c}" stroke-width="1.6" points="{}"/><rect x="{x}" y="{}" width="14" height="4" fill="{c}"/><text x="{}" y="{}">{}</text>"##,
             d.join(" "),
             y - 4.0,
             x + 18.0,
@@ -322,6 +342,31 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) 
     }
     svg.push_str("</svg>");
     svg
+}
+
+/// The ranges of the axes: the data's (`y_range` instead where it is given), never empty.
+fn data_range(series: &[Series], y_range: Option<(f64, f64)>) -> (f64, f64, f64, f64) {
+    let pts = series
+        .iter()
+        .flat_map(|s| s.points.iter())
+        .filter(|p| p.1.is_finite());
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for &(x, y) in pts {
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
+    }
+    if x0 > x1 {
+        (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
+    }
+    if let Some((lo, hi)) = y_range {
+        (y0, y1) = (lo, hi);
+    }
+    if y1 - y0 < 1e-9 {
+        y1 = y0 + 1.0;
+    }
+    (x0, x1, y0, y1)
 }
 
 /// Where each series' legend entry goes: `(x, width, row)`, entries left to right,

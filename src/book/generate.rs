@@ -21,29 +21,6 @@ use crate::reproduce::plan::{Experiment, Job, Task};
 use crate::reproduce::record::{self, BenchRecord, Record};
 use crate::reproduce::tables::{self, Inputs, Presets, Runs};
 
-/// The blocks a chapter may use.
-pub const DIRECTIVES: &[&str] = &[
-    "network-diagram",
-    "parameter-count",
-    "table1",
-    "denoising-table",
-    "sr-table",
-    "sr-images",
-    "demos-table",
-    "timing",
-    "bench",
-    "authors-grid",
-    "grid",
-    "curves",
-    "loss-curves",
-    "gap-curves",
-    "stopping-table",
-    "tiling-table",
-    "stopping-curves",
-    "verdict",
-    "discussion",
-];
-
 /// Whether `line` is a GitHub fallback of the block above it: a picture the book
 /// generates, as `dip book` commits it in the top-level `images/`
 /// (`![…](../images/NAME.svg)` on the line right after `{{#dip …}}`, or after another
@@ -55,7 +32,7 @@ fn is_github_fallback(line: &str) -> bool {
 }
 
 /// For each line of `text` (as `text.lines()` counts them), whether it is a GitHub
-/// fallback ([`is_github_fallback`] right after a block or another fallback).
+/// fallback (`is_github_fallback` right after a block or another fallback).
 pub fn github_fallbacks(text: &str) -> Vec<bool> {
     let mut after_block = false;
     text.lines()
@@ -80,14 +57,25 @@ fn blank_github_fallbacks(text: &str) -> String {
     out
 }
 
-/// Where a curve peaks and where it ends, in words: "The output vs clean peaks at
-/// 29.81 dB at iteration 400 and ends at 20.90 dB (iteration 4000)."
-fn peak_sentence(s: &Series) -> Option<String> {
-    let peak = s
+/// Where a curve peaks and where it ends, in words: "Its output against the clean
+/// image peaks at 28.04 dB at iteration 298 (of every iteration) and ends at 20.90 dB
+/// (iteration 4000)." `exact`: the peak the run found over every iteration, where
+/// its record keeps it; else the peak of the history, which keeps every `every`-th
+/// iteration, and the sentence says so.
+fn peak_sentence(s: &Series, exact: Option<(f64, usize)>, every: usize) -> Option<String> {
+    let sampled = s
         .points
         .iter()
         .copied()
         .max_by(|a, b| a.1.total_cmp(&b.1))?;
+    let (peak, of) = match exact {
+        Some((psnr, iteration)) => ((iteration as f64, psnr), "of every iteration".to_string()),
+        None if every > 1 => (
+            sampled,
+            format!("of the iterations the record keeps, one in {every}"),
+        ),
+        None => (sampled, "of every iteration".to_string()),
+    };
     let last = *s.points.last()?;
     let end = if last.0 == peak.0 {
         "and ends there".to_string()
@@ -95,7 +83,7 @@ fn peak_sentence(s: &Series) -> Option<String> {
         format!("and ends at {:.2} dB (iteration {})", last.1, last.0)
     };
     Some(format!(
-        "Its {} peaks at {:.2} dB at iteration {} {end}.",
+        "Its {} peaks at {:.2} dB at iteration {} ({of}) {end}.",
         s.name.replace(" vs clean", " against the clean image"),
         peak.1,
         peak.0
@@ -151,7 +139,7 @@ impl Generator {
     }
 
     /// What the tables are made from: the strongest complete preset of our runs.
-    fn inputs(&self) -> Inputs<'_> {
+    pub(super) fn inputs(&self) -> Inputs<'_> {
         Inputs {
             records: &self.records,
             bench: &self.bench,
@@ -199,39 +187,10 @@ impl Generator {
     }
 
     fn block(&self, args: &[&str]) -> Result<String> {
-        let arg = |i: usize| {
-            args.get(i)
-                .copied()
-                .with_context(|| format!("argument {i} missing"))
-        };
-        let experiment = |i: usize| -> Result<Experiment> { Ok(Experiment::parse(arg(i)?)?) };
-        let inputs = self.inputs();
-        let name = args.first().copied().unwrap_or("");
-        if name == "sr-images" {
-            let (set, factor) = (arg(1)?, arg(2)?.parse::<usize>()?);
-            if !paper::SR_COLUMNS.contains(&(set, factor)) {
-                bail!("no super-resolution table for `{set}` ×{factor}: use set5 or set14, 4 or 8");
-            }
-        }
-        if let Some(table) = super::blocks::table_block(name) {
-            return (table.make)(&inputs, args.get(1..).unwrap_or(&[]));
-        }
-        match name {
-            "network-diagram" => self.network_diagram(),
-            "parameter-count" => parameter_count(),
-            "authors-grid" => self.authors_grid(experiment(1)?, arg(2)?),
-            "grid" => self.ours_grid(experiment(1)?, arg(2)?),
-            "curves" => self.curves(experiment(1)?, arg(2)?),
-            "loss-curves" => self.loss_curves(experiment(1)?, arg(2)?),
-            "gap-curves" => self.gap_curves(experiment(1)?, arg(2)?),
-            "verdict" => Ok(super::verdict::verdict(&self.records)),
-            "discussion" => Ok(super::discussion::discussion(&self.records, &self.bench)),
-            "stopping-curves" => self.stopping_curves(arg(1)?),
-            other => bail!("unknown block `{other}`"),
-        }
+        super::blocks::book(self, args)
     }
 
-    fn network_diagram(&self) -> Result<String> {
+    pub(super) fn network_diagram(&self) -> Result<String> {
         let config = SkipConfig::standard(32, 3);
         let net = SkipNet::new(&config, 0, &Device::Cpu)?;
         let svg = figures::network_svg(&config, net.parameter_count());
@@ -266,7 +225,7 @@ impl Generator {
 
     /// The corrupted input (made by our code, as a paper run with seed 0 would) | the
     /// authors' published output | clean, with PSNRs measured by our code now.
-    fn authors_grid(&self, experiment: Experiment, image: &str) -> Result<String> {
+    pub(super) fn authors_grid(&self, experiment: Experiment, image: &str) -> Result<String> {
         let job = Job::paper(experiment, image)
             .with_context(|| format!("no run `{image}` in `{}`", experiment.name()))?;
         let published = match &job.task {
@@ -324,7 +283,7 @@ impl Generator {
     /// The corrupted input as the run saw it (its job, prepared again) | our restored
     /// image | the clean image where there is one, with the PSNR the run measured and
     /// its provenance; a note if no run is recorded.
-    fn ours_grid(&self, experiment: Experiment, image: &str) -> Result<String> {
+    pub(super) fn ours_grid(&self, experiment: Experiment, image: &str) -> Result<String> {
         let Some(record) = self.record(experiment, image) else {
             return Ok(no_run(experiment, image));
         };
@@ -369,7 +328,7 @@ impl Generator {
         )
     }
 
-    fn curves(&self, experiment: Experiment, image: &str) -> Result<String> {
+    pub(super) fn curves(&self, experiment: Experiment, image: &str) -> Result<String> {
         let Some(record) = self.record(experiment, image) else {
             return Ok(no_run(experiment, image));
         };
@@ -396,19 +355,39 @@ impl Generator {
         .into_iter()
         .flatten()
         .collect();
-        let svg = figures::line_chart(&format!("{e}: {image}"), "iteration", "PSNR (dB)", &series);
+        let title = format!(
+            "{image}: PSNR against the iteration ({}, {} preset)",
+            record.cut.describe(),
+            record.preset
+        );
+        let svg = figures::line_chart(&title, "iteration", "PSNR (dB)", &series);
         let rel = self.asset(&format!("curves-{e}-{image}.svg"), svg.into_bytes());
+        // The peaks the run found over every iteration, where its record keeps them.
+        let averaged = h.iter().any(|p| p.psnr_clean_average.is_some());
+        let best = || Some((record.best_psnr?, record.best_iteration?));
+        let output_peak = record
+            .stopping
+            .as_ref()
+            .and_then(|s| Some((s.best_psnr?, s.best_iteration?)))
+            .or_else(|| best().filter(|_| !averaged));
+        let exact = |name: &str| match name {
+            "output vs clean" => output_peak,
+            "averaged output vs clean" => best().filter(|_| averaged),
+            _ => None,
+        };
         let mut peaks: Vec<String> = series
             .iter()
             .filter(|s| s.name.ends_with("vs clean"))
-            .filter_map(peak_sentence)
+            .filter_map(|s| peak_sentence(s, exact(&s.name), record.history_every))
             .collect();
         let clean = |name: &str| series.iter().find(|s| s.name == name);
         if let (Some(o), Some(a)) = (clean("output vs clean"), clean("averaged output vs clean")) {
             peaks.extend(averaging_sentence(o, a));
         }
         Ok(format!(
-            "![PSNR against iteration, {e} {image}]({rel})\n\n*PSNR against iteration; {}.*\n\n{}\n",
+            "![PSNR against iteration, {e} {image}]({rel})\n\n*PSNR against iteration, drawn from \
+             the record's history ({}); {}.*\n\n{}\n",
+            history_kept(record.history_every),
             record.provenance(),
             peaks.join(" ")
         ))
@@ -416,7 +395,7 @@ impl Generator {
 
     /// Loss against iteration of several runs of one experiment (the noise-impedance
     /// runs), `images` comma-separated, from the strongest preset that has them (seed 0).
-    fn loss_curves(&self, experiment: Experiment, images: &str) -> Result<String> {
+    pub(super) fn loss_curves(&self, experiment: Experiment, images: &str) -> Result<String> {
         let names: Vec<String> = images.split(',').map(String::from).collect();
         let Some(preset) = tables::strongest_preset(&self.records, experiment, &names) else {
             return Ok(format!("> {}\n", tables::no_run_note(experiment, None)));
@@ -443,7 +422,11 @@ impl Generator {
             .filter(|r| names.contains(&r.image))
             .collect();
         let e = experiment.name();
-        let svg = figures::line_chart(e, "iteration", "log10 MSE loss", &series);
+        let cut = records
+            .first()
+            .map_or(String::new(), |r| format!("{}, ", r.cut.describe()));
+        let title = format!("Noise impedance: the loss of each target ({cut}{preset} preset)");
+        let svg = figures::line_chart(&title, "iteration", "log10 MSE loss", &series);
         let rel = self.asset(&format!("loss-{e}.svg"), svg.into_bytes());
         Ok(format!(
             "![loss against iteration, {e}]({rel})\n\n*Loss against iteration (log scale). {}*\n",
@@ -457,7 +440,7 @@ impl Generator {
     /// whose record has `authors_psnr`, this iteration's PSNR minus the authors' published
     /// output on the same pixels. Where the curves level off below zero, more iterations
     /// would not close the gap; where they still rise, they would.
-    fn gap_curves(&self, experiment: Experiment, preset: &str) -> Result<String> {
+    pub(super) fn gap_curves(&self, experiment: Experiment, preset: &str) -> Result<String> {
         let records: Vec<&Record> = self
             .records
             .iter()
@@ -482,13 +465,52 @@ impl Generator {
                     .collect(),
             })
             .collect();
-        let title = format!("{e}, {preset} preset: ours − the authors' output, same pixels");
-        let svg = figures::line_chart(&title, "iteration", "PSNR gap (dB)", &series);
-        let rel = self.asset(&format!("gap-{e}-{preset}.svg"), svg.into_bytes());
+        let refs: Vec<&Record> = records.to_vec();
+        let scope = super::standing::Scope::of(&refs).describe();
+        let every = records.iter().map(|r| r.history_every).max().unwrap_or(1);
+        let last = records.iter().map(|r| r.iterations).max().unwrap_or(0);
+        // The last fifth of the iterations, where the final number is decided, on a
+        // scale that shows the tolerance.
+        let from = last - last / 5;
+        let tail: Vec<Series> = series
+            .iter()
+            .map(|s| Series {
+                name: s.name.clone(),
+                points: s
+                    .points
+                    .iter()
+                    .copied()
+                    .filter(|p| p.0 >= from as f64)
+                    .collect(),
+            })
+            .collect();
+        let name = super::verdict::title(experiment);
+        let title = |what: &str| format!("{name}, {scope} ({preset}): ours − the authors', {what}");
+        let all_svg = figures::line_chart(
+            &title("all iterations"),
+            "iteration",
+            "PSNR gap (dB)",
+            &series,
+        );
+        let tail_svg = figures::line_chart_within(
+            &title(&format!("the last {} iterations", last - from)),
+            "iteration",
+            "PSNR gap (dB)",
+            &tail,
+            Some(usual_range(&tail)),
+        );
+        let rel = self.asset(&format!("gap-{e}-{preset}.svg"), all_svg.into_bytes());
+        let tail_rel = self.asset(&format!("gap-{e}-{preset}-last.svg"), tail_svg.into_bytes());
         Ok(format!(
             "![PSNR gap to the authors against iteration, {e}, {preset}]({rel})\n\n\
+             ![The same, the last {} iterations]({tail_rel})\n\n\
              *This iteration's output minus the authors' published output, both measured on the \
-             same pixels, one line per image. {}*\n",
+             same pixels, one line per image (seed 0), drawn from the records' histories ({}); below, the \
+             last {} iterations on a scale that holds the tolerance and all but the rarest values \
+             (those drawn at the frame's edge). {}*\n",
+            last - from,
+            history_kept(every),
+            last - from,
             Runs::of(preset, &records)
         ))
     }
@@ -497,7 +519,7 @@ impl Generator {
 impl Generator {
     /// One watched denoising run: its output's PSNR and the variance of its outputs
     /// against iteration, the iteration where the rule stops marked on both.
-    fn stopping_curves(&self, image: &str) -> Result<String> {
+    pub(super) fn stopping_curves(&self, image: &str) -> Result<String> {
         let Some(record) = self.record(Experiment::Stopping, image) else {
             return Ok(no_run(Experiment::Stopping, image));
         };
@@ -539,7 +561,12 @@ impl Generator {
                 points: values.clone(),
             }];
             series.extend(marker(&values));
-            let svg = figures::line_chart(&format!("{image}: {name}"), "iteration", y, &series);
+            let title = format!(
+                "{image}, {} ({}): {name}",
+                record.cut.describe(),
+                record.preset
+            );
+            let svg = figures::line_chart(&title, "iteration", y, &series);
             let slug = if y.starts_with("PSNR") {
                 "psnr"
             } else {
@@ -550,6 +577,34 @@ impl Generator {
         }
         Ok(format!("{charts}*The PSNR of each iteration's output and the variance the rule watches; the vertical line is where the variance is lowest. {}.*\n", record.provenance()))
     }
+}
+
+/// Which iterations a record's history keeps, in words.
+fn history_kept(every: usize) -> String {
+    if every <= 1 {
+        "every iteration".into()
+    } else {
+        format!("one iteration in {every}, and the last")
+    }
+}
+
+/// A y range for gaps to the authors: the tolerance either side, and the values
+/// between the 2nd and the 98th percentile (a rare dip, a rollback, would flatten the
+/// rest), with a margin.
+fn usual_range(series: &[Series]) -> (f64, f64) {
+    let mut values: Vec<f64> = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .filter(|v| v.is_finite())
+        .collect();
+    values.sort_by(f64::total_cmp);
+    let tol = super::standing::TOLERANCE_DB;
+    if values.is_empty() {
+        return (-2.0 * tol, 2.0 * tol);
+    }
+    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+    let margin = tol / 2.0;
+    ((at(0.02)).min(-tol) - margin, (at(0.98)).max(tol) + margin)
 }
 
 /// The note where no run of `experiment` on `image` is recorded.
@@ -563,7 +618,20 @@ fn db(v: Option<f64>) -> String {
     v.map_or("–".into(), |v| format!("{v:.2} dB"))
 }
 
-fn parameter_count() -> Result<String> {
+/// What the paper's text says of one denoising image, F16, in its words' order.
+pub(super) fn denoising_f16_text() -> String {
+    let said: Vec<String> = paper::DENOISING_TEXT_F16
+        .iter()
+        .map(|(what, db)| format!("{db:.2} dB ({what})"))
+        .collect();
+    format!(
+        "The paper also notes, of F16, that one run is not the same as another: {} \
+         (printed in the paper's text).\n",
+        said.join("; ")
+    )
+}
+
+pub(super) fn parameter_count() -> Result<String> {
     let mut s = String::from("| network | input channels | output channels | trainable parameters |\n|---|---:|---:|---:|\n");
     for (i, o) in [(32, 3), (32, 1)] {
         let net = SkipNet::new(&SkipConfig::standard(i, o), 0, &Device::Cpu)?;
@@ -587,16 +655,20 @@ mod tests {
             points: vec![(0.0, 10.0), (100.0, 29.5), (200.0, 25.25)],
         };
         assert_eq!(
-            peak_sentence(&s).unwrap(),
+            peak_sentence(&s, None, 8).unwrap(),
             "Its averaged output against the clean image peaks at 29.50 dB at iteration 100 \
-             and ends at 25.25 dB (iteration 200)."
+             (of the iterations the record keeps, one in 8) and ends at 25.25 dB (iteration 200)."
         );
+        // The run's own peak over every iteration, where the record keeps it, wins.
+        assert!(peak_sentence(&s, Some((29.61, 97)), 8)
+            .unwrap()
+            .contains("peaks at 29.61 dB at iteration 97 (of every iteration)"));
         let rising = Series {
             name: "output vs clean".into(),
             points: vec![(0.0, 10.0), (100.0, 20.0)],
         };
-        assert!(peak_sentence(&rising)
+        assert!(peak_sentence(&rising, None, 1)
             .unwrap()
-            .ends_with("at iteration 100 and ends there."));
+            .ends_with("at iteration 100 (of every iteration) and ends there."));
     }
 }

@@ -21,117 +21,105 @@ pub struct Formula {
     pub line: usize,
 }
 
-/// Find the formulas of a markdown text, skipping fenced code blocks and code spans.
+/// Find the formulas of a markdown text, skipping its code blocks (found by the
+/// book's one scanner, [`super::markdown`]) and its code spans.
 pub fn find_formulas(text: &str) -> std::result::Result<Vec<Formula>, (usize, String)> {
-    let b = text.as_bytes();
+    // The code blocks blanked: what is found keeps the text's offsets and lines.
+    let prose = super::markdown::without_code_blocks(text);
+    let b = prose.as_bytes();
     let mut out = Vec::new();
-    let mut i = 0;
-    let mut line = 1;
-    let mut at_line_start = true;
-    let mut fence: Option<&str> = None;
+    let (mut i, mut line) = (0, 1);
     while i < b.len() {
-        if at_line_start {
-            let rest = &text[i..];
-            let trimmed = rest.trim_start_matches([' ', '\t']);
-            for f in ["```", "~~~"] {
-                if trimmed.starts_with(f) {
-                    match fence {
-                        None => fence = Some(f),
-                        Some(open) if open == f => fence = None,
-                        _ => {}
-                    }
-                }
-            }
-            at_line_start = false;
-            if fence.is_some() || trimmed.starts_with("```") || trimmed.starts_with("~~~") {
-                // skip the whole line
-                let n = rest.find('\n').map(|n| n + 1).unwrap_or(rest.len());
-                i += n;
-                line += 1;
-                at_line_start = true;
-                continue;
-            }
-        }
         match b[i] {
             b'\n' => {
                 line += 1;
-                at_line_start = true;
                 i += 1;
             }
             b'\\' => i += 2,
             b'`' => {
-                let ticks = text[i..].bytes().take_while(|&c| c == b'`').count();
-                let delim = &text[i..i + ticks];
-                match text[i + ticks..].find(delim) {
-                    Some(n) => {
-                        let skipped = &text[i..i + ticks + n + ticks];
-                        line += skipped.matches('\n').count();
-                        i += ticks + n + ticks;
-                    }
-                    None => i += ticks,
-                }
+                let skipped = code_span(&prose[i..]);
+                line += prose[i..i + skipped].matches('\n').count();
+                i += skipped;
             }
-            b'$' if text[i..].starts_with("$$") => {
-                let Some(n) = text[i + 2..].find("$$") else {
-                    return Err((line, "`$$` is never closed".into()));
-                };
-                let tex = &text[i + 2..i + 2 + n];
-                out.push(Formula {
-                    start: i,
-                    end: i + 2 + n + 2,
-                    tex: tex.trim().to_string(),
-                    display: true,
-                    line,
-                });
-                line += tex.matches('\n').count();
-                i += n + 4;
+            b'$' if prose[i..].starts_with("$$") => {
+                let f = display_formula(&prose, i, line)?;
+                line += prose[f.start..f.end].matches('\n').count();
+                i = f.end;
+                out.push(f);
             }
-            b'$' => {
-                // inline: not followed by a space, closed on the same line by a `$`
-                // not preceded by a space nor followed by a digit
-                let rest = &text[i + 1..];
-                let end_of_line = rest.find('\n').unwrap_or(rest.len());
-                let candidate = &rest[..end_of_line];
-                if candidate.starts_with([' ', '\t']) || candidate.is_empty() {
-                    i += 1;
-                    continue;
+            b'$' => match inline_formula(&prose, i, line) {
+                Some(f) => {
+                    i = f.end;
+                    out.push(f);
                 }
-                let mut close = None;
-                let cb = candidate.as_bytes();
-                let mut j = 0;
-                while j < cb.len() {
-                    if cb[j] == b'\\' {
-                        j += 2;
-                        continue;
-                    }
-                    if cb[j] == b'$'
-                        && j > 0
-                        && !cb[j - 1].is_ascii_whitespace()
-                        && !cb.get(j + 1).is_some_and(|c| c.is_ascii_digit())
-                    {
-                        close = Some(j);
-                        break;
-                    }
-                    j += 1;
-                }
-                match close {
-                    Some(j) => {
-                        out.push(Formula {
-                            start: i,
-                            end: i + 1 + j + 1,
-                            tex: candidate[..j].to_string(),
-                            display: false,
-                            line,
-                        });
-                        i += j + 2;
-                    }
-                    None => i += 1,
-                }
-            }
+                None => i += 1,
+            },
             _ => i += 1,
         }
     }
     Ok(out)
+}
+
+/// How many bytes the code span at the start of `rest` takes (its backticks, if it is
+/// never closed).
+fn code_span(rest: &str) -> usize {
+    let ticks = rest.bytes().take_while(|&c| c == b'`').count();
+    match rest[ticks..].find(&rest[..ticks]) {
+        Some(n) => ticks + n + ticks,
+        None => ticks,
+    }
+}
+
+/// The display formula `$$…$$` opening at `i`.
+fn display_formula(
+    text: &str,
+    i: usize,
+    line: usize,
+) -> std::result::Result<Formula, (usize, String)> {
+    let Some(n) = text[i + 2..].find("$$") else {
+        return Err((line, "`$$` is never closed".into()));
+    };
+    Ok(Formula {
+        start: i,
+        end: i + 2 + n + 2,
+        tex: text[i + 2..i + 2 + n].trim().to_string(),
+        display: true,
+        line,
+    })
+}
+
+/// The inline formula `$…$` opening at `i`, if it is one: not followed by a space,
+/// closed on the same line by a `$` not preceded by a space nor followed by a digit
+/// (so that "$5 and $6" is no formula).
+fn inline_formula(text: &str, i: usize, line: usize) -> Option<Formula> {
+    let rest = &text[i + 1..];
+    let candidate = &rest[..rest.find('\n').unwrap_or(rest.len())];
+    if candidate.starts_with([' ', '\t']) || candidate.is_empty() {
+        return None;
+    }
+    let cb = candidate.as_bytes();
+    let mut j = 0;
+    while j < cb.len() {
+        if cb[j] == b'\\' {
+            j += 2;
+            continue;
+        }
+        if cb[j] == b'$'
+            && j > 0
+            && !cb[j - 1].is_ascii_whitespace()
+            && !cb.get(j + 1).is_some_and(|c| c.is_ascii_digit())
+        {
+            return Some(Formula {
+                start: i,
+                end: i + 1 + j + 1,
+                tex: candidate[..j].to_string(),
+                display: false,
+                line,
+            });
+        }
+        j += 1;
+    }
+    None
 }
 
 /// Make KaTeX's HTML safe to embed in markdown: characters that markdown would
@@ -206,12 +194,14 @@ mod tests {
 
     #[test]
     fn finds_inline_and_display_math_but_not_code() {
-        let t = "a $x^2$ b\n```\n$not$\n```\n`$no$` and $$\n\\theta\n$$ costs $5 and $6.";
+        let t = "a $x^2$ b\n```\n$not$\n```\n`$no$` and $$\n\\theta\n$$ costs $5 and $6.\n~~~\n$not$\n~~~\n$y$";
         let f = find_formulas(t).unwrap();
-        assert_eq!(f.len(), 2, "{f:?}");
+        assert_eq!(f.len(), 3, "{f:?}");
         assert_eq!(f[0].tex, "x^2");
         assert_eq!(f[1].tex, "\\theta");
         assert!(f[1].display);
         assert_eq!(f[1].line, 5);
+        // After a tilde block, on the line where it is.
+        assert_eq!((f[2].tex.as_str(), f[2].line), ("y", 11));
     }
 }

@@ -8,7 +8,9 @@
 //!   caption (`*…*`, the next non-blank line) or, with no caption, a caption of its own;
 //!   image lines in a row, then one caption, are the panels of one figure;
 //!   a code cell's output image is not a figure;
-//! - a listing: each Rust code block gets "Listing N.k" under it.
+//! - a listing: each Rust code block gets "Listing N.k" under it, with the files it
+//!   includes ("Listing 2.1 — `src/net.rs`"), which [`mark_listing_sources`] notes
+//!   before the includes are expanded.
 //!
 //! The text refers to a figure or a table by a label: an anchor line
 //! `<a id="fig-NAME"></a>` (or `tab-NAME`) just before it, and a link
@@ -19,6 +21,8 @@
 
 use std::collections::BTreeMap;
 
+use super::markdown::{self, Fences, Line};
+
 /// Number the figures, tables and listings of `chapter`, chapter number `number`
 /// (`"4"`; empty for an unnumbered chapter, which gets none), and resolve its
 /// references to them; an error names a reference without its label.
@@ -28,6 +32,56 @@ pub fn number(chapter: &str, number: &str) -> Result<String, String> {
     }
     let (numbered, labels, unclaimed) = number_blocks(chapter, number);
     resolve_references(&numbered, &labels, &unclaimed)
+}
+
+/// The line [`mark_listing_sources`] puts before a listing: `<!-- listing: src/net.rs -->`.
+const SOURCE_MARK: &str = "<!-- listing: ";
+
+/// `chapter` (as written, its includes not yet expanded) with a line naming the
+/// files each Rust code block includes put before the block, for [`number`] to read.
+pub fn mark_listing_sources(chapter: &str) -> String {
+    let mut out = String::with_capacity(chapter.len());
+    let lines: Vec<&str> = chapter.split_inclusive('\n').collect();
+    let mut fences = Fences::default();
+    let mut i = 0;
+    while i < lines.len() {
+        let Line::Open { info, .. } = fences.line(lines[i]) else {
+            out.push_str(lines[i]);
+            i += 1;
+            continue;
+        };
+        let rust = markdown::language(info) == "rust";
+        let end = (i + 1..lines.len())
+            .find(|&j| fences.line(lines[j]) == Line::Close)
+            .unwrap_or(lines.len() - 1);
+        let body: String = lines[i + 1..end].concat();
+        let mut files: Vec<String> = Vec::new();
+        for inc in super::check::includes(&body) {
+            let file = inc.path.trim_start_matches("./").trim_start_matches("../");
+            if !files.iter().any(|f| f == file) {
+                files.push(file.to_string());
+            }
+        }
+        if rust && !files.is_empty() {
+            out.push_str(&format!("{SOURCE_MARK}{} -->\n", files.join(", ")));
+        }
+        lines[i..=end].iter().for_each(|l| out.push_str(l));
+        i = end + 1;
+    }
+    out
+}
+
+/// The label under a listing: "*Listing 2.1 — `src/net.rs`*" (`files` as
+/// [`mark_listing_sources`] noted them, if it did).
+fn listing_label(number: &str, k: usize, files: Option<String>) -> String {
+    let from = match files {
+        Some(files) => {
+            let files: Vec<String> = files.split(", ").map(|f| format!("`{f}`")).collect();
+            format!(" — {}", files.join(", "))
+        }
+        None => String::new(),
+    };
+    format!("\n*Listing {number}.{k}{from}*\n")
 }
 
 /// The anchor line of a label: `<a id="fig-NAME"></a>` gives `fig-NAME`.
@@ -83,26 +137,37 @@ fn number_blocks(chapter: &str, number: &str) -> (String, BTreeMap<String, Strin
     let lines: Vec<&str> = chapter.split_inclusive('\n').collect();
     let mut out = String::with_capacity(chapter.len() + 256);
     let (mut figures, mut tables, mut listings) = (0, 0, 0);
-    let mut in_code: Option<bool> = None; // Some(is_rust) inside a fence
+    let mut fences = Fences::default();
+    let mut rust = false; // whether the open code block is Rust
     let mut caption_for: Option<String> = None; // a figure's label, awaiting its caption
+    let mut source: Option<String> = None; // the files of the next listing
     for (i, line) in lines.iter().enumerate() {
         let trimmed = line.trim();
-        if trimmed.starts_with("```") {
-            match in_code {
-                None => in_code = Some(trimmed.starts_with("```rust")),
-                Some(rust) => {
-                    out.push_str(line);
-                    if rust {
-                        listings += 1;
-                        out.push_str(&format!("\n*Listing {number}.{listings}*\n"));
-                    }
-                    in_code = None;
-                    continue;
+        match fences.line(line) {
+            Line::Text => {}
+            Line::Open { info, .. } => {
+                rust = markdown::language(info) == "rust";
+                out.push_str(line);
+                continue;
+            }
+            Line::Code => {
+                out.push_str(line);
+                continue;
+            }
+            Line::Close => {
+                out.push_str(line);
+                if rust {
+                    listings += 1;
+                    out.push_str(&listing_label(number, listings, source.take()));
                 }
+                continue;
             }
         }
-        if in_code.is_some() {
-            out.push_str(line);
+        if let Some(files) = trimmed
+            .strip_prefix(SOURCE_MARK)
+            .and_then(|f| f.strip_suffix(" -->"))
+        {
+            source = Some(files.to_string());
             continue;
         }
         if let Some(label) = caption_for.take() {
@@ -206,6 +271,29 @@ mod tests {
             "{panels}"
         );
         assert_eq!(md.matches("Listing").count(), 2, "{md}");
+    }
+
+    #[test]
+    fn a_listing_names_the_files_it_includes() {
+        let chapter = "Text.\n\n```rust,ignore\n{{#include ../src/net.rs:build}}\n```\n\n\
+                       ```rust\nlet inline = 1;\n```\n\n```sh\n{{#include ../README.md}}\n```\n";
+        let marked = mark_listing_sources(chapter);
+        assert_eq!(
+            marked
+                .matches("<!-- listing: src/net.rs -->\n```rust,ignore")
+                .count(),
+            1
+        );
+        assert_eq!(marked.matches("<!-- listing").count(), 1, "{marked}");
+        // Once the include is expanded, the number says where the code comes from.
+        let expanded = marked.replace("{{#include ../src/net.rs:build}}", "fn build() {}");
+        let md = number(&expanded, "2").unwrap();
+        assert!(
+            md.contains("fn build() {}\n```\n\n*Listing 2.1 — `src/net.rs`*"),
+            "{md}"
+        );
+        assert!(md.contains("let inline = 1;\n```\n\n*Listing 2.2*"), "{md}");
+        assert!(!md.contains("<!-- listing"), "{md}");
     }
 
     #[test]

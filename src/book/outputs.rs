@@ -14,6 +14,11 @@ use anyhow::{Context, Result};
 use base64::Engine as _;
 use serde_json::Value;
 
+use super::markdown::{self, Fences, Line};
+
+/// Where the notebooks are, relative to the repository's root (`dip notebooks` writes them).
+pub const NOTEBOOKS_DIR: &str = "code";
+
 /// One output of a cell, in the form the book shows.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Output {
@@ -21,8 +26,12 @@ pub enum Output {
     Text(String),
     /// Markdown, as the book's own generated tables.
     Markdown(String),
-    /// A PNG image.
-    Png(Vec<u8>),
+    /// A PNG image, with what the cell said it shows (its plain text: a row's labels,
+    /// left to right, or a fit's summary).
+    Png {
+        bytes: Vec<u8>,
+        caption: Option<String>,
+    },
     /// An SVG drawing.
     Svg(String),
 }
@@ -94,14 +103,14 @@ impl CellOutputs {
         let mut out = String::with_capacity(chapter.len());
         let mut code: Option<String> = None;
         let mut shown = 0;
+        let mut fences = Fences::default();
         for line in chapter.split_inclusive('\n') {
             out.push_str(line);
-            let fence = line.trim_end().starts_with("```");
-            match (&mut code, fence) {
-                (None, true) if line.trim_start().starts_with("```rust") => {
+            match (fences.line(line), &mut code) {
+                (Line::Open { info, .. }, _) if markdown::language(info) == "rust" => {
                     code = Some(String::new())
                 }
-                (Some(c), true) => {
+                (Line::Close, Some(c)) => {
                     if let Some(outputs) = self.of(c) {
                         shown += 1;
                         let name = format!("{stem}-{shown}");
@@ -109,7 +118,7 @@ impl CellOutputs {
                     }
                     code = None;
                 }
-                (Some(c), false) => c.push_str(line),
+                (Line::Code, Some(c)) => c.push_str(line),
                 _ => {}
             }
         }
@@ -129,7 +138,12 @@ fn output_of(output: &Value) -> Option<Output> {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(png.split_whitespace().collect::<String>())
             .ok()?;
-        return Some(Output::Png(bytes));
+        let text = joined(&data["text/plain"]);
+        let caption = match text.trim().strip_prefix("images: ") {
+            Some(labels) => Some(format!("Left to right: {labels}")),
+            None => Some(text.trim().to_string()).filter(|t| !t.is_empty()),
+        };
+        return Some(Output::Png { bytes, caption });
     }
     if data["image/svg+xml"].is_string() || data["image/svg+xml"].is_array() {
         return Some(Output::Svg(joined(&data["image/svg+xml"])));
@@ -152,9 +166,16 @@ fn render(
         match output {
             Output::Text(t) => s += &format!("```text\n{}\n```\n\n", t.trim_end()),
             Output::Markdown(m) => s += &format!("{}\n\n", m.trim_end()),
-            Output::Png(bytes) => {
+            Output::Png { bytes, caption } => {
                 let path = asset(&format!("cell-output-{cell}-{i}.png"), bytes.clone());
                 s += &format!("![output of the cell]({path})\n\n");
+                if let Some(caption) = caption {
+                    let caption = caption
+                        .replace('&', "&amp;")
+                        .replace('<', "&lt;")
+                        .replace('>', "&gt;");
+                    s += &format!("<p class=\"cell-caption\">{caption}</p>\n\n");
+                }
             }
             Output::Svg(svg) => {
                 let path = asset(
@@ -197,7 +218,7 @@ mod tests {
                          {"output_type": "stream", "name": "stdout", "text": "2\n"}]},
             {"cell_type": "code", "source": ["img.show();"],
              "outputs": [{"output_type": "display_data",
-                          "data": {"image/png": png, "text/plain": "an image"}}]},
+                          "data": {"image/png": png, "text/plain": "images: noisy, 20.16 dB | clean"}}]},
             {"cell_type": "code", "source": ["not_run();"], "outputs": []},
         ]});
         let mut o = CellOutputs::default();
@@ -215,7 +236,7 @@ mod tests {
             format!("generated/{name}")
         });
         assert!(md.contains("println!(\"{x}\");  \n```\n\n<p class=\"cell-output\"><em>Output</em></p>\n\n```text\n1\n2\n```"), "{md}");
-        assert!(md.contains("img.show();\n```\n\n<p class=\"cell-output\"><em>Output</em></p>\n\n![output of the cell](generated/cell-output-ch-2-0.png)"), "{md}");
+        assert!(md.contains("img.show();\n```\n\n<p class=\"cell-output\"><em>Output</em></p>\n\n![output of the cell](generated/cell-output-ch-2-0.png)\n\n<p class=\"cell-caption\">Left to right: noisy, 20.16 dB | clean</p>"), "{md}");
         assert_eq!(
             md.matches("cell-output\"").count(),
             2,

@@ -541,7 +541,7 @@ fn print_tables(args: &ResultsArgs, records: &[reproduce::Record]) -> Result<()>
         println!("{}", serde_json::to_string_pretty(&all)?);
     } else {
         for table in all {
-            println!("{}", table.to_markdown());
+            println!("{}", table.scoped());
         }
     }
     Ok(())

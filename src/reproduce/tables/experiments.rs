@@ -43,10 +43,15 @@ fn paper_row(label: &str, per_run: &[Option<f64>], mean: Option<f64>) -> Row {
     let mut cells: Vec<Option<Cell>> = per_run.iter().map(|v| v.map(Cell::quoted)).collect();
     cells.push(mean.map(Cell::quoted));
     Row {
-        label: format!("{label} (paper)"),
+        label: paper_label(label),
         source: Source::Paper,
         cells,
     }
+}
+
+/// The label of a row quoted from the paper: "SRResNet (printed in the paper)".
+pub fn paper_label(method: &str) -> String {
+    format!("{method} (printed in the paper)")
 }
 
 /// Assemble a table from its parts; the notes say what ours is, and if our runs are
@@ -186,7 +191,7 @@ pub fn sr(inputs: &Inputs) -> Table {
     let mut rows: Vec<Row> = paper::SR_TABLE
         .iter()
         .map(|r| Row {
-            label: format!("{} (paper)", r.method),
+            label: paper_label(r.method),
             source: Source::Paper,
             cells: r.values.iter().map(|v| v.map(Cell::quoted)).collect(),
         })
@@ -307,25 +312,28 @@ mod tests {
         );
         assert!(t.missing.as_ref().unwrap().contains("No recorded run yet"));
         let markdown = t.to_markdown();
-        let papyan = format!("| Papyan et al. (paper) | {:.2} |", paper::TABLE1_PAPYAN[0]);
+        let papyan = format!(
+            "| Papyan et al. (printed in the paper) | {:.2} |",
+            paper::TABLE1_PAPYAN[0]
+        );
         assert!(markdown.contains(&papyan), "{markdown}");
         assert!(markdown.contains("No recorded run yet"));
         let s = sr(&no_runs());
-        assert_eq!(s.row("SRResNet (paper)").unwrap().cells[2], None);
+        assert_eq!(s.row(&paper_label("SRResNet")).unwrap().cells[2], None);
         let d = denoising(&no_runs());
         assert_eq!(
             d.cell(&Source::Paper, "mean").unwrap().mean,
             paper::DENOISING_NLM_MEAN
         );
         assert_eq!(
-            d.row("CBM3D (paper)").unwrap().cells[0]
+            d.row(&paper_label("CBM3D")).unwrap().cells[0]
                 .as_ref()
                 .unwrap()
                 .mean,
             paper::DENOISING_CBM3D_F16
         );
         let x4 = sr_images(&no_runs(), "set5", 4);
-        let dip = x4.row("Deep Image Prior (paper)").unwrap();
+        let dip = x4.row(&paper_label("Deep Image Prior")).unwrap();
         assert_eq!(
             dip.cells[2].as_ref().unwrap().mean,
             paper::SR_SET5_X4_DIP[2].1
@@ -334,7 +342,7 @@ mod tests {
         assert_eq!(dip.cells[5].as_ref().unwrap().mean, mean);
         let x8 = sr_images(&no_runs(), "set14", 8);
         assert_eq!(
-            x8.row("bicubic (paper)").unwrap().cells[14]
+            x8.row(&paper_label("bicubic")).unwrap().cells[14]
                 .as_ref()
                 .unwrap()
                 .mean,

@@ -18,6 +18,8 @@
 //! - this file: the model ([`Cell`], [`Column`], [`Row`], [`Source`], [`Table`],
 //!   [`Runs`]), what the tables are made from ([`Inputs`], [`Presets`]) and [`all`];
 //! - `render`: [`Table::to_markdown`];
+//! - `scope`: a table split so that whole images and crops never share one
+//!   ([`Table::by_scope`]);
 //! - `presets`: which presets and records a table shows ([`strongest_preset`],
 //!   [`strongest_record`]);
 //! - `stats`: our numbers per run and their means over runs and seeds;
@@ -35,6 +37,7 @@ mod experiments;
 mod ours;
 mod presets;
 mod render;
+mod scope;
 mod stats;
 mod stopping;
 mod tiling;
@@ -44,15 +47,18 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use super::paper;
+use super::plan::Cut;
 use super::record::{short_commit, BenchRecord, Record};
 use crate::data::DataDir;
 
 pub use authors::authors_psnr;
 pub use curves::{learning_curves, Curve};
 pub use experiments::{
-    demos, denoising, no_run_note, sr, sr_images, table1, FINAL_PSNR_NOTE, REDUCED_NOTE,
+    demos, denoising, no_run_note, paper_label, sr, sr_images, table1, FINAL_PSNR_NOTE,
+    REDUCED_NOTE,
 };
 pub use presets::{strongest_preset, strongest_record};
+pub use scope::NO_WHOLE_RUN_NOTE;
 pub use stopping::stopping;
 pub use tiling::tiling;
 pub use timing::{bench, timing};
@@ -171,6 +177,10 @@ pub struct Runs {
     pub wall_seconds: f64,
     /// The commits that made them (10 characters).
     pub commits: Vec<String>,
+    /// What the runs fit where it is not the whole images ("64 × 64 centre crops");
+    /// `None` where every run fit its whole image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crops: Option<String>,
 }
 
 impl Runs {
@@ -192,8 +202,21 @@ impl Runs {
             ),
             wall_seconds: records.iter().map(|r| r.wall_seconds).sum(),
             commits: distinct(&|r| short_commit(&r.git_commit).to_string()),
+            crops: crops_of(records),
         }
     }
+}
+
+/// What `records` fit, where it is not their whole images: "64 × 64 centre crops".
+fn crops_of(records: &[&Record]) -> Option<String> {
+    let cuts: BTreeSet<String> = records.iter().map(|r| format!("{:?}", r.cut)).collect();
+    if records.iter().all(|r| r.cut == Cut::Whole) {
+        return None;
+    }
+    Some(match (cuts.len(), records.first().map(|r| r.cut)) {
+        (1, Some(Cut::CentreCrop(side))) => format!("{side} × {side} centre crops"),
+        _ => "centre crops and reduced images".into(),
+    })
 }
 
 impl fmt::Display for Runs {
@@ -269,7 +292,8 @@ pub enum Presets {
     /// Every preset that has runs, one row each (`dip results --tables`).
     All,
     /// Only the strongest preset whose runs cover the whole table (paper, cpu, quick,
-    /// then tiny); if none covers it, the strongest that has any (the book).
+    /// then tiny); if none covers it, the strongest that has any; and beside it any
+    /// preset whose runs fit whole images, as far as it has run (the book).
     Strongest,
 }
 

@@ -2,8 +2,6 @@
 //! bicubic), Deep Image Prior (its PSNR, then its SSIM where recorded), and the comparison with the authors' published output
 //! on exactly the same pixels (the gap, and for SR both gains over bicubic).
 
-use std::collections::BTreeSet;
-
 use super::presets::{chosen_presets, records_of};
 use super::stats::Measure;
 use super::{Cell, Inputs, Record, Row, Runs, Source};
@@ -16,11 +14,9 @@ pub(super) struct Ours {
     pub(super) runs: Vec<Runs>,
 }
 
-/// A row label: `name (ours, preset, devices)`.
-fn our_label(name: &str, preset: &str, records: &[&Record]) -> String {
-    let devices: BTreeSet<&str> = records.iter().map(|r| r.device.as_str()).collect();
-    let devices: Vec<&str> = devices.into_iter().collect();
-    format!("{name} (ours, {preset}, {})", devices.join("+"))
+/// A row label: `name (ours, preset)` (the devices are in the runs' line under the table).
+fn our_label(name: &str, preset: &str) -> String {
+    format!("{name} (ours, {preset})")
 }
 
 /// Our rows for `runs` of `experiment`, per preset shown: the corrupted input's
@@ -38,7 +34,7 @@ pub(super) fn our_rows(
         let baseline = records.iter().find_map(|r| r.baseline.as_ref());
         if let Some(baseline) = baseline {
             ours.rows.push(Row {
-                label: our_label(&baseline.name, &preset, &records),
+                label: our_label(&baseline.name, &preset),
                 source: Source::Baseline {
                     preset: preset.clone(),
                 },
@@ -46,7 +42,7 @@ pub(super) fn our_rows(
             });
         }
         ours.rows.push(Row {
-            label: our_label("Deep Image Prior", &preset, &records),
+            label: our_label("Deep Image Prior", &preset),
             source: Source::Ours {
                 preset: preset.clone(),
             },

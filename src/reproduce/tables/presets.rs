@@ -1,7 +1,7 @@
 //! Which of our runs a table shows: the presets, strongest first, and their records.
 
 use super::{Inputs, Presets, Record};
-use crate::reproduce::plan::{Experiment, Preset};
+use crate::reproduce::plan::{Cut, Experiment, Preset};
 
 /// How strong a preset is: paper first, then cpu, quick, tiny, then unknown names.
 pub(super) fn rank(preset: &str) -> (usize, &str) {
@@ -49,20 +49,41 @@ pub fn strongest_preset(
         .map(|p| p.to_string())
 }
 
-/// The presets a table shows for `runs` of `experiment`.
+/// Whether every run of `preset` among `runs` of `experiment` fit its whole image.
+fn on_whole_images(
+    records: &[Record],
+    experiment: Experiment,
+    preset: &str,
+    runs: &[String],
+) -> bool {
+    records
+        .iter()
+        .filter(|r| r.experiment == experiment && r.preset == preset && runs.contains(&r.image))
+        .all(|r| r.cut == Cut::Whole)
+}
+
+/// The presets a table shows for `runs` of `experiment`: every one with runs, or the
+/// strongest complete one and, beside it, any on whole images (the paper's settings:
+/// shown as far as they are run, a missing run as a gap), strongest first.
 pub(super) fn chosen_presets(
     inputs: &Inputs,
     experiment: Experiment,
     runs: &[String],
 ) -> Vec<String> {
+    let with_runs = presets_with_runs(inputs.records, experiment, runs);
     match inputs.presets {
-        Presets::All => presets_with_runs(inputs.records, experiment, runs)
-            .into_iter()
-            .map(String::from)
-            .collect(),
-        Presets::Strongest => strongest_preset(inputs.records, experiment, runs)
-            .into_iter()
-            .collect(),
+        Presets::All => with_runs.into_iter().map(String::from).collect(),
+        Presets::Strongest => {
+            let strongest = strongest_preset(inputs.records, experiment, runs);
+            with_runs
+                .into_iter()
+                .filter(|p| {
+                    strongest.as_deref() == Some(*p)
+                        || on_whole_images(inputs.records, experiment, p, runs)
+                })
+                .map(String::from)
+                .collect()
+        }
     }
 }
 

@@ -18,11 +18,13 @@ impl Table {
         let is_paper_protocol =
             |r: &Row| matches!(&r.source, Source::Ours { preset } if preset == "paper");
         let bold = !self.rows.iter().all(is_ours);
+        let with_preset = self.presets().len() > 1;
         for row in &self.rows {
+            let label = row.long_label(with_preset);
             let label = if bold && is_paper_protocol(row) {
-                format!("**{}**", row.label)
+                format!("**{label}**")
             } else {
-                row.label.clone()
+                label
             };
             s += &format!("| {label} |");
             for (cell, column) in row.cells.iter().zip(&self.columns) {
@@ -40,31 +42,68 @@ fn cell_text(cell: &Option<Cell>, decimals: usize) -> String {
     cell.as_ref().map_or("–".into(), |c| c.format(decimals))
 }
 
+impl Table {
+    /// The presets of our rows, in their order.
+    fn presets(&self) -> Vec<&str> {
+        let mut presets: Vec<&str> = self
+            .rows
+            .iter()
+            .filter_map(super::scope::preset_of)
+            .collect();
+        presets.dedup();
+        presets
+    }
+}
+
 impl Row {
-    /// A short name for this row, as a column heading of the table turned by image.
-    pub fn short_label(&self) -> String {
+    /// The row's label, without its preset where the table holds one preset only (its
+    /// title names it): "bicubic (ours, cpu)" becomes "bicubic (ours)".
+    pub fn long_label(&self, with_preset: bool) -> String {
+        match super::scope::preset_of(self) {
+            Some(preset) if !with_preset => {
+                let (inner, own) = (format!(", {preset})"), format!(" ({preset})"));
+                if let Some(stem) = self.label.strip_suffix(&inner) {
+                    format!("{stem})")
+                } else {
+                    self.label
+                        .strip_suffix(&own)
+                        .unwrap_or(&self.label)
+                        .to_string()
+                }
+            }
+            _ => self.label.clone(),
+        }
+    }
+
+    /// A short name for this row, as a column heading of the table turned by image;
+    /// with the preset of our rows where the table holds more than one.
+    pub fn short_label(&self, with_preset: bool) -> String {
         let paper_name = |label: &str| {
             label
-                .trim_end_matches(" (paper)")
+                .trim_end_matches(" (printed in the paper)")
                 .replace("Deep Image Prior", "DIP")
                 .replace(" et al.", "")
         };
-        match &self.source {
-            Source::Paper => format!("{}, paper", paper_name(&self.label)),
-            Source::AuthorsOutputs => "authors' outputs, whole".into(),
-            Source::Baseline { preset } => {
+        let name = match &self.source {
+            Source::Paper => return format!("{}, printed", paper_name(&self.label)),
+            Source::AuthorsOutputs => return "DIP, the authors' outputs re-measured".into(),
+            Source::Bench => return self.label.clone(),
+            Source::Baseline { .. } => {
                 let name = self.label.split(" (ours").next().unwrap_or(&self.label);
-                format!("{name}, {preset}")
+                format!("{name}, measured")
             }
-            Source::Ours { preset } => format!("ours, {preset}"),
-            Source::Ssim { preset } => format!("SSIM: ours, {preset}"),
-            Source::AuthorsSamePixels { preset } => format!("authors' on our pixels, {preset}"),
-            Source::Gap { preset } => format!("gap, {preset}"),
-            Source::Gain { preset, authors } => {
-                let who = if *authors { "authors'" } else { "ours" };
-                format!("gain: {who}, {preset}")
+            Source::Ours { .. } => "ours".into(),
+            Source::Ssim { .. } => "SSIM, ours".into(),
+            Source::AuthorsSamePixels { .. } => "the authors', same pixels".into(),
+            Source::Gap { .. } => "gap: ours − the authors'".into(),
+            Source::Gain { authors, .. } => {
+                let who = if *authors { "the authors'" } else { "ours" };
+                format!("gain: {who}")
             }
-            Source::Bench => self.label.clone(),
+        };
+        match super::scope::preset_of(self) {
+            Some(preset) if with_preset => format!("{name}, {preset}"),
+            _ => name,
         }
     }
 }
@@ -80,8 +119,9 @@ impl Table {
             .rows
             .iter()
             .all(|r| matches!(r.source, Source::Ours { .. }));
+        let with_preset = self.presets().len() > 1;
         for row in &self.rows {
-            let name = row.short_label();
+            let name = row.short_label(with_preset);
             let paper_protocol =
                 matches!(&row.source, Source::Ours { preset } if preset == "paper");
             if bold && paper_protocol {
@@ -140,25 +180,50 @@ mod tests {
                 decimals: 2,
             }],
             rows: vec![
-                row("quoted (paper)", Source::Paper),
-                row("ours (ours, paper, cpu)", ours("paper")),
-                row("ours (ours, quick, cpu)", ours("quick")),
-                row("ours (ours, cpu, cpu)", ours("cpu")),
+                row("quoted (printed in the paper)", Source::Paper),
+                row("ours (ours, paper)", ours("paper")),
+                row("ours (ours, quick)", ours("quick")),
+                row("ours (ours, cpu)", ours("cpu")),
             ],
             notes: vec![],
             runs: vec![],
             missing: None,
         };
         let md = table.to_markdown();
-        assert!(md.contains("| **ours (ours, paper, cpu)** |"), "{md}");
-        assert!(md.contains("| ours (ours, quick, cpu) |"), "{md}");
-        assert!(md.contains("| ours (ours, cpu, cpu) |"), "{md}");
+        assert!(md.contains("| **ours (ours, paper)** |"), "{md}");
+        assert!(md.contains("| ours (ours, quick) |"), "{md}");
+        assert!(md.contains("| ours (ours, cpu) |"), "{md}");
         // Turned by image: the same rule on the headings, the column a row.
         let md = table.to_markdown_by_image();
         assert!(
-            md.contains("| quoted, paper | **ours, paper** | ours, quick | ours, cpu |"),
+            md.contains("| quoted, printed | **ours, paper** | ours, quick | ours, cpu |"),
             "{md}"
         );
         assert!(md.contains("| x | 30.00 | 30.00 | 30.00 | 30.00 |"), "{md}");
+        // One preset: its title names it, the labels do not repeat it.
+        let one = Table {
+            rows: vec![
+                row(
+                    "bicubic (ours, cpu)",
+                    Source::Baseline {
+                        preset: "cpu".into(),
+                    },
+                ),
+                row(
+                    "SSIM: ours (cpu)",
+                    Source::Ssim {
+                        preset: "cpu".into(),
+                    },
+                ),
+            ],
+            ..table
+        };
+        let md = one.to_markdown();
+        assert!(
+            md.contains("| bicubic (ours) |") && md.contains("| SSIM: ours |"),
+            "{md}"
+        );
+        let md = one.to_markdown_by_image();
+        assert!(md.contains("| | bicubic, measured | SSIM, ours |"), "{md}");
     }
 }
