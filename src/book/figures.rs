@@ -6,7 +6,7 @@ use std::fmt::Write;
 use anyhow::Result;
 
 use crate::image_io::Image;
-use crate::net::{SkipConfig, Upsample};
+use crate::net::{LevelLayout, SkipConfig, Upsample};
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -78,10 +78,11 @@ pub fn network_svg(config: &SkipConfig, parameters: usize) -> String {
         "#eee",
         &[format!("x = f(z): {} × H × W", config.output_channels)],
     );
-    let mut in_ch = config.input_channels;
-    for i in 0..depth {
-        scale_row(&mut svg, config, i, top + row * i as f64, row, in_ch);
-        in_ch = config.channels_down[i];
+    // One row per scale of the network's layout, as the builder reads it.
+    let layout = config.layout();
+    for (i, level) in layout.iter().enumerate() {
+        let last = i + 1 == layout.len();
+        scale_row(&mut svg, level, (i, last), top + row * i as f64, row);
     }
     // The output layer, labelled on the arrow's left, inside the picture.
     arrow(&mut svg, 655.0, top, 655.0, 42.0, "");
@@ -106,15 +107,11 @@ pub fn network_svg(config: &SkipConfig, parameters: usize) -> String {
 // ANCHOR_END: network_svg
 
 /// One scale of the diagram at height `y`: the encoder's block, the skip branch, the
-/// decoder's block and their arrows (`row`: the distance between scales).
-fn scale_row(svg: &mut String, config: &SkipConfig, i: usize, y: f64, row: f64, in_ch: usize) {
-    let depth = config.depth();
+/// decoder's block and their arrows (`row`: the distance between scales), for scale
+/// `i` of the layout (`last`: the deepest).
+fn scale_row(svg: &mut String, l: &LevelLayout, (i, last): (usize, bool), y: f64, row: f64) {
     let scale = 1usize << (i + 1);
-    let (d, u, s) = (
-        config.channels_down[i],
-        config.channels_up[i],
-        config.channels_skip[i],
-    );
+    let (down, in_ch, d) = (l.down.kernel, l.down.cin, l.down.cout);
     rect(
         svg,
         20.0,
@@ -123,17 +120,13 @@ fn scale_row(svg: &mut String, config: &SkipConfig, i: usize, y: f64, row: f64, 
         52.0,
         "#dbe9f6",
         &[
-            format!(
-                "d{}: conv {}×{} /2, {in_ch}→{d}",
-                i + 1,
-                config.filter_down[i],
-                config.filter_down[i]
-            ),
-            format!("conv {0}×{0}, {d}→{d}  (BN, LReLU)", config.filter_down[i]),
+            format!("d{}: conv {down}×{down} /2, {in_ch}→{d}", i + 1),
+            format!("conv {0}×{0}, {d}→{d}  (BN, LReLU)", l.down2.kernel),
             format!("H/{scale} × W/{scale}"),
         ],
     );
-    if s > 0 {
+    let s = l.skip.map_or(0, |skip| skip.cout);
+    if let Some(skip) = l.skip {
         rect(
             svg,
             285.0,
@@ -141,22 +134,14 @@ fn scale_row(svg: &mut String, config: &SkipConfig, i: usize, y: f64, row: f64, 
             170.0,
             36.0,
             "#fde9c9",
-            &[format!(
-                "s{}: conv {k}×{k}, {in_ch}→{s}",
-                i + 1,
-                k = config.filter_skip
-            )],
+            &[format!("s{}: conv {k}×{k}, {in_ch}→{s}", i + 1, k = skip.kernel)],
         );
     }
-    let up = match config.upsample[i] {
+    let up = match l.upsample {
         Upsample::Bilinear => "bilinear ×2",
         Upsample::Nearest => "nearest ×2",
     };
-    let deeper = if i + 1 < depth {
-        config.channels_up[i + 1]
-    } else {
-        d
-    };
+    let (deeper, u) = (l.merge_bn - s, l.up.cout);
     rect(
         svg,
         520.0,
@@ -166,11 +151,10 @@ fn scale_row(svg: &mut String, config: &SkipConfig, i: usize, y: f64, row: f64, 
         "#d9f0d3",
         &[
             format!("u{}: {up} of {deeper} ch, concat {s}", i + 1),
-            format!("BN, conv {0}×{0} →{u}, BN, LReLU", config.filter_up[i]),
-            if config.need_1x1_up {
-                format!("conv 1×1 {u}→{u}, BN, LReLU")
-            } else {
-                String::new()
+            format!("BN, conv {0}×{0} →{u}, BN, LReLU", l.up.kernel),
+            match l.up_1x1 {
+                Some(_) => format!("conv 1×1 {u}→{u}, BN, LReLU"),
+                None => String::new(),
             },
         ],
     );
@@ -188,7 +172,7 @@ fn scale_row(svg: &mut String, config: &SkipConfig, i: usize, y: f64, row: f64, 
         arrow(svg, 455.0, y + 26.0, 520.0, y + 26.0, "");
     }
     // decoder: from the deeper level up
-    if i + 1 < depth {
+    if !last {
         arrow(svg, 625.0, y + row, 625.0, y + 52.0, "");
     } else {
         arrow(svg, 210.0, y + 48.0, 520.0, y + 48.0, "");
