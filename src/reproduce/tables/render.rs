@@ -65,6 +65,7 @@ impl Row {
                 format!("gain: {who}, {preset}")
             }
             Source::Bench => self.label.clone(),
+            Source::Twin { preset } => format!("ours and the twin, {preset}"),
         }
     }
 }
