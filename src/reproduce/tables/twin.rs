@@ -34,7 +34,7 @@ const COLUMNS: [(&str, usize); 7] = [
 pub const TEST_NOTE: &str = "The test: Welch's unequal-variance t-test, two-sided, of the final \
 PSNRs of our seeds against the twin's (H₀: the same mean); `df` is the Welch–Satterthwaite \
 degrees of freedom. Its weakness here: with three seeds a side each standard deviation rests on \
-three draws (a 95 % interval for σ from three values spans about 0.5σ to 6σ) and df is at most 4, \
+three draws (from a sample sd s of three values, a 95 % interval for σ runs from 0.52 s to 6.3 s) and df is at most 4, \
 so only a difference of several seed sds is detected; it assumes the seeds' PSNRs are normal, \
 which three values cannot check. p < 0.05 is evidence that the implementations differ; p ≥ 0.05 \
 is not evidence that they agree. A rank test cannot help: with 3 + 3 values Mann–Whitney's \
