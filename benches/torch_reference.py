@@ -50,6 +50,19 @@ def act():
     return nn.LeakyReLU(0.2, inplace=True)
 
 
+def concat_cropped(a, b):
+    """Concatenate along the channels, both centre-cropped to the smaller height and
+    width where they differ: with sides that are not multiples of 2^depth (Table 1's
+    66 x 66) the upsampled deeper branch is one pixel larger than the skip branch."""
+    h, w = min(a.shape[2], b.shape[2]), min(a.shape[3], b.shape[3])
+
+    def crop(t):
+        top, left = (t.shape[2] - h) // 2, (t.shape[3] - w) // 2
+        return t[:, :, top:top + h, left:left + w]
+
+    return torch.cat([crop(a), crop(b)], dim=1)
+
+
 class Level(nn.Module):
     """One scale: a skip branch and a deeper branch (holding the next scale), merged."""
 
@@ -72,7 +85,7 @@ class Level(nn.Module):
     def forward(self, x):
         deep = self.deep(x)
         if self.skip is not None:
-            deep = torch.cat([self.skip(x), deep], dim=1)
+            deep = concat_cropped(self.skip(x), deep)
         return self.merge(deep)
 
 

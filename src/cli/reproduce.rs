@@ -62,6 +62,10 @@ pub struct ReproduceArgs {
     /// Only list the runs these options select, with their settings; run nothing.
     #[arg(long)]
     pub list: bool,
+    /// With --list: print the runs as a JSON array of their complete settings (what
+    /// `benches/torch_twin.py` reads, so that the settings are written down once).
+    #[arg(long, requires = "list")]
+    pub json: bool,
     /// Only estimate the wall time of the runs these options select on this machine
     /// (a few timed iterations of each network and size); run nothing.
     #[arg(long)]
@@ -195,6 +199,10 @@ pub fn reproduce(args: ReproduceArgs) -> Result<()> {
         shard,
     };
 
+    if args.list && args.json {
+        println!("{}", serde_json::to_string_pretty(&options.jobs())?);
+        return Ok(());
+    }
     if args.list {
         for job in options.jobs() {
             let f = &job.fit;
@@ -458,10 +466,17 @@ pub fn results(args: ResultsArgs) -> Result<()> {
     );
     let db = |v: Option<f64>| v.map_or("–".into(), |v| format!("{v:.2}"));
     for r in rows {
+        // A twin's run is named by its implementation: `house (pytorch)`.
+        let image = match r.implementation {
+            Some(i) if i != reproduce::record::Implementation::Dip => {
+                format!("{} ({})", r.image, i.name())
+            }
+            _ => r.image.clone(),
+        };
         println!(
             "{:10} {:24} {:7} {:22} {:>10} {:>5} {:>10} {:>12} {:>10.1}",
             r.experiment.name(),
-            r.image,
+            image,
             r.preset,
             r.device,
             r.iterations,
@@ -474,11 +489,12 @@ pub fn results(args: ResultsArgs) -> Result<()> {
     Ok(())
 }
 
-/// The records of --results, or of the --merge folders merged (and copied --into a folder).
+/// The records of --results, or of the --merge folders merged (and copied --into a
+/// folder): ours and the PyTorch twins'.
 fn load(args: &ResultsArgs) -> Result<Vec<reproduce::Record>> {
     let context = || format!("cannot read the records in {}", args.folders_named());
     if args.merge.is_empty() {
-        return reproduce::load_records(&args.results).with_context(context);
+        return reproduce::load_all_records(&args.results).with_context(context);
     }
     let found = merge::merge(&args.merge).with_context(context)?;
     if let Some(out) = &args.into {
@@ -495,7 +511,7 @@ fn load(args: &ResultsArgs) -> Result<Vec<reproduce::Record>> {
 
 /// `dip results --compare DIR`: the same runs with the same numbers as DIR's, or an error.
 fn compare(records: &[reproduce::Record], other: &std::path::Path) -> Result<()> {
-    let theirs = reproduce::load_records(other)
+    let theirs = reproduce::load_all_records(other)
         .with_context(|| format!("cannot read the records in {}", other.display()))?;
     let differences = merge::compare(records, &theirs);
     if differences.is_empty() {
@@ -519,7 +535,8 @@ fn compare(records: &[reproduce::Record], other: &std::path::Path) -> Result<()>
     )
 }
 
-/// `dip results --tables`: every table, with every preset's rows.
+/// `dip results --tables`: every table, with every preset's rows; then, where there
+/// are PyTorch twins of our runs, ours against them (our tables read only ours).
 fn print_tables(args: &ResultsArgs, records: &[reproduce::Record]) -> Result<()> {
     let mut bench = Vec::new();
     for folder in args.folders() {
@@ -536,7 +553,10 @@ fn print_tables(args: &ResultsArgs, records: &[reproduce::Record]) -> Result<()>
         data: Some(&data),
         presets: tables::Presets::All,
     };
-    let all = tables::all(&inputs);
+    let mut all = tables::all(&inputs);
+    if records.iter().any(|r| !r.is_ours()) {
+        all.push(tables::twin(records, records));
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&all)?);
     } else {

@@ -1,7 +1,8 @@
 //! The records of several results folders as one set: `dip results --merge DIR...`,
 //! for folders copied back from a cluster's shards, or from several machines.
 //!
-//! A run (preset, experiment, image, seed) may be recorded in more than one folder:
+//! A run (implementation, preset, experiment, image, seed: ours and a PyTorch twin of
+//! it are two runs) may be recorded in more than one folder:
 //! that is fine when the records hold the same result — the same settings and the
 //! same numbers (final PSNR, loss and SSIM, the history, the best PSNR, the
 //! baseline), whatever machine, commit or time made them — and the first folder's
@@ -12,7 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use super::plan::Experiment;
-use super::record::{self, Record};
+use super::record::{self, Implementation, Record};
 use crate::error::{DipError, Result};
 use crate::image_io::write_atomically;
 
@@ -26,20 +27,31 @@ pub struct Found {
 impl Found {
     /// The record's file.
     pub fn path(&self) -> PathBuf {
-        record::record_path(&self.folder, &self.record.job())
+        self.record.path(&self.folder)
     }
 }
 
-/// Which run a record is of: its preset, experiment, image and seed (what its
-/// files are named by).
-pub fn run_key(r: &Record) -> (&str, Experiment, &str, u64) {
-    (&r.preset, r.experiment, &r.image, r.seed)
+/// Which run a record is of: its implementation (ours first), preset, experiment,
+/// image and seed (what its files are named by).
+pub fn run_key(r: &Record) -> (Implementation, &str, Experiment, &str, u64) {
+    (
+        r.implementation(),
+        &r.preset,
+        r.experiment,
+        &r.image,
+        r.seed,
+    )
 }
 
-/// The run, as a person reads it: `tiny/table1/house seed 0`.
+/// The run, as a person reads it: `tiny/table1/house seed 0`, and for a twin
+/// `pytorch tiny/table1/house seed 0`.
 pub fn run_name(r: &Record) -> String {
+    let twin = match r.implementation() {
+        Implementation::Dip => String::new(),
+        other => format!("{} ", other.name()),
+    };
     format!(
-        "{}/{}/{} seed {}",
+        "{twin}{}/{}/{} seed {}",
         r.preset,
         r.experiment.name(),
         r.image,
@@ -53,6 +65,13 @@ pub fn run_name(r: &Record) -> String {
 pub fn difference(a: &Record, b: &Record) -> Option<String> {
     let db = |v: Option<f64>| v.map_or("none".to_string(), |v| format!("{v:?} dB"));
     let number = |v: Option<f64>| v.map_or("none".to_string(), |v| format!("{v:?}"));
+    if a.implementation() != b.implementation() {
+        return Some(format!(
+            "different implementations ({} vs {})",
+            a.implementation().name(),
+            b.implementation().name()
+        ));
+    }
     if a.job() != b.job() {
         return Some("different settings (network, fit, task or cut)".into());
     }
@@ -92,9 +111,9 @@ pub fn difference(a: &Record, b: &Record) -> Option<String> {
     None
 }
 
-/// Every record of `folders` (see [`record::load_records`]), each run once, sorted
-/// by preset, experiment, image and seed. Two records of one run with different
-/// results are an error naming both files.
+/// Every record of `folders` (ours and the twins': [`record::load_all_records`]), each
+/// run once, sorted by [`run_key`]. Two records of one run with different results
+/// are an error naming both files.
 pub fn merge(folders: &[PathBuf]) -> Result<Vec<Found>> {
     let mut found: Vec<Found> = Vec::new();
     for folder in folders {
@@ -104,7 +123,7 @@ pub fn merge(folders: &[PathBuf]) -> Result<Vec<Found>> {
                 folder.display()
             )));
         }
-        for record in record::load_records(folder)? {
+        for record in record::load_all_records(folder)? {
             found.push(Found {
                 record,
                 folder: folder.clone(),
@@ -195,4 +214,59 @@ pub fn compare(a: &[Record], b: &[Record]) -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reproduce::record::test_record;
+
+    fn put(results: &Path, record: &Record) {
+        let path = record.path(results);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, serde_json::to_vec(record).unwrap()).unwrap();
+        std::fs::write(record.output_path(results), b"png").unwrap();
+    }
+
+    #[test]
+    fn a_twin_is_another_run_than_ours_of_the_same_preset_image_and_seed() {
+        let (a, b, out) = (
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+        );
+        let ours = test_record("house", 0, None, (37.2, 37.9));
+        let twin = test_record("house", 0, Some(Implementation::Pytorch), (36.1, 37.9));
+        put(a.path(), &ours);
+        put(b.path(), &twin);
+        assert_ne!(run_key(&ours), run_key(&twin));
+        assert_eq!(run_name(&twin), "pytorch cpu/table1/house seed 0");
+        assert_eq!(run_name(&ours), "cpu/table1/house seed 0");
+        // Different numbers, yet no conflict: two runs, ours first.
+        let found = merge(&[a.path().into(), b.path().into()]).unwrap();
+        assert_eq!(records(found.clone()), vec![ours.clone(), twin.clone()]);
+        assert_eq!(copy_into(&found, out.path()).unwrap(), 2);
+        assert!(out.path().join("pytorch/cpu/table1/house.json").is_file());
+        assert!(out.path().join("pytorch/cpu/table1/house.png").is_file());
+        assert!(out.path().join("cpu/table1/house.json").is_file());
+        // The same twin with another result is a conflict, named as the twin's.
+        let mut other = twin.clone();
+        other.final_psnr = Some(35.0);
+        let c = tempfile::tempdir().unwrap();
+        put(c.path(), &other);
+        let err = merge(&[b.path().into(), c.path().into()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("two different records of pytorch cpu/table1/house seed 0"),
+            "{err}"
+        );
+        assert_eq!(
+            compare(std::slice::from_ref(&ours), &[ours.clone(), twin]),
+            vec!["pytorch cpu/table1/house seed 0: only in the second set".to_string()]
+        );
+        assert!(difference(&ours, &other)
+            .unwrap()
+            .contains("different implementations"));
+    }
 }

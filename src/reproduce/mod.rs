@@ -43,7 +43,10 @@ use candle_core::Device;
 pub use concurrent::run_concurrently;
 pub use plan::{Cut, Experiment, Job, Preset, Task};
 pub use prepare::Prepared;
-pub use record::{load_bench_records, load_records, BenchRecord, Record, Summary};
+pub use record::{
+    load_all_records, load_bench_records, load_records, load_twin_records, BenchRecord, Record,
+    Summary,
+};
 pub use shard::Shard;
 
 use crate::data::DataDir;
@@ -554,6 +557,7 @@ fn write_record(results: &Path, run: &Run) -> Result<Record> {
         image: job.image.clone(),
         preset: job.preset.clone(),
         seed: job.seed,
+        implementation: None,
         task: job.task.clone(),
         cut: job.cut,
         framing: Some(job.framing),

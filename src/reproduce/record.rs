@@ -51,6 +51,11 @@ pub struct Record {
     pub image: String,
     pub preset: String,
     pub seed: u64,
+    /// Which implementation made the run: absent for this crate's runs; `pytorch` for
+    /// `benches/torch_twin.py`'s twins of them (the same job in PyTorch), which live
+    /// in their own folder ([`IMPLEMENTATION_DIRS`]) and are part of a run's identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub implementation: Option<Implementation>,
     pub task: Task,
     pub cut: Cut,
     /// How the cut image was fitted to the net (absent in records older than the field).
@@ -138,9 +143,34 @@ impl Record {
         }
     }
 
+    /// The implementation that made the run ([`Implementation::Dip`] where the record names none).
+    pub fn implementation(&self) -> Implementation {
+        self.implementation.unwrap_or(Implementation::Dip)
+    }
+
+    /// Whether this crate made the run (not a twin in another implementation).
+    pub fn is_ours(&self) -> bool {
+        self.implementation() == Implementation::Dip
+    }
+
+    /// The folder of this run's files in the results folder `results`:
+    /// `<results>[/<implementation>]/<preset>/<experiment>`.
+    pub fn dir(&self, results: &Path) -> PathBuf {
+        job_dir(
+            &implementation_root(results, self.implementation()),
+            &self.job(),
+        )
+    }
+
+    /// The record's own file in the results folder `results`.
+    pub fn path(&self, results: &Path) -> PathBuf {
+        self.dir(results)
+            .join(format!("{}.json", self.job().stem()))
+    }
+
     /// The restored image of this run, in the results folder `results`.
     pub fn output_path(&self, results: &Path) -> PathBuf {
-        job_dir(results, &self.job()).join(&self.output)
+        self.dir(results).join(&self.output)
     }
 
     /// Which run this was, in one line (for captions): preset, device, iterations,
@@ -163,6 +193,7 @@ impl Record {
             experiment: self.experiment,
             image: self.image.clone(),
             preset: self.preset.clone(),
+            implementation: self.implementation,
             device: self.device_name.clone(),
             iterations: self.iterations,
             seed: self.seed,
@@ -225,6 +256,9 @@ pub struct Summary {
     pub experiment: Experiment,
     pub image: String,
     pub preset: String,
+    /// The implementation, where not ours ([`Record::implementation`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub implementation: Option<Implementation>,
     pub device: String,
     pub iterations: usize,
     pub seed: u64,
@@ -290,17 +324,39 @@ pub fn load_record(path: &Path) -> Result<Record> {
         .map_err(|e| DipError::invalid(format!("{} is not a run record: {e}", path.display())))
 }
 
-/// Every record under `results` (the `<preset>/<experiment>/*.json` files), sorted by
-/// preset, experiment, image and seed. A JSON file that is not a record is an error naming it.
-/// The benchmarks' folder (`results/bench/`) is not a preset: see [`load_bench_records`].
+/// Our records under `results` (the `<preset>/<experiment>/*.json` files), sorted by
+/// preset, experiment, image and seed. A JSON file that is not a record is an error
+/// naming it. The benchmarks' folder (`results/bench/`, [`load_bench_records`]) and the
+/// other implementations' folders (`results/pytorch/`, [`load_twin_records`]) are not
+/// presets; a record of another implementation among ours is an error naming it.
 pub fn load_records(results: &Path) -> Result<Vec<Record>> {
+    load_records_of(results, Implementation::Dip)
+}
+
+/// The PyTorch twins of our runs (`benches/torch_twin.py`), under
+/// `results/pytorch/<preset>/<experiment>/`, sorted as [`load_records`] sorts ours.
+pub fn load_twin_records(results: &Path) -> Result<Vec<Record>> {
+    load_records_of(results, Implementation::Pytorch)
+}
+
+/// Every record under `results`: ours, then each other implementation's.
+pub fn load_all_records(results: &Path) -> Result<Vec<Record>> {
+    let mut all = Vec::new();
+    for implementation in Implementation::ALL {
+        all.extend(load_records_of(results, implementation)?);
+    }
+    Ok(all)
+}
+
+/// The records of `implementation` under `results` (in its folder,
+/// [`implementation_root`]); each must say it is of that implementation.
+pub fn load_records_of(results: &Path, implementation: Implementation) -> Result<Vec<Record>> {
     let mut records = Vec::new();
-    if !results.is_dir() {
+    let root = implementation_root(results, implementation);
+    if !root.is_dir() {
         return Ok(records);
     }
-    let presets = read_dirs(results)?
-        .into_iter()
-        .filter(|p| !p.ends_with(BENCH_DIR));
+    let presets = read_dirs(&root)?.into_iter().filter(|p| is_preset_dir(p));
     for preset in presets {
         for experiment in read_dirs(&preset)? {
             let mut files: Vec<PathBuf> = std::fs::read_dir(&experiment)?
@@ -309,7 +365,17 @@ pub fn load_records(results: &Path) -> Result<Vec<Record>> {
                 .collect();
             files.sort();
             for f in files {
-                records.push(load_record(&f)?);
+                let record = load_record(&f)?;
+                if record.implementation() != implementation {
+                    return Err(DipError::invalid(format!(
+                        "{} is a record of {}'s run, in the folder of {}'s runs ({})",
+                        f.display(),
+                        record.implementation().name(),
+                        implementation.name(),
+                        root.display()
+                    )));
+                }
+                records.push(record);
             }
         }
     }
@@ -322,6 +388,24 @@ pub fn load_records(results: &Path) -> Result<Vec<Record>> {
         ))
     });
     Ok(records)
+}
+
+/// Whether a folder of a results folder holds a preset's runs: not the benchmarks'
+/// folder, nor another implementation's (which holds presets of its own).
+fn is_preset_dir(dir: &Path) -> bool {
+    let other_implementation = Implementation::ALL
+        .iter()
+        .any(|&i| i != Implementation::Dip && dir.ends_with(i.name()));
+    !dir.ends_with(BENCH_DIR) && !other_implementation
+}
+
+/// Where the runs of `implementation` are in the results folder `results`: the folder
+/// itself for ours, `<results>/pytorch` for the PyTorch twins.
+pub fn implementation_root(results: &Path, implementation: Implementation) -> PathBuf {
+    match implementation {
+        Implementation::Dip => results.to_path_buf(),
+        other => results.join(other.name()),
+    }
 }
 
 fn read_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
@@ -351,6 +435,8 @@ pub enum Implementation {
 }
 
 impl Implementation {
+    pub const ALL: [Implementation; 2] = [Implementation::Dip, Implementation::Pytorch];
+
     pub fn name(self) -> &'static str {
         match self {
             Implementation::Dip => "dip",
@@ -483,9 +569,117 @@ pub fn iso8601(t: std::time::SystemTime) -> String {
     )
 }
 
+/// A record of a cpu Table 1 run of `image` with these numbers, for tests (the other
+/// fields plain: no history, one second, commit `abc`).
+#[cfg(test)]
+pub(crate) fn test_record(
+    image: &str,
+    seed: u64,
+    implementation: Option<Implementation>,
+    (final_psnr, authors_psnr): (f64, f64),
+) -> Record {
+    use super::plan::{jobs, Preset};
+    let mut job = jobs(Preset::Cpu, &[Experiment::Table1], &[image.into()], None, 1).remove(0);
+    job.seed = seed;
+    job.fit.seed = seed;
+    Record {
+        experiment: job.experiment,
+        image: job.image.clone(),
+        preset: job.preset.clone(),
+        seed,
+        implementation,
+        task: job.task.clone(),
+        cut: job.cut,
+        framing: Some(job.framing),
+        watch: None,
+        stopping: None,
+        net: job.net.clone(),
+        fit: job.fit.clone(),
+        parameters: 2_217_573,
+        device: "cpu".into(),
+        device_name: "cpu (2 threads)".into(),
+        precision: None,
+        crate_version: "0.1.0".into(),
+        git_commit: "abc".into(),
+        started_at: "2026-01-01T00:00:00Z".into(),
+        wall_seconds: 1.0,
+        seconds_per_iteration: 0.1,
+        iterations: 10,
+        tiles: None,
+        tile_count: None,
+        resumed_from: None,
+        rollbacks: 0,
+        history_every: 1,
+        history: Vec::new(),
+        final_loss: Some(1e-3),
+        final_psnr: Some(final_psnr),
+        final_ssim: None,
+        authors_psnr: Some(authors_psnr),
+        best_psnr: None,
+        best_iteration: None,
+        baseline: None,
+        output: format!("{}.png", job.stem()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Write `record` where it belongs in `results`, as JSON.
+    fn put(results: &Path, record: &Record) -> PathBuf {
+        let path = record.path(results);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, serde_json::to_vec(record).unwrap()).unwrap();
+        path
+    }
+
+    #[test]
+    fn twin_records_live_in_their_own_folder_and_loaders_keep_them_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let ours = test_record("house", 0, None, (37.2, 37.9));
+        let twin = test_record("house", 0, Some(Implementation::Pytorch), (36.1, 37.9));
+        let (ours_path, twin_path) = (put(dir.path(), &ours), put(dir.path(), &twin));
+        assert_eq!(ours_path, dir.path().join("cpu/table1/house.json"));
+        assert_eq!(twin_path, dir.path().join("pytorch/cpu/table1/house.json"));
+        assert_eq!(
+            twin.output_path(dir.path()),
+            dir.path().join("pytorch/cpu/table1/house.png")
+        );
+        // Ours carries no implementation field at all (older readers and records agree).
+        assert!(!String::from_utf8(std::fs::read(&ours_path).unwrap())
+            .unwrap()
+            .contains("implementation"));
+        assert_eq!(load_records(dir.path()).unwrap(), vec![ours.clone()]);
+        assert_eq!(load_twin_records(dir.path()).unwrap(), vec![twin.clone()]);
+        assert_eq!(
+            load_all_records(dir.path()).unwrap(),
+            vec![ours.clone(), twin.clone()]
+        );
+        assert!(ours.is_ours() && !twin.is_ours());
+        // A record in the other implementation's folder is refused, naming it.
+        let stray = dir.path().join("cpu/table1/house-seed1.json");
+        let mut misplaced = twin.clone();
+        misplaced.seed = 1;
+        std::fs::write(&stray, serde_json::to_vec(&misplaced).unwrap()).unwrap();
+        let err = load_records(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("house-seed1.json") && err.contains("pytorch's run"),
+            "{err}"
+        );
+        std::fs::remove_file(&stray).unwrap();
+        let stray = dir.path().join("pytorch/cpu/table1/hill.json");
+        std::fs::write(
+            &stray,
+            serde_json::to_vec(&test_record("hill", 0, None, (1.0, 2.0))).unwrap(),
+        )
+        .unwrap();
+        let err = load_twin_records(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("hill.json") && err.contains("dip's run"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn bench_records_read_the_shared_schema() {

@@ -17,7 +17,7 @@ pub struct Curve {
 pub fn learning_curves(records: &[Record], preset: &str) -> Vec<Curve> {
     records
         .iter()
-        .filter(|r| r.preset == preset && matches!(r.task, Task::Curve { .. }))
+        .filter(|r| r.is_ours() && r.preset == preset && matches!(r.task, Task::Curve { .. }))
         .map(|r| Curve {
             name: r.image.clone(),
             seed: r.seed,

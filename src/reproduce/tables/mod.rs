@@ -29,6 +29,8 @@
 //!   [`sr_images`], [`demos`]) and their notes;
 //! - `stopping`, `tiling`: the stopping rule's and the tiles' tables;
 //! - `timing`: the time of our runs ([`timing()`]) and ours against PyTorch ([`bench()`]);
+//! - `twin`, `welch`: ours against the PyTorch twin of our Table 1 runs ([`twin()`]),
+//!   with Welch's t-test of the difference;
 //! - `curves`: the noise-impedance learning curves ([`learning_curves`]).
 
 mod authors;
@@ -42,6 +44,8 @@ mod stats;
 mod stopping;
 mod tiling;
 mod timing;
+mod twin;
+mod welch;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -62,6 +66,8 @@ pub use scope::NO_WHOLE_RUN_NOTE;
 pub use stopping::stopping;
 pub use tiling::tiling;
 pub use timing::{bench, timing};
+pub use twin::twin;
+pub use welch::{student_t_two_sided, welch, Welch};
 
 /// A number of a table: a mean, its standard deviation over seeds (if more than one), and how many runs.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -125,6 +131,8 @@ pub enum Source {
     Gain { preset: String, authors: bool },
     /// Benchmarks of one training iteration, ours against PyTorch.
     Bench,
+    /// Our runs of this preset beside their PyTorch twins (`benches/torch_twin.py`).
+    Twin { preset: String },
 }
 
 /// A column: its name and how many decimals its numbers get.

@@ -1,4 +1,5 @@
 //! Which of our runs a table shows: the presets, strongest first, and their records.
+//! Only our runs: a PyTorch twin's record ([`Record::is_ours`]) is never one of them.
 
 use super::{Inputs, Presets, Record};
 use crate::reproduce::plan::{Cut, Experiment, Preset};
@@ -12,9 +13,9 @@ pub(super) fn rank(preset: &str) -> (usize, &str) {
 /// Whether `preset` has a run of every one of `runs` of `experiment`.
 fn covers(records: &[Record], experiment: Experiment, preset: &str, runs: &[String]) -> bool {
     runs.iter().all(|run| {
-        records
-            .iter()
-            .any(|r| r.experiment == experiment && r.preset == preset && r.image == *run)
+        records.iter().any(|r| {
+            r.is_ours() && r.experiment == experiment && r.preset == preset && r.image == *run
+        })
     })
 }
 
@@ -26,7 +27,7 @@ fn presets_with_runs<'a>(
 ) -> Vec<&'a str> {
     let mut presets: Vec<&str> = records
         .iter()
-        .filter(|r| r.experiment == experiment && runs.contains(&r.image))
+        .filter(|r| r.is_ours() && r.experiment == experiment && runs.contains(&r.image))
         .map(|r| r.preset.as_str())
         .collect();
     presets.sort_by_key(|p| rank(p));
@@ -96,7 +97,7 @@ pub fn strongest_record<'a>(
 ) -> Option<&'a Record> {
     records
         .iter()
-        .filter(|r| r.experiment == experiment && r.image == image)
+        .filter(|r| r.is_ours() && r.experiment == experiment && r.image == image)
         .min_by_key(|r| (rank(&r.preset), r.seed))
 }
 
@@ -109,6 +110,7 @@ pub(super) fn records_of<'a>(
 ) -> Vec<&'a Record> {
     records
         .iter()
-        .filter(|r| r.experiment == experiment && r.preset == preset && runs.contains(&r.image))
+        .filter(|r| r.is_ours() && r.experiment == experiment && r.preset == preset)
+        .filter(|r| runs.contains(&r.image))
         .collect()
 }

@@ -100,6 +100,7 @@ impl Row {
                 let who = if *authors { "the authors'" } else { "ours" };
                 format!("gain: {who}")
             }
+            Source::Twin { .. } => "ours and the twin".into(),
         };
         match super::scope::preset_of(self) {
             Some(preset) if with_preset => format!("{name}, {preset}"),

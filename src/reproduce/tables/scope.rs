@@ -19,7 +19,8 @@ pub fn preset_of(row: &Row) -> Option<&str> {
         | Source::Ssim { preset }
         | Source::AuthorsSamePixels { preset }
         | Source::Gap { preset }
-        | Source::Gain { preset, .. } => Some(preset),
+        | Source::Gain { preset, .. }
+        | Source::Twin { preset } => Some(preset),
         Source::Paper | Source::AuthorsOutputs | Source::Bench => None,
     }
 }

@@ -63,7 +63,7 @@ pub fn tiling(inputs: &Inputs) -> Table {
         let records: Vec<&Record> = inputs
             .records
             .iter()
-            .filter(|r| r.experiment == Experiment::Tiling && r.preset == preset)
+            .filter(|r| r.is_ours() && r.experiment == Experiment::Tiling && r.preset == preset)
             .collect();
         let source = Source::Ours {
             preset: preset.clone(),

@@ -1,0 +1,347 @@
+//! Ours against the PyTorch twin of our runs (`benches/torch_twin.py`): per image of
+//! Table 1, our final PSNR and the twin's (mean ± sd over seeds), the authors'
+//! published output on the same pixels, and whether ours and the twin differ by more
+//! than their seed-to-seed spread (Welch's t-test, [`super::welch`]).
+//!
+//! The twin runs exactly our job (crop, mask, framing, input, fit, rollback, final
+//! image) with other random draws; the authors' output was fitted on the whole
+//! image. So: ours and the twin apart means our code differs; both near each other
+//! and below the authors' means their published run was a lucky draw, or the crop
+//! is harder than the whole image.
+
+use std::collections::BTreeSet;
+
+use super::welch::{welch, Welch};
+use super::{Cell, Column, Record, Row, Source, Table};
+use crate::reproduce::plan::Experiment;
+use crate::reproduce::record::Implementation;
+
+/// The significance level of the verdicts.
+pub const ALPHA: f64 = 0.05;
+
+/// The columns, in order.
+const COLUMNS: [(&str, usize); 7] = [
+    ("ours", 2),
+    ("PyTorch twin", 2),
+    ("the authors' output, same pixels", 2),
+    ("ours − twin", 2),
+    ("Welch's t", 2),
+    ("df", 1),
+    ("p (two-sided)", 4),
+];
+
+/// What the test assumes, and why it is weak with three seeds a side.
+pub const TEST_NOTE: &str = "The test: Welch's unequal-variance t-test, two-sided, of the final \
+PSNRs of our seeds against the twin's (H₀: the same mean); `df` is the Welch–Satterthwaite \
+degrees of freedom. Its weakness here: with three seeds a side each standard deviation rests on \
+three draws (from a sample sd s of three values, a 95 % interval for σ runs from 0.52 s to 6.3 s) and df is at most 4, \
+so only a difference of several seed sds is detected; it assumes the seeds' PSNRs are normal, \
+which three values cannot check. p < 0.05 is evidence that the implementations differ; p ≥ 0.05 \
+is not evidence that they agree. A rank test cannot help: with 3 + 3 values Mann–Whitney's \
+smallest two-sided p is 0.1.";
+
+/// What the columns are.
+pub const COLUMNS_NOTE: &str = "Final PSNR (dB) on the crop, mean ± sd over seeds. The twin \
+(`benches/torch_twin.py`) runs our job in PyTorch — the same crop, mask, reflection border, \
+input distribution, learning rate, iterations, input noise, rollback and final image, with \
+PyTorch's random draws; the authors' published output, measured on the same pixels, was fitted \
+on the whole image, not on this crop.";
+
+/// Our records and the twin's of Table 1, per preset and image shown.
+struct Pair<'a> {
+    preset: String,
+    image: String,
+    ours: Vec<&'a Record>,
+    twin: Vec<&'a Record>,
+}
+
+impl Pair<'_> {
+    fn finals(records: &[&Record]) -> Vec<f64> {
+        records.iter().filter_map(|r| r.final_psnr).collect()
+    }
+
+    fn test(&self) -> Option<Welch> {
+        welch(&Self::finals(&self.ours), &Self::finals(&self.twin))
+    }
+
+    /// The authors' output on the same pixels: every record of the image measures it alike.
+    fn authors(&self) -> Option<f64> {
+        self.twin
+            .iter()
+            .chain(&self.ours)
+            .find_map(|r| r.authors_psnr)
+    }
+
+    fn row(&self) -> Row {
+        let test = self.test();
+        let of = |f: fn(&Welch) -> f64| test.as_ref().map(|w| Cell::quoted(f(w)));
+        Row {
+            label: format!(
+                "{} ({}; {} + {} seeds)",
+                self.image,
+                self.preset,
+                self.ours.len(),
+                self.twin.len()
+            ),
+            source: Source::Twin {
+                preset: self.preset.clone(),
+            },
+            cells: vec![
+                Cell::of(&Self::finals(&self.ours)),
+                Cell::of(&Self::finals(&self.twin)),
+                self.authors().map(Cell::quoted),
+                of(|w| w.difference),
+                of(|w| w.t),
+                of(|w| w.df),
+                of(|w| w.p),
+            ],
+        }
+    }
+
+    /// The verdict on this image, in words.
+    fn verdict(&self) -> String {
+        let name = format!("{} ({})", self.image, self.preset);
+        match self.test() {
+            None => format!(
+                "{name}: no test (it needs two seeds a side with some spread; there are {} of ours and {} of the twin's).",
+                self.ours.len(),
+                self.twin.len()
+            ),
+            Some(w) if w.p < ALPHA => format!(
+                "{name}: ours and the twin differ by more than their seed spread \
+                 (ours − twin = {:.2} dB, t = {:.2}, df = {:.1}, p = {:.4} < {ALPHA}).",
+                w.difference, w.t, w.df, w.p
+            ),
+            Some(w) => format!(
+                "{name}: no difference beyond the seed spread detected \
+                 (ours − twin = {:.2} dB, t = {:.2}, df = {:.1}, p = {:.4} ≥ {ALPHA}).",
+                w.difference, w.t, w.df, w.p
+            ),
+        }
+    }
+}
+
+/// The (preset, image) pairs with a twin record of Table 1, and their records.
+fn pairs<'a>(ours: &'a [Record], twins: &'a [Record]) -> Vec<Pair<'a>> {
+    let table1 = |r: &&Record| r.experiment == Experiment::Table1;
+    let twins: Vec<&Record> = twins
+        .iter()
+        .filter(table1)
+        .filter(|r| r.implementation() == Implementation::Pytorch)
+        .collect();
+    let keys: BTreeSet<(&str, &str)> = twins
+        .iter()
+        .map(|r| (r.preset.as_str(), r.image.as_str()))
+        .collect();
+    let of = |records: Vec<&'a Record>, (preset, image): (&str, &str)| -> Vec<&'a Record> {
+        records
+            .into_iter()
+            .filter(|r| r.preset == preset && r.image == image)
+            .collect()
+    };
+    let ours: Vec<&Record> = ours.iter().filter(table1).filter(|r| r.is_ours()).collect();
+    keys.into_iter()
+        .map(|key| Pair {
+            preset: key.0.to_string(),
+            image: key.1.to_string(),
+            ours: of(ours.clone(), key),
+            twin: of(twins.clone(), key),
+        })
+        .collect()
+}
+
+/// The twin's runs in one line: versions, devices, iterations, wall time.
+fn twin_runs(pairs: &[Pair]) -> String {
+    let records: Vec<&Record> = pairs.iter().flat_map(|p| p.twin.iter().copied()).collect();
+    let distinct = |f: fn(&Record) -> String| -> Vec<String> {
+        let set: BTreeSet<String> = records.iter().map(|r| f(r)).collect();
+        set.into_iter().collect()
+    };
+    let iterations = distinct(|r| r.iterations.to_string());
+    format!(
+        "Made by the twin's runs: {} run(s) on {}, {} iterations, {:.0} s of wall time in all, {}.",
+        records.len(),
+        distinct(|r| r.device_name.clone()).join(", "),
+        iterations.join("/"),
+        records.iter().map(|r| r.wall_seconds).sum::<f64>(),
+        distinct(|r| r.crate_version.clone()).join("; ")
+    )
+}
+
+/// The table: one row per image of Table 1 that has a twin, ours beside it.
+/// `ours` and `twins` may be any records: only ours, and only the PyTorch twins'
+/// of Table 1, are read from each.
+pub fn twin(ours: &[Record], twins: &[Record]) -> Table {
+    let pairs = pairs(ours, twins);
+    let columns = COLUMNS
+        .iter()
+        .map(|&(name, decimals)| Column {
+            name: name.into(),
+            decimals,
+        })
+        .collect();
+    let mut notes = vec![COLUMNS_NOTE.to_string(), TEST_NOTE.to_string()];
+    notes.extend(pairs.iter().map(Pair::verdict));
+    if !pairs.is_empty() {
+        notes.push(twin_runs(&pairs));
+    }
+    let runs = {
+        let presets: BTreeSet<&str> = pairs.iter().map(|p| p.preset.as_str()).collect();
+        presets
+            .into_iter()
+            .filter_map(|preset| {
+                let rs: Vec<&Record> = pairs
+                    .iter()
+                    .filter(|p| p.preset == preset)
+                    .flat_map(|p| p.ours.iter().copied())
+                    .collect();
+                (!rs.is_empty()).then(|| super::Runs::of(preset, &rs))
+            })
+            .collect()
+    };
+    Table {
+        title: "Table 1, ours against a PyTorch twin of our runs (PSNR, dB)".into(),
+        columns,
+        rows: pairs.iter().map(Pair::row).collect(),
+        notes,
+        runs,
+        missing: pairs.is_empty().then(|| {
+            "**No PyTorch twin run yet**: `python benches/torch_twin.py --images \
+             house,hill,cameraman --seeds 3` writes them under `results/pytorch/cpu/table1/`."
+                .to_string()
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{table1, timing, Inputs, Presets};
+    use super::*;
+    use crate::reproduce::record::test_record;
+
+    fn runs(image: &str, twin: bool, finals: &[f64]) -> Vec<Record> {
+        let implementation = twin.then_some(Implementation::Pytorch);
+        finals
+            .iter()
+            .enumerate()
+            .map(|(seed, &f)| test_record(image, seed as u64, implementation, (f, 37.9)))
+            .collect()
+    }
+
+    fn close(a: f64, b: f64, tol: f64) {
+        assert!((a - b).abs() <= tol, "{a} vs {b}");
+    }
+
+    fn records() -> Vec<Record> {
+        [
+            runs("house", false, &[37.21, 37.30, 37.09]),
+            runs("house", true, &[36.8, 37.6, 36.2]),
+            runs("hill", false, &[30.0, 30.1, 29.9]),
+            runs("hill", true, &[28.0, 28.1, 27.9]),
+            runs("cameraman", true, &[28.0, 28.5]),
+            runs("barbara", false, &[30.0]),
+        ]
+        .concat()
+    }
+
+    #[test]
+    fn per_image_ours_the_twin_the_authors_and_welchs_test() {
+        let all = records();
+        let t = twin(&all, &all);
+        let labels: Vec<&str> = t.rows.iter().map(|r| r.label.as_str()).collect();
+        // Only images with a twin, sorted by name; barbara has ours alone.
+        assert_eq!(
+            labels,
+            [
+                "cameraman (cpu; 0 + 2 seeds)",
+                "hill (cpu; 3 + 3 seeds)",
+                "house (cpu; 3 + 3 seeds)"
+            ]
+        );
+        let cell = |row: usize, col: usize| t.rows[row].cells[col].clone();
+        let house = 2;
+        close(cell(house, 0).unwrap().mean, 37.2, 1e-12);
+        close(cell(house, 0).unwrap().sd.unwrap(), 0.0111f64.sqrt(), 1e-12);
+        close(cell(house, 1).unwrap().mean, 36.866_666_666_666_67, 1e-9);
+        close(
+            cell(house, 1).unwrap().sd.unwrap(),
+            (0.74f64 / 1.5).sqrt(),
+            1e-12,
+        );
+        close(cell(house, 2).unwrap().mean, 37.9, 0.0);
+        close(
+            cell(house, 3).unwrap().mean,
+            37.2 - 36.866_666_666_666_67,
+            1e-9,
+        );
+        // scipy.stats.ttest_ind(ours, twin, equal_var=False): t 0.81290, df 2.08995, p 0.49846.
+        close(cell(house, 4).unwrap().mean, 0.812_900_674_604_997_4, 1e-9);
+        close(cell(house, 5).unwrap().mean, 2.089_954_460_554_339_6, 1e-9);
+        close(cell(house, 6).unwrap().mean, 0.498_457_563_003_154_6, 1e-9);
+        // hill: two points apart, sd 0.1 each: t = 2/√(0.02/3), ν = 4 (closed form of p).
+        let t_hill = 2.0 / (0.02f64 / 3.0).sqrt();
+        let u = t_hill / (1.0 + t_hill * t_hill / 4.0).sqrt();
+        close(cell(1, 4).unwrap().mean, t_hill, 1e-9);
+        close(cell(1, 5).unwrap().mean, 4.0, 1e-9);
+        close(
+            cell(1, 6).unwrap().mean,
+            1.0 - 0.75 * u * (1.0 - u * u / 12.0),
+            1e-12,
+        );
+        // cameraman: no runs of ours, so no test.
+        assert!(cell(0, 0).is_none() && cell(0, 3).is_none() && cell(0, 6).is_none());
+        close(cell(0, 1).unwrap().mean, 28.25, 1e-12);
+        let notes = t.notes.join("\n");
+        assert!(
+            notes.contains("house (cpu): no difference beyond the seed spread detected"),
+            "{notes}"
+        );
+        assert!(notes.contains("p = 0.4985 ≥ 0.05"), "{notes}");
+        assert!(
+            notes.contains("hill (cpu): ours and the twin differ by more than their seed spread"),
+            "{notes}"
+        );
+        assert!(notes.contains("cameraman (cpu): no test"), "{notes}");
+        assert!(notes.contains("Welch's unequal-variance t-test"), "{notes}");
+        let md = t.to_markdown();
+        assert!(md.contains("| house (cpu; 3 + 3 seeds) | 37.20 ± 0.11 | 36.87 ± 0.70 | 37.90 | 0.33 | 0.81 | 2.1 | 0.4985 |"), "{md}");
+        assert!(t.missing.is_none());
+        // Which slice holds which does not matter: each is filtered.
+        let (ours, twins): (Vec<Record>, Vec<Record>) =
+            all.iter().cloned().partition(|r| r.is_ours());
+        assert_eq!(twin(&ours, &twins), t);
+        assert!(twin(&ours, &ours).rows.is_empty() && twin(&ours, &ours).missing.is_some());
+    }
+
+    #[test]
+    fn our_tables_ignore_the_twins() {
+        let all = records();
+        let ours: Vec<Record> = all.iter().filter(|r| r.is_ours()).cloned().collect();
+        for presets in [Presets::All, Presets::Strongest] {
+            let inputs = |records| Inputs {
+                records,
+                bench: &[],
+                data: None,
+                presets,
+            };
+            assert_eq!(table1(&inputs(&all)), table1(&inputs(&ours)));
+            assert_eq!(timing(&inputs(&all)), timing(&inputs(&ours)));
+        }
+        // The twins alone make no row of ours.
+        let twins: Vec<Record> = all.iter().filter(|r| !r.is_ours()).cloned().collect();
+        let inputs = Inputs {
+            records: &twins,
+            bench: &[],
+            data: None,
+            presets: Presets::All,
+        };
+        assert!(table1(&inputs)
+            .rows
+            .iter()
+            .all(|r| r.source == Source::Paper));
+        assert!(
+            crate::reproduce::tables::strongest_record(&twins, Experiment::Table1, "house")
+                .is_none()
+        );
+    }
+}
