@@ -1,10 +1,21 @@
 //! What `dip` says a restoration or a reproduction will take, against the time it took:
 //! the estimate (a few iterations timed) and a run of the same fit, one after the other.
-//! A test binary of its own, so that no other test runs beside these timings.
+//! A test binary of its own, so that no other test binary runs beside these timings,
+//! and its tests take turns ([`one_at_a_time`]): each one's estimate and run would
+//! otherwise share the two cores with the other's.
 
 mod common;
 
+use std::sync::{Mutex, MutexGuard};
+
 use common::{dip, dip_command, path_str, text};
+
+/// Held by each timing test for its whole length, so that no two of them overlap.
+/// (Only `dip` processes run while it is held: no rayon work of this process.)
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::new(());
+    TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// The number after `prefix` in `line` (up to the next space).
 fn number_after(line: &str, prefix: &str) -> f64 {
@@ -19,6 +30,7 @@ fn number_after(line: &str, prefix: &str) -> f64 {
 /// time. `--dry-run` says the same and writes nothing.
 #[test]
 fn a_restoration_takes_the_time_it_announces() {
+    let _turn = one_at_a_time();
     let Some(path) = common::data_file("denoising-cbm3d9/image_F16_512rgb.png") else {
         return;
     };
@@ -76,6 +88,7 @@ fn a_restoration_takes_the_time_it_announces() {
 /// house, 258 × 258 with its border, here 20 iterations) within 20 % of its record's wall time.
 #[test]
 fn reproduce_estimates_a_whole_image_run() {
+    let _turn = one_at_a_time();
     if common::data_file("inpainting-table1/masked/house.png").is_none() {
         return;
     }
