@@ -355,6 +355,7 @@ fn table1_index(image: &str) -> usize {
 fn inputs<'a>(records: &'a [Record], data: &'a DataDir, presets: Presets) -> Inputs<'a> {
     Inputs {
         records,
+        twins: &[],
         bench: &[],
         data: Some(data),
         presets,
@@ -801,6 +802,7 @@ fn the_stopping_experiment_records_where_the_rule_stops() {
     let owned: Vec<Record> = records.into_iter().cloned().collect();
     let inputs = Inputs {
         records: &owned,
+        twins: &[],
         bench: &[],
         data: None,
         presets: Presets::All,

@@ -62,6 +62,7 @@ table_blocks! {
     "demos-table" => tables::demos(inputs).scoped();
     "stopping-table" => tables::stopping(inputs).scoped();
     "tiling-table" => tables::tiling(inputs).scoped();
+    "twin-table" => tables::twin(inputs.records, inputs.twins).scoped();
     "timing" => tables::timing(inputs).to_markdown();
     "bench" => tables::bench(inputs).to_markdown();
 }
@@ -278,6 +279,7 @@ mod tests {
         // The compiled expression: without records, a table that says so.
         let inputs = Inputs {
             records: &[],
+            twins: &[],
             bench: &[],
             data: None,
             presets: tables::Presets::Strongest,

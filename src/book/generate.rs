@@ -114,8 +114,10 @@ pub struct Generator {
     pub data: DataDir,
     /// The results folder: the records, and our restored images beside them.
     pub results: PathBuf,
-    /// Every run record under `results`.
+    /// Our run records under `results`.
     pub records: Vec<Record>,
+    /// The PyTorch twins' records (`results/pytorch/`).
+    pub twins: Vec<Record>,
     /// The benchmark records of `results/bench/`.
     pub bench: Vec<BenchRecord>,
     /// Generated files: (path relative to the book's output, bytes).
@@ -132,6 +134,7 @@ impl Generator {
             data,
             results: results.to_path_buf(),
             records: record::load_records(results).with_context(read)?,
+            twins: record::load_twin_records(results).with_context(read)?,
             bench: record::load_bench_records(results).with_context(read)?,
             assets,
             outputs: Default::default(),
@@ -142,6 +145,7 @@ impl Generator {
     pub(super) fn inputs(&self) -> Inputs<'_> {
         Inputs {
             records: &self.records,
+            twins: &self.twins,
             bench: &self.bench,
             data: Some(&self.data),
             presets: Presets::Strongest,

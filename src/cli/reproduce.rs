@@ -549,13 +549,14 @@ fn print_tables(args: &ResultsArgs, records: &[reproduce::Record]) -> Result<()>
     let data = DataDir::locate(args.data.as_deref());
     let inputs = tables::Inputs {
         records,
+        twins: records,
         bench: &bench,
         data: Some(&data),
         presets: tables::Presets::All,
     };
     let mut all = tables::all(&inputs);
     if records.iter().any(|r| !r.is_ours()) {
-        all.push(tables::twin(records, records));
+        all.push(tables::twin(inputs.records, inputs.twins));
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&all)?);

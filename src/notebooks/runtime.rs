@@ -13,7 +13,7 @@ use crate::display::{Markdown, Row};
 use crate::image_io::Image;
 use crate::reproduce::tables::{self, Inputs, Presets};
 use crate::reproduce::{
-    load_bench_records, load_records, BenchRecord, Experiment, Job, Record, Task,
+    load_bench_records, load_records, load_twin_records, BenchRecord, Experiment, Job, Record, Task,
 };
 
 /// The repository the crate was built from (the notebooks' `..`).
@@ -64,6 +64,8 @@ pub fn book_block(args: &str) -> Result<Markdown> {
 /// notebook's cell replays — a table of the book, a run's images, its curves.
 pub struct Replay {
     pub records: Vec<Record>,
+    /// The PyTorch twins of our runs (`results/pytorch/`).
+    pub twins: Vec<Record>,
     pub bench: Vec<BenchRecord>,
     pub data: DataDir,
     /// The results folder (the records, and our restored images beside them).
@@ -77,6 +79,7 @@ impl Replay {
         let read = || format!("cannot read the records in {}", results.display());
         Ok(Self {
             records: load_records(&results).with_context(read)?,
+            twins: load_twin_records(&results).with_context(read)?,
             bench: load_bench_records(&results).with_context(read)?,
             data: data_dir(),
             results,
@@ -88,6 +91,7 @@ impl Replay {
     pub fn inputs(&self) -> Inputs<'_> {
         Inputs {
             records: &self.records,
+            twins: &self.twins,
             bench: &self.bench,
             data: Some(&self.data),
             presets: Presets::Strongest,

@@ -309,6 +309,8 @@ pub enum Presets {
 #[derive(Clone, Copy, Debug)]
 pub struct Inputs<'a> {
     pub records: &'a [Record],
+    /// The PyTorch twins of our runs ([`twin()`]'s other side; no other table reads them).
+    pub twins: &'a [Record],
     pub bench: &'a [BenchRecord],
     /// The data folder, for the authors' outputs (their rows are left out without it).
     pub data: Option<&'a DataDir>,
@@ -338,6 +340,7 @@ mod tests {
     pub(super) fn no_runs() -> Inputs<'static> {
         Inputs {
             records: &[],
+            twins: &[],
             bench: &[],
             data: None,
             presets: Presets::Strongest,

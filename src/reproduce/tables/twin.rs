@@ -320,6 +320,7 @@ mod tests {
         for presets in [Presets::All, Presets::Strongest] {
             let inputs = |records| Inputs {
                 records,
+                twins: &[],
                 bench: &[],
                 data: None,
                 presets,
@@ -331,6 +332,7 @@ mod tests {
         let twins: Vec<Record> = all.iter().filter(|r| !r.is_ours()).cloned().collect();
         let inputs = Inputs {
             records: &twins,
+            twins: &[],
             bench: &[],
             data: None,
             presets: Presets::All,
