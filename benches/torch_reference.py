@@ -11,6 +11,7 @@ channels, uniform in [0, 0.1)), MSE to a target image, backward, Adam step.
     python benches/torch_reference.py --size 256 --channels 3 --iterations 5
     python benches/torch_reference.py --count-params --channels 1
     python benches/torch_reference.py --size 256 --flops
+    python benches/torch_reference.py --size 64 --count-ops
     python benches/torch_reference.py --size 256 --record results/bench/pytorch-cpu-256-c3.json
 
 The last line is `median seconds per iteration: X`, as for `dip bench`. With
@@ -163,6 +164,50 @@ def profile(net, opt, z, target, dev, iterations=2):
         print(f"top-level aten ops per iteration: {len(ops) / iterations:.0f}")
 
 
+# Ops that launch no kernel: an allocation, reading Adam's step count (a CPU tensor on
+# CUDA too), the profiler's marks.
+NO_KERNEL = {"empty", "_local_scalar_dense", "_record_function_enter_new", "_record_function_exit"}
+
+
+def count_ops(net, z, target, foreach):
+    """The aten ops one iteration runs below autograd, per phase, views and `NO_KERNEL`
+    left out: on CUDA each is about one kernel launch (a convolution's may be a few cuDNN
+    kernels, a foreach op one per group of tensors). Adam as
+    PyTorch runs it on CUDA (`foreach=True`: a few multi-tensor ops over all parameters)
+    or one parameter at a time (`foreach=False`, its default on the CPU)."""
+    from collections import Counter
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Count(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.ops = Counter()
+            self.bytes = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            if not func.is_view and func.overloadpacket.__name__ not in NO_KERNEL:
+                self.ops[func.__name__] += 1
+                tensors = [t for t in torch.utils._pytree.tree_leaves(out) if isinstance(t, torch.Tensor)]
+                self.bytes += sum(t.numel() * t.element_size() for t in tensors)
+            return out
+
+    opt = torch.optim.Adam(net.parameters(), lr=0.01, foreach=foreach)
+    iteration(net, opt, z, target)  # Adam's state exists from the first step on
+    phases = {}
+    opt.zero_grad(set_to_none=True)
+    with Count() as c:
+        loss = nn.functional.mse_loss(net(z), target)
+    phases["forward and loss"] = c
+    with Count() as c:
+        loss.backward()
+    phases["backward"] = c
+    with Count() as c:
+        opt.step()
+    phases["Adam step"] = c
+    return phases
+
+
 def write_record(path, record):
     """Write `record` as JSON to `path` atomically (a temporary file, then a rename)."""
     folder = os.path.dirname(os.path.abspath(path))
@@ -191,6 +236,8 @@ def main():
     p.add_argument("--profile", action="store_true",
                    help="profile two iterations after a warm-up: the ops (and on CUDA the kernels) that take "
                         "the time, and how many kernels one iteration launches; then exit")
+    p.add_argument("--count-ops", action="store_true",
+                   help="count the ops (each about a kernel launch on CUDA) of one iteration, per phase; then exit")
     p.add_argument("--record", metavar="FILE", help="also write the result as JSON (the fields of `dip bench --record`)")
     a = p.parse_args()
 
@@ -219,6 +266,19 @@ def main():
 
     if a.profile:
         profile(net, opt, z, target, dev)
+        return
+    if a.count_ops:
+        mib = lambda b: b / (1024 * 1024)
+        for foreach in (True, False):
+            phases = count_ops(net, z, target, foreach)
+            counts = ", ".join(f"{name} {sum(c.ops.values())} ({mib(c.bytes):.1f} MiB)"
+                               for name, c in phases.items())
+            total = sum(sum(c.ops.values()) for c in phases.values())
+            written = sum(c.bytes for c in phases.values())
+            print(f"aten ops that launch a kernel on CUDA (MiB written), Adam foreach={foreach}: "
+                  f"{counts}; total {total} ({mib(written):.1f} MiB)")
+        for name, c in count_ops(net, z, target, True).items():
+            print(f"  {name}: " + ", ".join(f"{op} {n}" for op, n in c.ops.most_common()))
         return
 
     print(f"PyTorch {torch.__version__} standard skip net, {INPUT_CHANNELS} -> {a.channels} channels, "

@@ -20,6 +20,7 @@
 //! (1136 MiB); at 256² and below nothing is that large.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 /// `System`, but zeroed blocks of [`MAPPED_FROM`] bytes and more are fresh mappings (Linux).
 pub struct DipAllocator;
@@ -124,14 +125,55 @@ fn mappable(layout: &Layout) -> bool {
     layout.size() >= MAPPED_FROM && layout.align() <= 4096
 }
 
+/// Whether [`count_element_blocks`] is counting (a flag read on every allocation; the
+/// counters are touched only while it is set).
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static BLOCKS: AtomicUsize = AtomicUsize::new(0);
+static BLOCK_BYTES: AtomicU64 = AtomicU64::new(0);
+
+/// Blocks of 4-byte elements (alignment 4: the buffers of float32 and u32 tensors),
+/// counted while [`COUNTING`] is set.
+fn count(layout: &Layout) {
+    if COUNTING.load(Ordering::Relaxed) && layout.align() == 4 {
+        BLOCKS.fetch_add(1, Ordering::Relaxed);
+        BLOCK_BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
+    }
+}
+
+/// Run `f` and count the blocks of 4-byte elements that the whole process allocates
+/// meanwhile (every thread): `(f's result, blocks, bytes)`. Each candle op that
+/// writes a new float32 tensor allocates one such block (a view allocates none);
+/// shapes, strides and the matrix products' packing buffers have other alignments.
+/// Counts only where [`DipAllocator`] is the program's allocator; one count at a
+/// time (an error otherwise), so nothing else should allocate tensors meanwhile.
+pub fn count_element_blocks<R>(f: impl FnOnce() -> R) -> Result<(R, usize, u64), &'static str> {
+    if COUNTING
+        .compare_exchange(false, true, Ordering::AcqRel, Ordering::Relaxed)
+        .is_err()
+    {
+        return Err("another count of allocations is running");
+    }
+    BLOCKS.store(0, Ordering::Relaxed);
+    BLOCK_BYTES.store(0, Ordering::Relaxed);
+    let r = f();
+    COUNTING.store(false, Ordering::Release);
+    Ok((
+        r,
+        BLOCKS.load(Ordering::Relaxed),
+        BLOCK_BYTES.load(Ordering::Relaxed),
+    ))
+}
+
 // SAFETY: every block comes from `System` or from `mapped::map`, and goes back to where
 // it came from (`mapped::unmap` recognises its own).
 unsafe impl GlobalAlloc for DipAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count(&layout);
         System.alloc(classed(layout))
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count(&layout);
         if mappable(&layout) {
             if let Some(p) = mapped::map(layout.size()) {
                 return p;

@@ -160,14 +160,13 @@ pub fn bench_with(
     device: &Device,
     mut on_iteration: impl FnMut(usize, f64),
 ) -> Result<BenchReport> {
-    let config = SkipConfig::standard(INPUT_CHANNELS, options.channels);
-    let mut net = SkipNet::new(&config, options.seed, device)?;
-    net.check_input_size(options.size, options.size)?;
-    net.kernels = options.kernels;
-    let mut rng = Rng::new(options.seed.wrapping_add(1));
-    let (s, c) = (options.size, options.channels);
-    let z = input::noise(INPUT_CHANNELS, s, s, &mut rng, device)?;
-    let target = Tensor::from_vec(rng.uniform(c * s * s, 0.0, 1.0), (1, c, s, s), device)?;
+    let Problem {
+        config,
+        net,
+        z,
+        target,
+    } = Problem::new(options, device)?;
+    let s = options.size;
     let mut adam = Adam::new(net.parameters(), AdamConfig::with_lr(0.01))?;
 
     let mut seconds = Vec::with_capacity(options.iterations);
@@ -203,6 +202,34 @@ pub fn bench_with(
         peak_rss_bytes: peak_rss_bytes(),
         threads: candle_core::utils::get_num_threads(),
     })
+}
+
+/// What one iteration works on: the standard net, its input `z` and a random target.
+pub(crate) struct Problem {
+    pub config: SkipConfig,
+    pub net: SkipNet,
+    pub z: Tensor,
+    pub target: Tensor,
+}
+
+impl Problem {
+    /// The net, `z` and target of `options` (seeded) on `device`.
+    pub fn new(options: &BenchOptions, device: &Device) -> Result<Self> {
+        let config = SkipConfig::standard(INPUT_CHANNELS, options.channels);
+        let mut net = SkipNet::new(&config, options.seed, device)?;
+        net.check_input_size(options.size, options.size)?;
+        net.kernels = options.kernels;
+        let mut rng = Rng::new(options.seed.wrapping_add(1));
+        let (s, c) = (options.size, options.channels);
+        let z = input::noise(INPUT_CHANNELS, s, s, &mut rng, device)?;
+        let target = Tensor::from_vec(rng.uniform(c * s * s, 0.0, 1.0), (1, c, s, s), device)?;
+        Ok(Self {
+            config,
+            net,
+            z,
+            target,
+        })
+    }
 }
 
 /// The times of an iteration's three phases, each ended by waiting for the device.

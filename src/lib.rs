@@ -44,6 +44,7 @@ pub mod input;
 pub mod metrics;
 pub mod net;
 pub mod notebooks;
+pub mod op_count;
 pub mod ops;
 pub mod optim;
 pub mod reproduce;

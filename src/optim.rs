@@ -34,9 +34,10 @@ impl AdamConfig {
 /// The optimiser: parameters, first and second moments, and the step count.
 pub struct Adam {
     pub config: AdamConfig,
-    /// Take the step in place where it can (float32 on the CPU; the default), or
-    /// always with tensor ops (for comparison: the two agree bit for bit).
-    pub in_place: bool,
+    /// Take the step in place where it can (float32 on the CPU; [`Adam::new`]), or
+    /// always with tensor ops, as on a GPU ([`Adam::with_tensor_ops`]; the two agree
+    /// bit for bit).
+    in_place: bool,
     params: Vec<Var>,
     /// Each parameter's moments.
     moments: Vec<Moments>,
@@ -54,10 +55,20 @@ enum Moments {
 impl Adam {
     /// Adam over `params`, all moments zero.
     pub fn new(params: Vec<Var>, config: AdamConfig) -> Result<Self> {
+        Self::build(params, config, true)
+    }
+
+    /// Adam whose step is tensor ops on every device, the moments tensors: what runs on
+    /// a GPU, on the CPU too.
+    pub fn with_tensor_ops(params: Vec<Var>, config: AdamConfig) -> Result<Self> {
+        Self::build(params, config, false)
+    }
+
+    fn build(params: Vec<Var>, config: AdamConfig, in_place: bool) -> Result<Self> {
         let moments = params
             .iter()
             .map(|p| {
-                if on_host(p) {
+                if in_place && on_host(p) {
                     let n = p.elem_count();
                     Ok(Moments::Host(vec![0.0; n], vec![0.0; n]))
                 } else {
@@ -67,7 +78,7 @@ impl Adam {
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             config,
-            in_place: true,
+            in_place,
             params,
             moments,
             step: 0,
@@ -78,10 +89,7 @@ impl Adam {
     /// a gradient are left alone (PyTorch skips them too).
     pub fn step(&mut self, grads: &GradStore) -> Result<()> {
         let AdamConfig {
-            lr,
-            beta1,
-            beta2,
-            eps,
+            lr, beta1, beta2, ..
         } = self.config;
         self.step += 1;
         let t = self.step as i32;
@@ -101,14 +109,33 @@ impl Adam {
                 continue;
             }
             let (m, v) = moments.tensors(p)?;
-            let m = ((&m * beta1)? + (g * (1.0 - beta1))?)?;
-            let v = ((&v * beta2)? + (g.sqr()? * (1.0 - beta2))?)?;
-            let denom = ((v.sqrt()? / sqrt_c2)? + eps)?;
-            let update = ((&m / denom)? * step_size)?;
+            let (m, v, update) = self.config.update(g, &m, &v, (step_size, sqrt_c2))?;
             p.set(&p.as_tensor().sub(&update)?)?;
             moments.set(m, v)?;
         }
         Ok(())
+    }
+}
+
+impl AdamConfig {
+    /// One step's arithmetic in tensor ops: from the gradient `g` and the moments
+    /// `(m, v)`, the new moments and the update to subtract from the parameter, given
+    /// the bias corrections `(step size, √c₂)`.
+    pub fn update(
+        &self,
+        g: &Tensor,
+        m: &Tensor,
+        v: &Tensor,
+        (step_size, sqrt_c2): (f64, f64),
+    ) -> Result<(Tensor, Tensor, Tensor)> {
+        let Self {
+            beta1, beta2, eps, ..
+        } = *self;
+        let m = ((m * beta1)? + (g * (1.0 - beta1))?)?;
+        let v = ((v * beta2)? + (g.sqr()? * (1.0 - beta2))?)?;
+        let denom = ((v.sqrt()? / sqrt_c2)? + eps)?;
+        let update = ((&m / denom)? * step_size)?;
+        Ok((m, v, update))
     }
 }
 // ANCHOR_END: adam_step
@@ -305,8 +332,13 @@ mod tests {
                     .unwrap(),
             )
             .unwrap();
-            let mut adam = Adam::new(vec![p.clone()], AdamConfig::with_lr(0.01)).unwrap();
-            adam.in_place = in_place;
+            let config = AdamConfig::with_lr(0.01);
+            let build = if in_place {
+                Adam::new
+            } else {
+                Adam::with_tensor_ops
+            };
+            let mut adam = build(vec![p.clone()], config).unwrap();
             for k in 0..5 {
                 let w = (p.as_tensor().sin().unwrap() * (k as f64 + 1.0))
                     .unwrap()

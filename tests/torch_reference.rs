@@ -67,3 +67,22 @@ fn the_pytorch_reference_has_our_parameter_count_and_flops() {
         );
     }
 }
+
+/// PyTorch's count of an iteration's kernel launches and the bytes they write at
+/// 64² (`--count-ops`, Adam as on CUDA) is the one the README gives beside ours.
+#[test]
+#[ignore = "needs PyTorch: DIP_TORCH_PYTHON=python cargo test --test torch_reference -- --ignored"]
+fn the_readme_gives_pytorchs_op_count() {
+    let out = torch_script(&["--size", "64", "--count-ops", "--threads", "1"]);
+    let line = out
+        .lines()
+        .find(|l| l.contains("foreach=True"))
+        .expect("a count with foreach=True");
+    let total = line.rsplit("total ").next().unwrap();
+    let (launches, rest) = total.split_once(" (").unwrap();
+    let mib: f64 = rest.split_whitespace().next().unwrap().parse().unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let said = format!("PyTorch's {launches} and {mib:.0} MiB");
+    assert!(readme.contains(&said), "README lacks {said:?}");
+}

@@ -134,7 +134,11 @@ fn scale_row(svg: &mut String, l: &LevelLayout, (i, last): (usize, bool), y: f64
             170.0,
             36.0,
             "#fde9c9",
-            &[format!("s{}: conv {k}×{k}, {in_ch}→{s}", i + 1, k = skip.kernel)],
+            &[format!(
+                "s{}: conv {k}×{k}, {in_ch}→{s}",
+                i + 1,
+                k = skip.kernel
+            )],
         );
     }
     let up = match l.upsample {

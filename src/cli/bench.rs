@@ -36,6 +36,11 @@ pub struct BenchArgs {
     /// On CUDA, float32 matrix products in TF32 (compare with the PyTorch script's --tf32).
     #[arg(long)]
     pub tf32: bool,
+    /// Count the ops of one iteration instead of timing it, on the CPU, and the bytes
+    /// they write; with `--kernels gemm` (the GPU's program) each is a kernel launch
+    /// on a GPU. Then exit.
+    #[arg(long)]
+    pub count_ops: bool,
     /// Also write the result as a JSON record to FILE (the book's timing table reads
     /// results/bench/<implementation>-<device>-<size>-c<channels>.json).
     #[arg(long, value_name = "FILE")]
@@ -65,6 +70,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
         },
         seed: args.seed,
     };
+    if args.count_ops {
+        return count_ops(&options);
+    }
     let device = dip::device::select(&args.device)?;
     if args.tf32 && !device.is_cuda() {
         anyhow::bail!("--tf32 applies to CUDA matrix products only: use it with --device cuda");
@@ -75,5 +83,36 @@ pub fn run(args: BenchArgs) -> Result<()> {
         // Silently: the last line printed stays the median, for scripts.
         dip::bench::write_record(&report, &device, path)?;
     }
+    Ok(())
+}
+
+/// `dip bench --count-ops`: the launches and bytes of each phase of one iteration.
+fn count_ops(options: &BenchOptions) -> Result<()> {
+    let ops = dip::op_count::count_iteration(options)?;
+    let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+    let meaning = match options.kernels {
+        Kernels::Gemm => "the GPU's program: each op writes a new tensor, a kernel launch on a GPU",
+        _ => "the CPU's program: buffers of float32 allocated, our kernels' scratch among them",
+    };
+    println!(
+        "ops of one iteration ({:?} kernels, {}×{}, {} channels; {meaning})",
+        options.kernels, options.size, options.size, options.channels
+    );
+    for (phase, p) in [
+        ("forward and loss", ops.forward),
+        ("backward", ops.backward),
+        ("Adam step", ops.adam),
+    ] {
+        println!(
+            "  {phase}: {} ops, {:.1} MiB written",
+            p.launches,
+            mib(p.bytes)
+        );
+    }
+    println!(
+        "ops per iteration: {} ({:.1} MiB written)",
+        ops.launches(),
+        mib(ops.bytes())
+    );
     Ok(())
 }
