@@ -120,6 +120,9 @@ pub struct Step {
     /// The variance of the recent outputs, where a stopping rule watches them ([`crate::stopping`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variance: Option<f64>,
+    /// The same variance of the recent *averaged* outputs, where a rule watches them too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variance_average: Option<f64>,
 }
 
 /// The outcome of a fit.
@@ -281,6 +284,7 @@ impl<'a> Fitter<'a> {
             psnr_clean_average,
             rolled_back,
             variance: None,
+            variance_average: None,
         };
         self.history.push(step.clone());
         self.elapsed += start.elapsed().as_secs_f64();
@@ -364,6 +368,7 @@ impl<'a> Fitter<'a> {
             psnr_clean_average: None,
             rolled_back: true,
             variance: None,
+            variance_average: None,
         };
         self.history.push(step.clone());
         Ok(step)

@@ -157,6 +157,7 @@ pub fn load(path: &Path, device: &Device) -> Result<(CheckpointMeta, FitState)> 
             psnr_clean_average: opt(r[4]),
             rolled_back: r[5] != 0.0,
             variance: None,
+            variance_average: None,
         })
         .collect();
     let state = FitState {

@@ -38,7 +38,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Instant, SystemTime};
 
-use candle_core::Device;
+use candle_core::{Device, Tensor};
 
 pub use concurrent::run_concurrently;
 pub use plan::{Cut, Experiment, Job, Preset, Task};
@@ -448,7 +448,11 @@ fn fit(
     events: &mut dyn FnMut(Event),
 ) -> Result<Option<Outcome>> {
     let ckpt_path = record::checkpoint_path(&options.results, job);
-    let mut watch = job.watch.map(Detector::new);
+    // The rule watches the outputs, and the averaged outputs beside them (the records
+    // compare keeping either).
+    let mut watch = job
+        .watch
+        .map(|rule| (Detector::new(rule), Detector::new(rule)));
     let panic_at = injected_panic(job);
     while !fitter.finished() {
         if panic_at == Some(fitter.iteration()) {
@@ -458,13 +462,18 @@ fn fit(
             );
         }
         let mut step = fitter.step()?;
-        if let (Some(detector), Some(out)) = (&mut watch, &fitter.last_output) {
-            let values = out.flatten_all()?.to_vec1::<f32>()?;
-            step.variance = detector
-                .observe(step.iteration, &values, step.loss)
+        if let (Some((raw, averaged)), Some(out)) = (&mut watch, &fitter.last_output) {
+            let values = |t: &Tensor| t.flatten_all()?.to_vec1::<f32>();
+            step.variance = raw
+                .observe(step.iteration, &values(out)?, step.loss)
                 .variance;
+            if let Some(average) = &fitter.average {
+                let verdict = averaged.observe(step.iteration, &values(average)?, step.loss);
+                step.variance_average = verdict.variance;
+            }
             if let Some(last) = fitter.history.last_mut() {
                 last.variance = step.variance;
+                last.variance_average = step.variance_average;
             }
         }
         events(Event::Step { job, step: &step });

@@ -27,6 +27,9 @@ pub struct HistoryPoint {
     /// The variance of the recent outputs, in a watched run ([`crate::stopping`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variance: Option<f64>,
+    /// The same of the averaged outputs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variance_average: Option<f64>,
 }
 
 impl HistoryPoint {
@@ -40,6 +43,7 @@ impl HistoryPoint {
             psnr_clean_average: s.psnr_clean_average.and_then(f),
             rolled_back: s.rolled_back,
             variance: s.variance.and_then(f),
+            variance_average: s.variance_average.and_then(f),
         }
     }
 }
@@ -220,6 +224,17 @@ pub struct StoppingSummary {
     /// The averaged output's PSNR after the paper's fixed number of iterations.
     pub fixed_psnr: Option<f64>,
     pub fixed_iterations: usize,
+    /// The same rule on the averaged outputs: where their variance was lowest, and the
+    /// averaged output's PSNR there (what stopping on its own gives, keeping the average).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detected_average: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_average_psnr: Option<f64>,
+    /// The best PSNR of the averaged output and where.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best_average_psnr: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best_average_iteration: Option<usize>,
 }
 
 /// The paper's fixed number of denoising iterations, the comparison of the stopping rule.
@@ -233,19 +248,35 @@ impl StoppingSummary {
         }
         let steps: Vec<(Option<f64>, f64)> = history.iter().map(|s| (s.variance, s.loss)).collect();
         let (detected, stopped_at) = stopping::replay(rule, &steps);
-        let best = history
+        let best = |psnr: fn(&Step) -> Option<f64>| {
+            history
+                .iter()
+                .filter_map(|s| Some((psnr(s).filter(|p| p.is_finite())?, s.iteration)))
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+        };
+        let (best_raw, best_average) = (best(|s| s.psnr_clean), best(|s| s.psnr_clean_average));
+        let averaged: Vec<(Option<f64>, f64)> = history
             .iter()
-            .filter_map(|s| Some((s.psnr_clean.filter(|p| p.is_finite())?, s.iteration)))
-            .max_by(|a, b| a.0.total_cmp(&b.0));
+            .map(|s| (s.variance_average, s.loss))
+            .collect();
+        let detected_average = averaged
+            .iter()
+            .any(|s| s.0.is_some())
+            .then(|| stopping::replay(rule, &averaged).0)
+            .flatten();
         let fixed_iterations = FIXED_DENOISING_ITERATIONS.min(history.len());
         Some(Self {
             detected,
             stopped_at,
             auto_psnr: detected.and_then(|d| history.get(d)?.psnr_clean),
-            best_psnr: best.map(|b| b.0),
-            best_iteration: best.map(|b| b.1),
+            best_psnr: best_raw.map(|b| b.0),
+            best_iteration: best_raw.map(|b| b.1),
             fixed_psnr: history[fixed_iterations - 1].psnr_clean_average,
             fixed_iterations,
+            detected_average,
+            auto_average_psnr: detected_average.and_then(|d| history.get(d)?.psnr_clean_average),
+            best_average_psnr: best_average.map(|b| b.0),
+            best_average_iteration: best_average.map(|b| b.1),
         })
     }
 }
@@ -625,6 +656,48 @@ pub(crate) fn test_record(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The rule finds the lowest variance of the outputs and, separately, of the
+    /// averaged outputs, and the summary keeps each one's PSNR there.
+    #[test]
+    fn the_stopping_summary_watches_the_outputs_and_their_average() {
+        let raw = |t: usize| 30.0 - ((t as f64 - 250.0) / 100.0).powi(2);
+        let averaged = |t: usize| 31.0 - ((t as f64 - 460.0) / 100.0).powi(2);
+        let history: Vec<Step> = (0..2000)
+            .map(|t| {
+                let tf = t as f64;
+                Step {
+                    iteration: t,
+                    loss: if t == 0 { 1.0 } else { 0.1 },
+                    psnr_corrupted: 20.0,
+                    psnr_clean: Some(raw(t)),
+                    psnr_clean_average: Some(averaged(t)),
+                    rolled_back: false,
+                    variance: (t >= 100).then(|| (tf - 300.0).powi(2) + 1.0),
+                    variance_average: (t >= 100).then(|| (tf - 450.0).powi(2) + 1.0),
+                }
+            })
+            .collect();
+        let s = StoppingSummary::of(StopRule::WMV, &history).unwrap();
+        assert_eq!((s.detected, s.stopped_at), (Some(300), Some(1300)));
+        assert_eq!(s.auto_psnr, Some(raw(300)));
+        assert_eq!((s.best_psnr, s.best_iteration), (Some(30.0), Some(250)));
+        assert_eq!(s.detected_average, Some(450));
+        assert_eq!(s.auto_average_psnr, Some(averaged(450)));
+        assert_eq!(
+            (s.best_average_psnr, s.best_average_iteration),
+            (Some(31.0), Some(460))
+        );
+        let unwatched: Vec<Step> = history
+            .into_iter()
+            .map(|s| Step {
+                variance_average: None,
+                ..s
+            })
+            .collect();
+        let s = StoppingSummary::of(StopRule::WMV, &unwatched).unwrap();
+        assert_eq!((s.detected_average, s.auto_average_psnr), (None, None));
+    }
 
     /// Write `record` where it belongs in `results`, as JSON.
     fn put(results: &Path, record: &Record) -> PathBuf {
