@@ -18,7 +18,9 @@ pub struct ReproduceArgs {
     /// paper (the reference settings), cpu (the paper on 64×64 crops, hours on a CPU), quick (reduced; ~5 minutes on 2 cores) or tiny (seconds; for tests). `--estimate` says what one costs here.
     #[arg(long, default_value = "quick")]
     pub preset: String,
-    /// Only these experiments: table1, denoising, sr, demos, stopping, tiling (comma-separated).
+    /// Only these experiments: table1, denoising, sr, demos, stopping, tiling (comma-separated);
+    /// stopping-sizes (the cpu preset's stopping rule on 128² and 256² crops at σ = 15, 25
+    /// and 50) runs only when named here.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Only these images (comma-separated): run names such as set5-x4-baby, or short names such as baby.

@@ -69,6 +69,7 @@ pub(super) fn experiment_jobs(p: Preset, experiment: Experiment) -> Vec<Job> {
         Experiment::Demos => demo_jobs(p),
         Experiment::Stopping => stopping_jobs(p),
         Experiment::Tiling => tiling_jobs(p),
+        Experiment::StoppingSizes => stopping_sizes_jobs(p),
     }
 }
 
@@ -141,6 +142,51 @@ fn stopping_jobs(p: Preset) -> Vec<Job> {
             job
         })
         .collect()
+}
+
+/// The centre crops and noise levels (0–255) of the stopping runs where users run the
+/// rule: larger than the cpu preset's 64², at the paper's σ and on either side of it.
+pub const STOPPING_SIZES: [usize; 2] = [128, 256];
+pub const STOPPING_SIGMAS: [f32; 3] = [15.0, 25.0, 50.0];
+
+/// The stopping runs (their images, iterations and rule) on each of [`STOPPING_SIZES`]
+/// at each of [`STOPPING_SIGMAS`], named `<image>-<side>-s<σ>` (`--images <image>` picks
+/// all six); the authors' output is
+/// measured where it is of the same noise (σ = 25). The tiny preset runs one image,
+/// its own crop, σ = 25.
+fn stopping_sizes_jobs(p: Preset) -> Vec<Job> {
+    let (sizes, sigmas, images): (&[usize], &[f32], usize) = match p {
+        Preset::Tiny => (&[32], &[25.0], 1),
+        _ => (
+            &STOPPING_SIZES,
+            &STOPPING_SIGMAS,
+            paper::DENOISING_IMAGES.len(),
+        ),
+    };
+    let bases: Vec<Job> = stopping_jobs(p).into_iter().take(images).collect();
+    let mut out = Vec::new();
+    // The smaller crop of every image first: its runs take a quarter of the time.
+    for &side in sizes {
+        for base in &bases {
+            for &level in sigmas {
+                let mut job = base.clone();
+                job.experiment = Experiment::StoppingSizes;
+                job.image = format!("{}-{side}-s{level}", base.image);
+                job.cut = Cut::CentreCrop(side);
+                if let Task::Denoising {
+                    sigma, reference, ..
+                } = &mut job.task
+                {
+                    if level != *sigma {
+                        *reference = None;
+                    }
+                    *sigma = level;
+                }
+                out.push(job);
+            }
+        }
+    }
+    out
 }
 
 /// The images of the tiling experiment (names of [`paper::DENOISING_IMAGES`]).
@@ -469,6 +515,31 @@ mod tests {
             11 + 9 + 38 + 9 + 2 * TILING_IMAGES.len(),
             "table1, denoising, sr, stopping, and tiling (whole and tiled)"
         );
+        // The larger stopping runs, on request only, are the cpu stopping runs on other
+        // crops and noise levels.
+        let larger = jobs(Preset::Cpu, &[Experiment::StoppingSizes], &[], None, 1);
+        assert_eq!(
+            larger.len(),
+            9 * STOPPING_SIZES.len() * STOPPING_SIGMAS.len()
+        );
+        for r in &larger {
+            let s = cpu
+                .iter()
+                .find(|s| s.experiment == Experiment::Stopping && r.image.starts_with(&s.image))
+                .unwrap();
+            assert_eq!((&r.net, &r.fit, r.watch), (&s.net, &s.fit, s.watch));
+            let (
+                Task::Denoising {
+                    sigma, reference, ..
+                },
+                Cut::CentreCrop(side),
+            ) = (&r.task, r.cut)
+            else {
+                panic!("{}: not a denoising crop", r.image);
+            };
+            assert_eq!(r.image, format!("{}-{side}-s{sigma}", s.image));
+            assert_eq!(reference.is_some(), *sigma == 25.0, "{}", r.image);
+        }
         // Tiling is the cpu preset's own: its runs are the cpu denoising runs on a larger crop.
         for t in cpu.iter().filter(|c| c.experiment == Experiment::Tiling) {
             let d = cpu
@@ -478,7 +549,8 @@ mod tests {
             assert_eq!((&t.net, &t.fit, &t.task), (&d.net, &d.fit, &d.task));
             assert_eq!(t.cut, Cut::CentreCrop(128), "{}", t.image);
         }
-        for c in cpu.iter().filter(|c| c.experiment != Experiment::Tiling) {
+        let own = [Experiment::Tiling, Experiment::StoppingSizes];
+        for c in cpu.iter().filter(|c| !own.contains(&c.experiment)) {
             let p = paper
                 .iter()
                 .find(|p| (p.experiment, &p.image) == (c.experiment, &c.image))
