@@ -493,7 +493,7 @@ impl Fitter<'_> {
 }
 
 /// Iterations timed by [`seconds_per_iteration`], after one warm-up.
-pub const TIMED_ITERATIONS: usize = 3;
+pub const TIMED_ITERATIONS: usize = 5;
 
 /// What an iteration of `config`'s fit of `problem` costs here: the median seconds of
 /// [`TIMED_ITERATIONS`] after a warm-up (the first allocates what the others reuse).

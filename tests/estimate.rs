@@ -17,6 +17,16 @@ fn one_at_a_time() -> MutexGuard<'static, ()> {
     TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// How far `took` lies outside the range of the estimates made around it, relative to
+/// `took` (0 inside it). The estimates are made before and after the run, so that a
+/// change of the machine's load in between (other processes starting or ending) moves
+/// them as it moves the run: what is tested is the estimate, not the load's steadiness.
+fn error_outside(estimates: &[f64], took: f64) -> f64 {
+    let lo = estimates.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = estimates.iter().copied().fold(0.0, f64::max);
+    (lo - took).max(took - hi).max(0.0) / took
+}
+
 /// The number after `prefix` in `line` (up to the next space).
 fn number_after(line: &str, prefix: &str) -> f64 {
     let rest = &line[line
@@ -27,7 +37,8 @@ fn number_after(line: &str, prefix: &str) -> f64 {
 }
 
 /// `dip denoise` says how long it will take before it starts: within 25 % of the fit's
-/// time. `--dry-run` says the same and writes nothing.
+/// time (of the range of that estimate and one made after the run). `--dry-run` says
+/// the same and writes nothing.
 #[test]
 fn a_restoration_takes_the_time_it_announces() {
     let _turn = one_at_a_time();
@@ -65,27 +76,32 @@ fn a_restoration_takes_the_time_it_announces() {
     assert!(said.contains("expected time: about"), "{said}");
     assert!(!out.exists(), "--dry-run wrote {}", out.display());
 
+    let expected_of = |said: &str| {
+        let line = said
+            .lines()
+            .find(|l| l.starts_with("expected time"))
+            .unwrap();
+        number_after(line, "(") * 40.0
+    };
     let run = dip(&[&args[..], &["-o", path_str(&out)]].concat());
     assert!(run.status.success(), "{}", text(&run.stderr));
     let said = text(&run.stdout);
-    let expected_line = said
-        .lines()
-        .find(|l| l.starts_with("expected time"))
-        .unwrap();
-    let expected = number_after(expected_line, "(") * 40.0;
     let took_line = said.lines().find(|l| l.contains("iterations in")).unwrap();
     let took = number_after(took_line, "iterations in ");
-    let error = (expected - took).abs() / took;
+    let after = dip(&[&args[..], &["--dry-run", "-o", path_str(&out)]].concat());
+    let estimates = [expected_of(&said), expected_of(&text(&after.stdout))];
+    let error = error_outside(&estimates, took);
     assert!(
         error <= 0.25,
-        "expected {expected:.2} s, took {took:.2} s ({:.0} %)",
+        "expected {estimates:.2?} s (before and after), took {took:.2} s ({:.0} % outside)",
         100.0 * error
     );
     assert!(out.exists());
 }
 
 /// `dip reproduce --estimate` predicts a whole-image run at the paper preset (Table 1's
-/// house, 258 × 258 with its border, here 20 iterations) within 20 % of its record's wall time.
+/// house, 258 × 258 with its border, here 20 iterations) within 20 % of its record's wall
+/// time (of the range of the estimates made before and after it).
 #[test]
 fn reproduce_estimates_a_whole_image_run() {
     let _turn = one_at_a_time();
@@ -104,14 +120,17 @@ fn reproduce_estimates_a_whole_image_run() {
         "--iterations",
         "20",
     ];
-    let estimate = dip(&[&run[..], &["--estimate"]].concat());
-    assert!(estimate.status.success(), "{}", text(&estimate.stderr));
-    let said = text(&estimate.stdout);
-    let line = said
-        .lines()
-        .find(|l| l.starts_with("estimated wall time"))
-        .unwrap();
-    let expected = number_after(line, "(");
+    let estimate = || {
+        let estimate = dip(&[&run[..], &["--estimate"]].concat());
+        assert!(estimate.status.success(), "{}", text(&estimate.stderr));
+        let said = text(&estimate.stdout);
+        let line = said
+            .lines()
+            .find(|l| l.starts_with("estimated wall time"))
+            .unwrap();
+        number_after(line, "(")
+    };
+    let before = estimate();
 
     let out = dip_command()
         .args(run)
@@ -121,13 +140,14 @@ fn reproduce_estimates_a_whole_image_run() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let record = dip::reproduce::load_records(dir.path()).unwrap().remove(0);
     let took = record.wall_seconds;
-    let error = (expected - took).abs() / took;
+    let estimates = [before, estimate()];
+    let error = error_outside(&estimates, took);
     eprintln!(
-        "dip reproduce, house 258², 20 iterations: estimated {expected:.2} s, took {took:.2} s"
+        "dip reproduce, house 258², 20 iterations: estimated {estimates:.2?} s (before and after), took {took:.2} s"
     );
     assert!(
         error <= 0.20,
-        "estimated {expected:.2} s, the run took {took:.2} s ({:.0} %; {:.3} s an iteration)",
+        "estimated {estimates:.2?} s (before and after), the run took {took:.2} s ({:.0} % outside; {:.3} s an iteration)",
         100.0 * error,
         record.seconds_per_iteration
     );

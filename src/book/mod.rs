@@ -161,24 +161,42 @@ impl Preprocessor for MathPreprocessor {
     }
 
     fn run(&self, ctx: &PreprocessorContext, mut book: Book) -> Result<Book> {
-        let src = ctx.config.book.src.clone();
-        let mut errors = Vec::new();
-        book.for_each_chapter_mut(|chapter| {
-            let name = chapter
-                .source_path
-                .as_ref()
-                .map(|p| src.join(p).display().to_string())
-                .unwrap_or_else(|| chapter.name.clone());
-            match math::render_chapter(&name, &chapter.content) {
-                Ok(c) => chapter.content = c,
-                Err(e) => errors.push(e.to_string()),
-            }
-        });
-        if !errors.is_empty() {
-            bail!("math KaTeX could not render:\n{}", errors.join("\n"));
-        }
+        rewrite_chapters(
+            ctx,
+            &mut book,
+            "math KaTeX could not render",
+            |name, chapter| math::render_chapter(name, &chapter.content).map_err(|e| e.to_string()),
+        )?;
         Ok(book)
     }
+}
+
+/// Replace each chapter's content by `rewrite(its source file's name, the chapter)`;
+/// the errors of every chapter together in one, under `what`.
+#[cfg(feature = "tools")]
+fn rewrite_chapters(
+    ctx: &PreprocessorContext,
+    book: &mut Book,
+    what: &str,
+    mut rewrite: impl FnMut(&str, &mdbook_driver::book::Chapter) -> std::result::Result<String, String>,
+) -> Result<()> {
+    let src = &ctx.config.book.src;
+    let mut errors = Vec::new();
+    book.for_each_chapter_mut(|chapter| {
+        let name = chapter
+            .source_path
+            .as_ref()
+            .map(|p| src.join(p).display().to_string())
+            .unwrap_or_else(|| chapter.name.clone());
+        match rewrite(&name, chapter) {
+            Ok(content) => chapter.content = content,
+            Err(e) => errors.push(e),
+        }
+    });
+    if !errors.is_empty() {
+        bail!("{what}:\n{}", errors.join("\n"));
+    }
+    Ok(())
 }
 
 /// The preprocessor noting, before the includes are expanded, which files each
@@ -211,32 +229,27 @@ impl Preprocessor for GeneratedPreprocessor {
     }
 
     fn run(&self, ctx: &PreprocessorContext, mut book: Book) -> Result<Book> {
-        let src = ctx.config.book.src.clone();
-        let mut errors = Vec::new();
-        book.for_each_chapter_mut(|chapter| {
-            let name = chapter
-                .source_path
-                .as_ref()
-                .map(|p| src.join(p).display().to_string())
-                .unwrap_or_else(|| chapter.name.clone());
-            let number = chapter
-                .number
-                .as_ref()
-                .map(|n| n.to_string().trim_end_matches('.').to_string())
-                .unwrap_or_default();
-            match self.0.expand(&name, &chapter.content) {
+        rewrite_chapters(
+            ctx,
+            &mut book,
+            "generated blocks failed",
+            |name, chapter| {
+                let number = chapter
+                    .number
+                    .as_ref()
+                    .map(|n| n.to_string().trim_end_matches('.').to_string())
+                    .unwrap_or_default();
+                let expanded = self
+                    .0
+                    .expand(name, &chapter.content)
+                    .map_err(|e| format!("{e:#}"))?;
+                let numbered =
+                    numbering::number(&expanded, &number).map_err(|e| format!("{name}: {e}"))?;
                 // The chapters link their notebooks as the repository holds them
                 // (`../code/`); the book carries a copy of them (`code/`).
-                Ok(c) => match numbering::number(&c, &number) {
-                    Ok(numbered) => chapter.content = numbered.replace("](../code/", "](code/"),
-                    Err(e) => errors.push(format!("{name}: {e}")),
-                },
-                Err(e) => errors.push(format!("{e:#}")),
-            }
-        });
-        if !errors.is_empty() {
-            bail!("generated blocks failed:\n{}", errors.join("\n"));
-        }
+                Ok(numbered.replace("](../code/", "](code/"))
+            },
+        )?;
         Ok(book)
     }
 }

@@ -32,42 +32,12 @@ pub fn conv2d_with(
     padding: usize,
     kernels: Kernels,
 ) -> Result<Tensor> {
-    if kernels.ours(&[x, weight, bias], Accepts::F32) {
-        let shape = ConvShape {
-            stride,
-            padding,
-            reflect: false,
-        };
-        conv2d_fast(x, weight, bias, shape)
-    } else if kernels.use_gemm_conv(x.device()) {
-        conv2d_gemm(x, weight, bias, stride, padding)
-    } else {
-        conv2d_candle(x, weight, bias, stride, padding)
-    }
-}
-
-/// Reflection padding by `padding` (PyTorch's `ReflectionPad2d`), then [`conv2d`]
-/// without padding. Our CPU kernel does both in one op; elsewhere it is
-/// [`reflection_pad2d_with`](super::reflection_pad::reflection_pad2d_with) then candle's `conv2d`.
-pub fn conv2d_reflect_with(
-    x: &Tensor,
-    weight: &Tensor,
-    bias: &Tensor,
-    stride: usize,
-    padding: usize,
-    kernels: Kernels,
-) -> Result<Tensor> {
-    if kernels.ours(&[x, weight, bias], Accepts::F32) {
-        let shape = ConvShape {
-            stride,
-            padding,
-            reflect: true,
-        };
-        conv2d_fast(x, weight, bias, shape)
-    } else {
-        let x = super::reflection_pad::reflection_pad2d_with(x, padding, kernels)?;
-        conv2d_with(&x, weight, bias, stride, 0, kernels)
-    }
+    let shape = ConvShape {
+        stride,
+        padding,
+        reflect: false,
+    };
+    conv2d_shaped_with(x, weight, bias, shape, kernels)
 }
 
 /// How a convolution strides and pads.
@@ -79,7 +49,10 @@ pub struct ConvShape {
     pub reflect: bool,
 }
 
-/// [`conv2d_reflect_with`] or [`conv2d_with`], as `shape` says.
+/// The convolution `shape` says, by the implementation `kernels` picks: our CPU
+/// kernel (padding included, by reflection too), else the padding by reflection first
+/// ([`reflection_pad2d_with`](super::reflection_pad::reflection_pad2d_with), PyTorch's
+/// `ReflectionPad2d`), then explicit matrix products (the GPU path) or candle's `conv2d`.
 pub fn conv2d_shaped_with(
     x: &Tensor,
     weight: &Tensor,
@@ -92,10 +65,15 @@ pub fn conv2d_shaped_with(
         padding,
         reflect,
     } = shape;
-    if reflect {
-        conv2d_reflect_with(x, weight, bias, stride, padding, kernels)
+    if kernels.ours(&[x, weight, bias], Accepts::F32) {
+        conv2d_fast(x, weight, bias, shape)
+    } else if reflect {
+        let x = super::reflection_pad::reflection_pad2d_with(x, padding, kernels)?;
+        conv2d_with(&x, weight, bias, stride, 0, kernels)
+    } else if kernels.use_gemm_conv(x.device()) {
+        conv2d_gemm(x, weight, bias, stride, padding)
     } else {
-        conv2d_with(x, weight, bias, stride, padding, kernels)
+        conv2d_candle(x, weight, bias, stride, padding)
     }
 }
 
