@@ -57,7 +57,7 @@ pub struct Record {
     pub seed: u64,
     /// Which implementation made the run: absent for this crate's runs; `pytorch` for
     /// `benches/torch_twin.py`'s twins of them (the same job in PyTorch), which live
-    /// in their own folder ([`IMPLEMENTATION_DIRS`]) and are part of a run's identity.
+    /// in their own folder ([`implementation_root`]) and are part of a run's identity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub implementation: Option<Implementation>,
     pub task: Task,
