@@ -323,12 +323,9 @@ mod tests {
         assert!((sd(&[1.0, 3.0]).unwrap() - 2f64.sqrt()).abs() < 1e-12);
     }
 
+    /// A `cpu` Table 1 record of `image` with these PSNRs.
     fn record(image: &str, seed: u64, ours: f64, authors: f64) -> Record {
-        let mut r: Record =
-            serde_json::from_str(include_str!("../../results/quick/table1/barbara.json")).unwrap();
-        (r.image, r.preset, r.seed) = (image.into(), "cpu".into(), seed);
-        (r.final_psnr, r.authors_psnr) = (Some(ours), Some(authors));
-        r
+        crate::reproduce::record::test_record(image, seed, None, (ours, authors))
     }
 
     #[test]
@@ -427,7 +424,16 @@ mod tests {
     #[test]
     fn the_fluctuation_is_over_the_last_iterations_of_long_runs_only() {
         let mut r = record("boat", 0, 30.0, 30.0);
-        let point = r.history[0].clone();
+        let point = crate::reproduce::record::HistoryPoint {
+            iteration: 0,
+            loss: Some(1e-3),
+            psnr_corrupted: None,
+            psnr_clean: None,
+            psnr_clean_average: None,
+            rolled_back: false,
+            variance: None,
+            variance_average: None,
+        };
         // 3000 iterations every 100; the last 1000 (2100 … 3000) alternate 30.0, 30.2.
         r.history = (0..=30)
             .map(|k| {
