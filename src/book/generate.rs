@@ -18,8 +18,8 @@ use crate::image_io::Image;
 use crate::net::{SkipConfig, SkipNet};
 use crate::reproduce::paper;
 use crate::reproduce::plan::{Experiment, Job, Task};
-use crate::reproduce::record::{self, BenchRecord, Record};
-use crate::reproduce::tables::{self, Inputs, Presets, Runs};
+use crate::reproduce::record::{self, Record};
+use crate::reproduce::tables::{self, Recorded, Runs};
 
 /// Whether `line` is a GitHub fallback of the block above it: a picture the book
 /// generates, as `dip book` commits it in the top-level `images/`
@@ -111,19 +111,20 @@ pub type Assets = Arc<Mutex<Vec<(PathBuf, Vec<u8>)>>>;
 
 /// Expands the blocks; collects the generated files.
 pub struct Generator {
-    pub data: DataDir,
-    /// The results folder: the records, and our restored images beside them.
-    pub results: PathBuf,
-    /// Our run records under `results`.
-    pub records: Vec<Record>,
-    /// The PyTorch twins' records (`results/pytorch/`).
-    pub twins: Vec<Record>,
-    /// The benchmark records of `results/bench/`.
-    pub bench: Vec<BenchRecord>,
+    /// The records and the data folder the blocks are made from.
+    pub recorded: Recorded,
     /// Generated files: (path relative to the book's output, bytes).
     pub assets: Assets,
     /// What the chapters' code cells showed, from the notebooks (none by default).
     pub outputs: super::outputs::CellOutputs,
+}
+
+/// The records and folders, as `self.records`, `self.data`, `self.results`.
+impl std::ops::Deref for Generator {
+    type Target = Recorded;
+    fn deref(&self) -> &Recorded {
+        &self.recorded
+    }
 }
 
 impl Generator {
@@ -131,25 +132,10 @@ impl Generator {
     pub fn new(data: DataDir, results: &Path, assets: Assets) -> Result<Self> {
         let read = || format!("cannot read the records in {}", results.display());
         Ok(Self {
-            data,
-            results: results.to_path_buf(),
-            records: record::load_records(results).with_context(read)?,
-            twins: record::load_twin_records(results).with_context(read)?,
-            bench: record::load_bench_records(results).with_context(read)?,
+            recorded: Recorded::load(results, data).with_context(read)?,
             assets,
             outputs: Default::default(),
         })
-    }
-
-    /// What the tables are made from: the strongest complete preset of our runs.
-    pub(super) fn inputs(&self) -> Inputs<'_> {
-        Inputs {
-            records: &self.records,
-            twins: &self.twins,
-            bench: &self.bench,
-            data: Some(&self.data),
-            presets: Presets::Strongest,
-        }
     }
 
     fn asset(&self, name: &str, bytes: Vec<u8>) -> String {

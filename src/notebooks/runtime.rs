@@ -11,10 +11,8 @@ use crate::book::generate::Generator;
 use crate::data::DataDir;
 use crate::display::{Markdown, Row};
 use crate::image_io::Image;
-use crate::reproduce::tables::{self, Inputs, Presets};
-use crate::reproduce::{
-    load_bench_records, load_records, load_twin_records, BenchRecord, Experiment, Job, Record, Task,
-};
+use crate::reproduce::tables::{self, Recorded};
+use crate::reproduce::{Experiment, Job, Record, Task};
 
 /// The repository the crate was built from (the notebooks' `..`).
 pub fn repository_root() -> PathBuf {
@@ -62,40 +60,23 @@ pub fn book_block(args: &str) -> Result<Markdown> {
 
 /// Our runs' records and the data folder, read as the book reads them: what a
 /// notebook's cell replays — a table of the book, a run's images, its curves.
-pub struct Replay {
-    pub records: Vec<Record>,
-    /// The PyTorch twins of our runs (`results/pytorch/`).
-    pub twins: Vec<Record>,
-    pub bench: Vec<BenchRecord>,
-    pub data: DataDir,
-    /// The results folder (the records, and our restored images beside them).
-    pub results: PathBuf,
+pub struct Replay(pub Recorded);
+
+/// The records and folders, as `replay.records`, `replay.data`, `replay.results`.
+impl std::ops::Deref for Replay {
+    type Target = Recorded;
+    fn deref(&self) -> &Recorded {
+        &self.0
+    }
 }
 
 impl Replay {
     /// The records under [`results_dir`] and the data folder [`data_dir`].
     pub fn load() -> Result<Self> {
         let results = results_dir();
-        let read = || format!("cannot read the records in {}", results.display());
-        Ok(Self {
-            records: load_records(&results).with_context(read)?,
-            twins: load_twin_records(&results).with_context(read)?,
-            bench: load_bench_records(&results).with_context(read)?,
-            data: data_dir(),
-            results,
-        })
-    }
-
-    /// What the book's tables are made from: the strongest complete preset of our
-    /// runs (and the paper's runs on whole images beside it).
-    pub fn inputs(&self) -> Inputs<'_> {
-        Inputs {
-            records: &self.records,
-            twins: &self.twins,
-            bench: &self.bench,
-            data: Some(&self.data),
-            presets: Presets::Strongest,
-        }
+        let recorded = Recorded::load(&results, data_dir())
+            .with_context(|| format!("cannot read the records in {}", results.display()))?;
+        Ok(Self(recorded))
     }
 
     /// Our run of `image` in `experiment` that the book shows (the strongest preset's,

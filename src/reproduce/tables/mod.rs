@@ -49,10 +49,13 @@ mod welch;
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 use super::paper;
 use super::plan::Cut;
-use super::record::{short_commit, BenchRecord, Record};
+use super::record::{
+    load_bench_records, load_records, load_twin_records, short_commit, BenchRecord, Record,
+};
 use crate::data::DataDir;
 
 pub use authors::authors_psnr;
@@ -315,6 +318,46 @@ pub struct Inputs<'a> {
     /// The data folder, for the authors' outputs (their rows are left out without it).
     pub data: Option<&'a DataDir>,
     pub presets: Presets,
+}
+
+/// The records the tables read, loaded from one results folder: our runs, the PyTorch
+/// twins' and the benchmarks', with the data folder for the authors' outputs. The
+/// book's generator and the notebooks' replay both hold one.
+pub struct Recorded {
+    /// The results folder: the records, and our restored images beside them.
+    pub results: PathBuf,
+    /// Our run records under `results`.
+    pub records: Vec<Record>,
+    /// The PyTorch twins' records (`results/pytorch/`).
+    pub twins: Vec<Record>,
+    /// The benchmark records of `results/bench/`.
+    pub bench: Vec<BenchRecord>,
+    pub data: DataDir,
+}
+
+impl Recorded {
+    /// The records under `results`, and the data folder `data`.
+    pub fn load(results: &Path, data: DataDir) -> crate::Result<Self> {
+        Ok(Self {
+            results: results.to_path_buf(),
+            records: load_records(results)?,
+            twins: load_twin_records(results)?,
+            bench: load_bench_records(results)?,
+            data,
+        })
+    }
+
+    /// What the book's tables are made from: the strongest complete preset of our
+    /// runs (and the paper's runs on whole images beside it).
+    pub fn inputs(&self) -> Inputs<'_> {
+        Inputs {
+            records: &self.records,
+            twins: &self.twins,
+            bench: &self.bench,
+            data: Some(&self.data),
+            presets: Presets::Strongest,
+        }
+    }
 }
 
 /// Every table, in the book's order.
