@@ -34,12 +34,10 @@ impl AdamConfig {
 /// The optimiser: parameters, first and second moments, and the step count.
 pub struct Adam {
     pub config: AdamConfig,
-    /// Take the step in place where it can (float32 on the CPU; [`Adam::new`]), or
-    /// always with tensor ops, as on a GPU ([`Adam::with_tensor_ops`]; the two agree
-    /// bit for bit).
-    in_place: bool,
     params: Vec<Var>,
-    /// Each parameter's moments.
+    /// Each parameter's moments: on the host where the step runs in place (float32 on
+    /// the CPU; [`Adam::new`]), else tensors, the step then tensor ops as on a GPU
+    /// ([`Adam::with_tensor_ops`]; the two agree bit for bit).
     moments: Vec<Moments>,
     step: usize,
 }
@@ -78,7 +76,6 @@ impl Adam {
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             config,
-            in_place,
             params,
             moments,
             step: 0,
@@ -103,7 +100,7 @@ impl Adam {
             // iteration's graph together (~200 MB an iteration for the standard net at 64²).
             let g = &g.detach();
             // On the CPU the same arithmetic runs in place, in one pass (`HostStep`, below).
-            if let (true, Moments::Host(m, v)) = (self.in_place && on_host(g), &mut *moments) {
+            if let (true, Moments::Host(m, v)) = (on_host(g), &mut *moments) {
                 let host = HostStep::new(&self.config, (step_size, sqrt_c2), m, v);
                 p.as_tensor().inplace_op2(g, &host)?;
                 continue;

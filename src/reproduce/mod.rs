@@ -61,7 +61,7 @@ use crate::stopping::Detector;
 #[derive(Clone, Debug)]
 pub struct Options {
     pub preset: Preset,
-    /// The experiments to run (all if empty).
+    /// The experiments to run (if empty, all but those run on request only).
     pub only: Vec<Experiment>,
     /// The images to run (all if empty): a run's name (`set5-x4-baby`) or short name (`baby`).
     pub images: Vec<String>,
