@@ -19,6 +19,7 @@
 //! - [`optim`]: Adam, with PyTorch's defaults;
 //! - [`fit`]: the fitting loop (output averaging, rollback, history);
 //! - [`stopping`]: when to stop without a clean image (ES-WMV, ES-EMV);
+//! - [`noise_level`]: the noise's σ estimated from the noisy image alone;
 //! - [`metrics`]: PSNR (and its super-resolution variant) and SSIM;
 //! - [`image_io`]: images in and out, written atomically;
 //! - [`display`]: images and figures shown inline in a Jupyter notebook (evcxr);
@@ -43,6 +44,7 @@ pub mod image_io;
 pub mod input;
 pub mod metrics;
 pub mod net;
+pub mod noise_level;
 pub mod notebooks;
 pub mod op_count;
 pub mod ops;

@@ -311,3 +311,59 @@ fn automatic_stopping_keeps_an_output_near_the_best_iteration() {
     eprintln!("detected {detected}: {kept:.2} dB; best {best:.2} dB");
     assert!(kept > best - 2.0, "kept {kept:.2} dB, best {best:.2} dB");
 }
+
+/// The default rule on a real fit: it counts no low before the loss is down to the
+/// estimated noise level, and keeps the mean of its window there, which is a better
+/// image than the output of the detected iteration on its own.
+#[test]
+fn the_default_rule_keeps_the_window_mean_once_the_fit_is_down_to_the_noise() {
+    use dip::stopping::{fit_auto, StopRule, NOISE_MULTIPLE};
+    let clean = f16_crop();
+    let noisy = denoising::add_noise(&clean, 25.0 / 255.0, &mut Rng::new(1));
+    let problem = denoising::problem(&noisy, Some(&clean), 16, &Device::Cpu).unwrap();
+    let mut cfg = config(1500, 0);
+    cfg.exp_weight = None;
+    let rule = StopRule {
+        window: 50,
+        patience: 250,
+        ..StopRule::DEFAULT
+    };
+    let stopped = fit_auto(small_net(8, 3, 0), &problem, &cfg, rule, &mut |_, _| {
+        Control::Continue
+    })
+    .unwrap();
+    let sigma = stopped
+        .noise_sigma
+        .expect("the default estimates the noise");
+    assert!(
+        (sigma * 255.0 - 25.0).abs() < 2.5,
+        "σ̂ = {:.2}",
+        sigma * 255.0
+    );
+    let detected = stopped.detected.expect("a detection");
+    let history = &stopped.result.history;
+    let first_at_noise = history
+        .iter()
+        .position(|s| s.loss <= NOISE_MULTIPLE * sigma * sigma)
+        .expect("the loss reaches the noise level");
+    assert!(
+        detected >= first_at_noise,
+        "detected {detected}, at the noise level from {first_at_noise}"
+    );
+    let kept = psnr(&clean, &stopped.result.output).unwrap();
+    let at_detection = history[detected].psnr_clean.unwrap();
+    let best = history
+        .iter()
+        .filter_map(|s| s.psnr_clean)
+        .fold(f64::MIN, f64::max);
+    eprintln!(
+        "σ̂ {:.2}; detected {detected}, stopped {}: kept {kept:.2} dB, that output {at_detection:.2}, best output {best:.2}",
+        sigma * 255.0,
+        history.len() - 1
+    );
+    assert!(
+        kept > at_detection,
+        "the window's mean {kept:.2} dB, the output {at_detection:.2}"
+    );
+    assert!(kept > best - 1.0, "kept {kept:.2} dB, best {best:.2} dB");
+}

@@ -61,6 +61,7 @@ table_blocks! {
         tables::sr_images(inputs, &set, factor).scoped_by_image();
     "demos-table" => tables::demos(inputs).scoped();
     "stopping-table" => tables::stopping(inputs).scoped();
+    "stopping-default-table" => tables::stopping_default(inputs).scoped();
     "tiling-table" => tables::tiling(inputs).scoped();
     "twin-table" => tables::twin(inputs.records, inputs.twins).scoped();
     "timing" => tables::timing(inputs).to_markdown();

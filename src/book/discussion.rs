@@ -429,10 +429,7 @@ mod tests {
             loss: Some(1e-3),
             psnr_corrupted: None,
             psnr_clean: None,
-            psnr_clean_average: None,
-            rolled_back: false,
-            variance: None,
-            variance_average: None,
+            ..Default::default()
         };
         // 3000 iterations every 100; the last 1000 (2100 … 3000) alternate 30.0, 30.2.
         r.history = (0..=30)

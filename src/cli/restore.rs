@@ -43,8 +43,9 @@ pub struct FitOptions {
     /// Standard deviation of the noise added to the input z at each iteration.
     #[arg(long)]
     pub reg_noise_std: Option<f64>,
-    /// When to stop: `auto` (ES-WMV: where the outputs vary least, no clean image
-    /// needed; --iterations is then the upper bound) or `fixed` (--iterations).
+    /// When to stop: `auto` (ES-WMV: where the outputs vary least once the fit is
+    /// down to the estimated noise level; the mean of those outputs is kept; no clean
+    /// image needed; --iterations is then the upper bound) or `fixed` (--iterations).
     /// Default: auto for `dip denoise` of a photo without a clean image, else fixed.
     #[arg(long, value_parser = ["auto", "fixed"])]
     pub stop: Option<String>,
@@ -624,6 +625,8 @@ impl Restoration<'_> {
 struct Fitted {
     result: fit::FitResult,
     detected: Option<usize>,
+    /// σ̂ of the noisy image (0–1 scale), where the fit stopped on its own.
+    noise_sigma: Option<f64>,
     interrupted: bool,
 }
 
@@ -654,19 +657,20 @@ fn fit_problem(
         }
         Control::Continue
     };
-    let (result, detected) = if auto {
-        let stopped = stopping::fit_auto(net, problem, config, StopRule::WMV, &mut progress);
+    let (result, detected, noise_sigma) = if auto {
+        let stopped = stopping::fit_auto(net, problem, config, StopRule::DEFAULT, &mut progress);
         bar.finish_and_clear();
         let stopped = stopped?;
-        (stopped.result, stopped.detected)
+        (stopped.result, stopped.detected, stopped.noise_sigma)
     } else {
         let result = fit::fit(net, problem, config, &mut |s| progress(s, None));
         bar.finish_and_clear();
-        (result?, None)
+        (result?, None, None)
     };
     Ok(Fitted {
         result,
         detected,
+        noise_sigma,
         interrupted,
     })
 }
@@ -704,10 +708,16 @@ fn report(fitted: &Fitted, auto: bool) {
             ""
         }
     );
-    match (auto, fitted.detected) {
-        (true, Some(d)) => println!("stopped on its own: the outputs varied least at iteration {d}; that output is the result"),
-        (true, None) => println!("no stopping point detected within the iterations; the last output is the result"),
-        _ => {}
+    if !auto {
+        return;
+    }
+    let w = StopRule::DEFAULT.window;
+    if let Some(sigma) = fitted.noise_sigma {
+        println!("the noise estimated at σ ≈ {:.1} (0–255)", sigma * 255.0);
+    }
+    match fitted.detected {
+        Some(d) => println!("stopped on its own: the outputs varied least at iteration {d}; the mean of the {w} outputs up to it is the result"),
+        None => println!("no stopping point detected within the iterations; the mean of the last {w} outputs is the result"),
     }
 }
 

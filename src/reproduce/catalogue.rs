@@ -126,7 +126,10 @@ fn stopping_jobs(p: Preset) -> Vec<Job> {
         Preset::Tiny => StopRule {
             window: 3,
             patience: 4,
-            guard: Guard { loss_fraction: 1.0 },
+            guard: Guard {
+                loss_fraction: 1.0,
+                noise_multiple: None,
+            },
             ..StopRule::WMV
         },
         _ => StopRule::WMV,

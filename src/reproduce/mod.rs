@@ -33,12 +33,13 @@ pub mod prepare;
 pub mod record;
 pub mod shard;
 pub mod tables;
+mod watch;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Instant, SystemTime};
 
-use candle_core::{Device, Tensor};
+use candle_core::Device;
 
 pub use concurrent::run_concurrently;
 pub use plan::{Cut, Experiment, Job, Preset, Task};
@@ -48,6 +49,8 @@ pub use record::{
     Summary,
 };
 pub use shard::Shard;
+pub use watch::DefaultStop;
+use watch::Watch;
 
 use crate::data::DataDir;
 use crate::error::{DipError, Result};
@@ -55,7 +58,6 @@ use crate::fit::{FitResult, Fitter, Step};
 use crate::image_io::write_atomically;
 use crate::metrics;
 use crate::net::{BnInit, SkipNet};
-use crate::stopping::Detector;
 
 /// What `dip reproduce` runs, and how.
 #[derive(Clone, Debug)]
@@ -289,7 +291,21 @@ fn run_job(
         resumed_from: started.resumed_from,
     });
     let prepare_seconds = session.elapsed().as_secs_f64();
-    if let Some(outcome) = fit(options, job, &mut fitter, &started, stop, events)? {
+    // The rule watches the outputs, and the averaged outputs beside them (the records
+    // compare keeping either), and follows the default rule.
+    let mut watch = job
+        .watch
+        .map(|rule| Watch::new(rule, &fitter))
+        .transpose()?;
+    if let Some(outcome) = fit(
+        options,
+        job,
+        &mut fitter,
+        &started,
+        &mut watch,
+        stop,
+        events,
+    )? {
         return Ok(outcome);
     }
     let result = fitter.result()?;
@@ -297,6 +313,7 @@ fn run_job(
         job,
         prepared: &prepared,
         result: &result,
+        watch: watch.as_ref(),
         parameters,
         device,
         started: &started,
@@ -355,6 +372,7 @@ impl TiledRun<'_> {
             job,
             prepared: self.prepared,
             result: &result,
+            watch: None,
             parameters,
             device: self.device,
             started: &started,
@@ -444,15 +462,11 @@ fn fit(
     job: &Job,
     fitter: &mut Fitter,
     started: &Started,
+    watch: &mut Option<Watch>,
     stop: &AtomicBool,
     events: &mut dyn FnMut(Event),
 ) -> Result<Option<Outcome>> {
     let ckpt_path = record::checkpoint_path(&options.results, job);
-    // The rule watches the outputs, and the averaged outputs beside them (the records
-    // compare keeping either).
-    let mut watch = job
-        .watch
-        .map(|rule| (Detector::new(rule), Detector::new(rule)));
     let panic_at = injected_panic(job);
     while !fitter.finished() {
         if panic_at == Some(fitter.iteration()) {
@@ -462,19 +476,8 @@ fn fit(
             );
         }
         let mut step = fitter.step()?;
-        if let (Some((raw, averaged)), Some(out)) = (&mut watch, &fitter.last_output) {
-            let values = |t: &Tensor| t.flatten_all()?.to_vec1::<f32>();
-            step.variance = raw
-                .observe(step.iteration, &values(out)?, step.loss)
-                .variance;
-            if let Some(average) = &fitter.average {
-                let verdict = averaged.observe(step.iteration, &values(average)?, step.loss);
-                step.variance_average = verdict.variance;
-            }
-            if let Some(last) = fitter.history.last_mut() {
-                last.variance = step.variance;
-                last.variance_average = step.variance_average;
-            }
+        if let Some(watch) = watch.as_mut() {
+            watch.observe(fitter, &mut step)?;
         }
         events(Event::Step { job, step: &step });
         let done = fitter.iteration();
@@ -508,6 +511,8 @@ struct Run<'a> {
     job: &'a Job,
     prepared: &'a Prepared,
     result: &'a FitResult,
+    /// The watch of a watched run.
+    watch: Option<&'a Watch>,
     parameters: usize,
     device: &'a Device,
     started: &'a Started,
@@ -551,7 +556,10 @@ fn write_record(results: &Path, run: &Run) -> Result<Record> {
         None => None,
     };
     let best = record::best_psnr(&result.history);
-    let (history_every, history) = record::thin_history(&result.history);
+    let (history_every, mut history) = record::thin_history(&result.history);
+    if let Some(watch) = run.watch {
+        watch.fill(&mut history);
+    }
     // A tiled run's iterations are those of all its tiles.
     let tile_count = job.tiles.map(|t| {
         let input = &run.prepared.input;
@@ -571,9 +579,10 @@ fn write_record(results: &Path, run: &Run) -> Result<Record> {
         cut: job.cut,
         framing: Some(job.framing),
         watch: job.watch,
-        stopping: job
-            .watch
-            .and_then(|rule| record::StoppingSummary::of(rule, &result.history)),
+        stopping: job.watch.and_then(|rule| {
+            let summary = record::StoppingSummary::of(rule, &result.history)?;
+            Some(summary.with_default(run.watch.map(Watch::default_stop)))
+        }),
         net: job.net.clone(),
         fit: job.fit.clone(),
         parameters: run.parameters,

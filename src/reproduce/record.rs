@@ -9,11 +9,11 @@ use super::prepare::Baseline;
 use crate::error::{DipError, Result};
 use crate::fit::{FitConfig, Step};
 use crate::net::SkipConfig;
-use crate::stopping::{self, StopRule};
+use crate::stopping::{self, Detector, StopRule};
 use crate::tasks::Framing;
 
 /// One point of the (thinned) history of a run. Values that are not finite are `None`.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct HistoryPoint {
     pub iteration: usize,
     pub loss: Option<f64>,
@@ -30,6 +30,14 @@ pub struct HistoryPoint {
     /// The same of the averaged outputs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variance_average: Option<f64>,
+    /// In a watched run: PSNR of the mean of the variance's window of outputs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psnr_clean_window: Option<f64>,
+    /// In a watched run: the energy of that mean, and of the averaged output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_window: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_average: Option<f64>,
 }
 
 impl HistoryPoint {
@@ -44,6 +52,9 @@ impl HistoryPoint {
             rolled_back: s.rolled_back,
             variance: s.variance.and_then(f),
             variance_average: s.variance_average.and_then(f),
+            psnr_clean_window: None,
+            loss_window: None,
+            loss_average: None,
         }
     }
 }
@@ -235,6 +246,9 @@ pub struct StoppingSummary {
     pub best_average_psnr: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub best_average_iteration: Option<usize>,
+    /// What `dip denoise`'s default rule ([`StopRule::DEFAULT`]) did in the same run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<super::DefaultStop>,
 }
 
 /// The paper's fixed number of denoising iterations, the comparison of the stopping rule.
@@ -247,7 +261,7 @@ impl StoppingSummary {
             return None;
         }
         let steps: Vec<(Option<f64>, f64)> = history.iter().map(|s| (s.variance, s.loss)).collect();
-        let (detected, stopped_at) = stopping::replay(rule, &steps);
+        let (detected, stopped_at) = stopping::replay(Detector::new(rule), &steps);
         let best = |psnr: fn(&Step) -> Option<f64>| {
             history
                 .iter()
@@ -262,7 +276,7 @@ impl StoppingSummary {
         let detected_average = averaged
             .iter()
             .any(|s| s.0.is_some())
-            .then(|| stopping::replay(rule, &averaged).0)
+            .then(|| stopping::replay(Detector::new(rule), &averaged).0)
             .flatten();
         let fixed_iterations = FIXED_DENOISING_ITERATIONS.min(history.len());
         Some(Self {
@@ -277,7 +291,13 @@ impl StoppingSummary {
             auto_average_psnr: detected_average.and_then(|d| history.get(d)?.psnr_clean_average),
             best_average_psnr: best_average.map(|b| b.0),
             best_average_iteration: best_average.map(|b| b.1),
+            default: None,
         })
+    }
+
+    /// The summary with what the default rule did beside it.
+    pub fn with_default(self, default: Option<super::DefaultStop>) -> Self {
+        Self { default, ..self }
     }
 }
 

@@ -349,7 +349,8 @@ mod tests {
             paper::sr_value(paper::SR_BICUBIC, "set14", 8).unwrap()
         );
         assert!(bench(&no_runs()).rows.is_empty());
-        // The paper's three, four of SR per image, demos, stopping, tiling, timing, bench.
-        assert_eq!(all(&no_runs()).len(), 12);
+        // The paper's three, four of SR per image, demos, the two of stopping, tiling,
+        // timing, bench.
+        assert_eq!(all(&no_runs()).len(), 13);
     }
 }

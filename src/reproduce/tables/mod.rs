@@ -27,7 +27,7 @@
 //! - `ours`: our rows, with the comparison with the authors on the same pixels;
 //! - `experiments`: the paper's tables ([`table1`], [`denoising`], [`sr`],
 //!   [`sr_images`], [`demos`]) and their notes;
-//! - `stopping`, `tiling`: the stopping rule's and the tiles' tables;
+//! - `stopping`, `stopping_default`, `tiling`: the stopping rules' and the tiles' tables;
 //! - `timing`: the time of our runs ([`timing()`]) and ours against PyTorch ([`bench()`]);
 //! - `twin`, `welch`: ours against the PyTorch twin of our Table 1 runs ([`twin()`]),
 //!   with Welch's t-test of the difference;
@@ -42,6 +42,7 @@ mod render;
 mod scope;
 mod stats;
 mod stopping;
+mod stopping_default;
 mod tiling;
 mod timing;
 mod twin;
@@ -67,6 +68,7 @@ pub use experiments::{
 pub use presets::{strongest_preset, strongest_record};
 pub use scope::NO_WHOLE_RUN_NOTE;
 pub use stopping::stopping;
+pub use stopping_default::{default_groups, stopping_default, Group, TARGETS};
 pub use tiling::tiling;
 pub use timing::{bench, timing};
 pub use twin::twin;
@@ -369,6 +371,7 @@ pub fn all(inputs: &Inputs) -> Vec<Table> {
     tables.extend([
         demos(inputs),
         stopping(inputs),
+        stopping_default(inputs),
         tiling(inputs),
         timing(inputs),
         bench(inputs),
