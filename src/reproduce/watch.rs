@@ -16,6 +16,10 @@ use crate::stopping::{self, Detector, Guard, StopRule};
 /// What `dip denoise`'s default rule did in a watched run.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DefaultStop {
+    /// The rule followed (the default at the time of the run; a record of another
+    /// default is not shown against today's).
+    #[serde(default)]
+    pub rule: Option<StopRule>,
     /// The estimated σ of the noisy image (0–255 scale).
     pub noise_sigma: f64,
     /// The detected iteration, and the iteration the rule stopped at (`None`: it
@@ -55,7 +59,7 @@ impl Watch {
     /// The watch of `fitter`'s run by `rule`, beside the default rule.
     pub fn new(rule: StopRule, fitter: &Fitter) -> Result<Self> {
         // The default at the watched rule's scale (the tiny preset's is shorter).
-        let default = StopRule {
+        let followed = StopRule {
             window: rule.window,
             patience: rule.patience,
             guard: Guard {
@@ -64,12 +68,13 @@ impl Watch {
             },
             ..StopRule::DEFAULT
         };
-        let (default, sigma) = stopping::detector_for(default, fitter.problem)?;
+        let (default, sigma) = stopping::detector_for(followed, fitter.problem)?;
         Ok(Self {
             raw: Detector::new(rule),
             averaged: Detector::new(rule),
             default,
             outcome: DefaultStop {
+                rule: Some(followed),
                 noise_sigma: sigma.unwrap_or(f64::NAN) * 255.0,
                 detected: None,
                 stopped_at: None,

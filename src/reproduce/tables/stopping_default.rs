@@ -12,6 +12,8 @@ use super::{Cell, Column, Inputs, Row, Runs, Source, Table};
 use crate::reproduce::paper;
 use crate::reproduce::plan::{Cut, Experiment, Task};
 use crate::reproduce::record::Record;
+use crate::reproduce::DefaultStop;
+use crate::stopping::StopRule;
 
 /// The columns, in order.
 const COLUMNS: [(&str, usize); 6] = [
@@ -116,7 +118,7 @@ pub fn default_groups(records: &[Record]) -> Vec<Group> {
         })
         .filter_map(|r| {
             let s = r.stopping.as_ref()?;
-            let d = s.default.as_ref()?;
+            let d = s.default.as_ref().filter(|d| follows_the_default(d))?;
             let run = DefaultRun {
                 image: base_image(&r.image).to_string(),
                 detected: d.detected,
@@ -145,6 +147,11 @@ pub fn default_groups(records: &[Record]) -> Vec<Group> {
         }
     }
     groups.into_iter().map(|(_, g)| g).collect()
+}
+
+/// Whether the run followed today's default (a record of an earlier one is left out).
+fn follows_the_default(d: &DefaultStop) -> bool {
+    d.rule == Some(StopRule::DEFAULT)
 }
 
 /// `F16-128-s25` → `F16`.
@@ -217,7 +224,10 @@ pub fn stopping_default(inputs: &Inputs) -> Table {
         .records
         .iter()
         .filter(|r| r.is_ours() && r.preset == "cpu" && r.seed == 0)
-        .filter(|r| r.stopping.as_ref().is_some_and(|s| s.default.is_some()))
+        .filter(|r| {
+            let default = r.stopping.as_ref().and_then(|s| s.default.as_ref());
+            default.is_some_and(follows_the_default)
+        })
         .collect();
     let missing = groups.is_empty().then(|| {
         "**No watched run has followed the default yet**: `dip reproduce --preset cpu \
@@ -255,7 +265,6 @@ mod tests {
     use crate::reproduce::plan::{jobs, Preset};
     use crate::reproduce::record::{test_record, StoppingSummary};
     use crate::reproduce::tables::tests::no_runs;
-    use crate::reproduce::DefaultStop;
 
     /// A watched run of `experiment` named `image` whose default kept `kept` dB.
     fn watched(experiment: Experiment, image: &str, kept: f64, best: f64) -> Record {
@@ -275,6 +284,7 @@ mod tests {
             best_average_psnr: Some(best),
             best_average_iteration: Some(400),
             default: Some(DefaultStop {
+                rule: Some(StopRule::DEFAULT),
                 noise_sigma: 25.0,
                 detected: Some(320),
                 stopped_at: Some(450),
@@ -319,6 +329,19 @@ mod tests {
             md.contains("| worst (128², σ = 25, 2 of 9) | – | – | – | -2.00 | – | 7.50 |"),
             "{md}"
         );
+    }
+
+    #[test]
+    fn a_run_of_another_default_is_left_out() {
+        let mut r = watched(Experiment::Stopping, "house", 29.5, 29.7);
+        let d = r.stopping.as_mut().unwrap().default.as_mut().unwrap();
+        d.rule = Some(StopRule {
+            rise: None,
+            ..StopRule::DEFAULT
+        });
+        assert!(default_groups(&[r.clone()]).is_empty());
+        r.stopping.as_mut().unwrap().default.as_mut().unwrap().rule = None;
+        assert!(default_groups(&[r]).is_empty());
     }
 
     #[test]
