@@ -354,6 +354,8 @@ pub struct AutoStopped {
     pub result: FitResult,
     /// The detected iteration, if any.
     pub detected: Option<usize>,
+    /// What `result.output` is: one output, or the window's mean.
+    pub kept: Keep,
     /// σ̂ of the noisy image (0–1 scale), where the rule guards by the noise level.
     pub noise_sigma: Option<f64>,
 }
@@ -391,36 +393,44 @@ pub fn fit_auto(
             &out.flatten_all()?.to_vec1::<f32>()?,
             step.loss,
         );
-        let last = verdict.stop || fitter.finished();
-        if verdict.new_low || (last && detector.detected().is_none()) {
-            kept = Some(keep(rule.keep, &detector, &out)?);
-        }
         if let Some(last) = fitter.history.last_mut() {
             last.variance = verdict.variance;
         }
         let step = fitter.history.last().expect("a step").clone();
-        if progress(&step, detector.detected()) == Control::Stop || verdict.stop {
+        let interrupted = progress(&step, detector.detected()) == Control::Stop;
+        let last = verdict.stop || interrupted || fitter.finished();
+        // Nothing detected by the end: keep what the rule would keep now.
+        if verdict.new_low || (last && detector.detected().is_none()) {
+            kept = Some(keep(rule.keep, &detector, &out)?);
+        }
+        if last {
             break;
         }
     }
     let mut result = fitter.result()?;
-    if let Some(out) = kept {
+    let mut kept_as = Keep::Output;
+    if let Some((out, what)) = kept {
         result.output = problem.crop_result(&Image::from_tensor(&out)?)?;
+        kept_as = what;
     }
     result.average = None;
     Ok(AutoStopped {
         result,
         detected: detector.detected(),
+        kept: kept_as,
         noise_sigma,
     })
 }
 
-/// The image `keep` names, now: this iteration's output `out`, or the window's mean
-/// (the output itself while the window is filling).
-fn keep(keep: Keep, detector: &Detector, out: &Tensor) -> Result<Tensor> {
+/// The image `keep` names, now, and what it is: this iteration's output `out`, or the
+/// window's mean (the output itself while the window is filling).
+fn keep(keep: Keep, detector: &Detector, out: &Tensor) -> Result<(Tensor, Keep)> {
     match (keep, detector.window_mean()) {
-        (Keep::WindowMean, Some(mean)) => Ok(Tensor::from_vec(mean, out.dims(), out.device())?),
-        _ => Ok(out.clone()),
+        (Keep::WindowMean, Some(mean)) => Ok((
+            Tensor::from_vec(mean, out.dims(), out.device())?,
+            Keep::WindowMean,
+        )),
+        _ => Ok((out.clone(), Keep::Output)),
     }
 }
 

@@ -388,11 +388,21 @@ fn denoising_a_photo_stops_on_its_own_by_default() {
         "cpu",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
+    let said = stdout(&o);
+    assert!(said.contains("no stopping point detected"), "{said}");
+    // 110 iterations fill the window: its mean is the result.
     assert!(
-        stdout(&o).contains("no stopping point detected"),
-        "{}",
-        stdout(&o)
+        said.contains("the mean of the 100 outputs up to it is the result"),
+        "{said}"
     );
+    // The noise level it estimated, of the σ = 25 it was given (a 32² crop of a textured image).
+    let sigma: f64 = said
+        .split("the noise estimated at σ ≈ ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no noise level in: {said}"));
+    assert!((20.0..32.0).contains(&sigma), "σ̂ = {sigma}");
     let steps: Vec<serde_json::Value> =
         serde_json::from_slice(&std::fs::read(&history).unwrap()).unwrap();
     assert!(steps[109]["variance"].as_f64().is_some(), "{}", steps[109]);

@@ -627,6 +627,8 @@ struct Fitted {
     detected: Option<usize>,
     /// σ̂ of the noisy image (0–1 scale), where the fit stopped on its own.
     noise_sigma: Option<f64>,
+    /// What the result is, where the fit stopped on its own.
+    kept: stopping::Keep,
     interrupted: bool,
 }
 
@@ -657,20 +659,26 @@ fn fit_problem(
         }
         Control::Continue
     };
-    let (result, detected, noise_sigma) = if auto {
+    let (result, detected, noise_sigma, kept) = if auto {
         let stopped = stopping::fit_auto(net, problem, config, StopRule::DEFAULT, &mut progress);
         bar.finish_and_clear();
         let stopped = stopped?;
-        (stopped.result, stopped.detected, stopped.noise_sigma)
+        (
+            stopped.result,
+            stopped.detected,
+            stopped.noise_sigma,
+            stopped.kept,
+        )
     } else {
         let result = fit::fit(net, problem, config, &mut |s| progress(s, None));
         bar.finish_and_clear();
-        (result?, None, None)
+        (result?, None, None, stopping::Keep::Output)
     };
     Ok(Fitted {
         result,
         detected,
         noise_sigma,
+        kept,
         interrupted,
     })
 }
@@ -711,13 +719,21 @@ fn report(fitted: &Fitted, auto: bool) {
     if !auto {
         return;
     }
-    let w = StopRule::DEFAULT.window;
     if let Some(sigma) = fitted.noise_sigma {
         println!("the noise estimated at σ ≈ {:.1} (0–255)", sigma * 255.0);
     }
+    let what = match fitted.kept {
+        stopping::Keep::WindowMean => {
+            format!(
+                "the mean of the {} outputs up to it",
+                StopRule::DEFAULT.window
+            )
+        }
+        stopping::Keep::Output => "its output".to_string(),
+    };
     match fitted.detected {
-        Some(d) => println!("stopped on its own: the outputs varied least at iteration {d}; the mean of the {w} outputs up to it is the result"),
-        None => println!("no stopping point detected within the iterations; the mean of the last {w} outputs is the result"),
+        Some(d) => println!("stopped on its own: the outputs varied least at iteration {d}; {what} is the result"),
+        None => println!("no stopping point detected within the iterations; at the last one, {what} is the result"),
     }
 }
 
