@@ -226,10 +226,18 @@ fn crops_of(records: &[&Record]) -> Option<String> {
     if records.iter().all(|r| r.cut == Cut::Whole) {
         return None;
     }
-    Some(match (cuts.len(), records.first().map(|r| r.cut)) {
-        (1, Some(Cut::CentreCrop(side))) => format!("{side} × {side} centre crops"),
-        _ => "centre crops and reduced images".into(),
-    })
+    let sides: BTreeSet<usize> = records
+        .iter()
+        .filter_map(|r| match r.cut {
+            Cut::CentreCrop(side) => Some(side),
+            _ => None,
+        })
+        .collect();
+    if sides.len() != cuts.len() {
+        return Some("centre crops and reduced images".into());
+    }
+    let sides: Vec<String> = sides.iter().map(|s| format!("{s} × {s}")).collect();
+    Some(format!("{} centre crops", sides.join(" and ")))
 }
 
 impl fmt::Display for Runs {

@@ -319,7 +319,12 @@ mod tests {
 
         let mut inputs = no_runs();
         inputs.records = &records;
-        let md = stopping_default(&inputs).to_markdown();
+        let table = stopping_default(&inputs);
+        assert_eq!(
+            table.runs[0].crops.as_deref(),
+            Some("64 × 64 and 128 × 128 centre crops")
+        );
+        let md = table.to_markdown();
         assert!(
             md.contains("| F16 (128², σ = 25) | 320 | 29.00 | 31.00 | -2.00 |"),
             "{md}"
