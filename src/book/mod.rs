@@ -132,6 +132,13 @@ pub fn ensure_katex(options: &BookOptions) -> Result<PathBuf> {
     if let Ok(dist) = katex_assets(options) {
         return Ok(dist);
     }
+    // `npm ci` starts by deleting node_modules: two books built at once (the tests)
+    // must not install over each other. The lock is held across the install alone.
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+    if let Ok(dist) = katex_assets(options) {
+        return Ok(dist);
+    }
     let explicit = options.katex_dist.is_some()
         || std::env::var_os("DIP_KATEX_DIST").is_some_and(|v| !v.is_empty());
     if !explicit && options.root.join("package-lock.json").is_file() {
