@@ -271,26 +271,33 @@ fn the_final_image_can_be_read_off_the_last_perturbed_input() {
     assert_ne!(fitter.result().unwrap().output.data, expected.data);
 }
 
-/// ES-WMV on a real fit: a small net denoising a 64×64 crop stops on its own, and the
-/// output it keeps is close to the best one over the iterations (which peeks at the
-/// clean image, so the rule cannot).
-#[test]
-fn automatic_stopping_keeps_an_output_near_the_best_iteration() {
-    use dip::stopping::{fit_auto, StopRule};
+/// A small net denoising F16's 64×64 crop (σ = 25) for at most 1500 iterations, stopped
+/// by `rule` scaled to it (a window of 50, a patience of 250); the clean crop beside it.
+fn stopped_on_f16(rule: dip::stopping::StopRule) -> (dip::Image, dip::stopping::AutoStopped) {
     let clean = f16_crop();
     let noisy = denoising::add_noise(&clean, 25.0 / 255.0, &mut Rng::new(1));
     let problem = denoising::problem(&noisy, Some(&clean), 16, &Device::Cpu).unwrap();
     let mut cfg = config(1500, 0);
     cfg.exp_weight = None;
-    let rule = StopRule {
+    let rule = dip::stopping::StopRule {
         window: 50,
         patience: 250,
-        ..StopRule::WMV
+        ..rule
     };
-    let stopped = fit_auto(small_net(8, 3, 0), &problem, &cfg, rule, &mut |_, _| {
+    let stopped = dip::stopping::fit_auto(small_net(8, 3, 0), &problem, &cfg, rule, &mut |_, _| {
         Control::Continue
     })
     .unwrap();
+    (clean, stopped)
+}
+
+/// ES-WMV on a real fit: a small net denoising a 64×64 crop stops on its own, and the
+/// output it keeps is close to the best one over the iterations (which peeks at the
+/// clean image, so the rule cannot).
+#[test]
+fn automatic_stopping_keeps_an_output_near_the_best_iteration() {
+    use dip::stopping::StopRule;
+    let (clean, stopped) = stopped_on_f16(StopRule::WMV);
     let detected = stopped.detected.expect("a detection");
     let history = &stopped.result.history;
     assert_eq!(
@@ -317,21 +324,8 @@ fn automatic_stopping_keeps_an_output_near_the_best_iteration() {
 /// image than the output of the detected iteration on its own.
 #[test]
 fn the_default_rule_keeps_the_window_mean_once_the_fit_is_down_to_the_noise() {
-    use dip::stopping::{fit_auto, StopRule, NOISE_MULTIPLE};
-    let clean = f16_crop();
-    let noisy = denoising::add_noise(&clean, 25.0 / 255.0, &mut Rng::new(1));
-    let problem = denoising::problem(&noisy, Some(&clean), 16, &Device::Cpu).unwrap();
-    let mut cfg = config(1500, 0);
-    cfg.exp_weight = None;
-    let rule = StopRule {
-        window: 50,
-        patience: 250,
-        ..StopRule::DEFAULT
-    };
-    let stopped = fit_auto(small_net(8, 3, 0), &problem, &cfg, rule, &mut |_, _| {
-        Control::Continue
-    })
-    .unwrap();
+    use dip::stopping::{StopRule, NOISE_MULTIPLE};
+    let (clean, stopped) = stopped_on_f16(StopRule::DEFAULT);
     let sigma = stopped
         .noise_sigma
         .expect("the default estimates the noise");
