@@ -26,14 +26,7 @@ pub const MAX_MEGAPIXELS: f64 = 100.0;
 /// The estimated peak memory, in bytes, of fitting `net` with an output of `height × width`:
 /// activations scale with the pixels and with the widest layer.
 pub fn fit_bytes(net: &SkipConfig, height: usize, width: usize) -> f64 {
-    let widest = net
-        .channels_down
-        .iter()
-        .chain(&net.channels_up)
-        .copied()
-        .max()
-        .unwrap_or(128);
-    BASE_BYTES + BYTES_PER_PIXEL_AT_128 * (widest as f64 / 128.0) * (height * width) as f64
+    BASE_BYTES + BYTES_PER_PIXEL_AT_128 * (net.width() as f64 / 128.0) * (height * width) as f64
 }
 
 /// The largest square tile side (a multiple of 32, at least 64) whose fit stays under

@@ -152,3 +152,64 @@ fn reproduce_estimates_a_whole_image_run() {
         record.seconds_per_iteration
     );
 }
+
+/// A long `dip denoise` offers `--fast` with its own time, timed on its narrow net,
+/// and that time is shorter than the standard net's (a quarter of the convolutions'
+/// work: more than the timings' noise); with `--fast` the narrow net is the plan.
+#[test]
+fn a_long_denoising_offers_fast_with_its_time() {
+    let _turn = one_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("noisy.png");
+    let clean = dip::Image::filled(3, 96, 96, 0.5);
+    dip::tasks::denoising::add_noise(&clean, 25.0 / 255.0, &mut dip::rng::Rng::new(1))
+        .save(&input)
+        .unwrap();
+    let out = dir.path().join("out.png");
+    // Enough iterations for any machine to call it long (over ten minutes).
+    let plan = |extra: &[&str]| {
+        let args = [
+            "denoise",
+            path_str(&input),
+            "-o",
+            path_str(&out),
+            "--iterations",
+            "200000",
+            "--dry-run",
+            "--device",
+            "cpu",
+        ];
+        let o = dip(&[&args[..], extra].concat());
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        text(&o.stdout)
+    };
+    let said = plan(&[]);
+    let standard = number_after(
+        said.lines()
+            .find(|l| l.starts_with("expected time"))
+            .unwrap(),
+        "(",
+    );
+    let shorten = said
+        .lines()
+        .find(|l| l.starts_with("to shorten it"))
+        .unwrap();
+    assert!(
+        shorten.contains("--fast, a net half as wide (about "),
+        "{said}"
+    );
+    let fast_said = plan(&["--fast"]);
+    let fast = number_after(
+        fast_said
+            .lines()
+            .find(|l| l.starts_with("expected time"))
+            .unwrap(),
+        "(",
+    );
+    assert!(!fast_said.contains("--fast"), "offered again: {fast_said}");
+    assert!(
+        fast < 0.8 * standard,
+        "--fast: {fast} s an iteration, the standard net {standard}"
+    );
+    assert!(!out.exists(), "--dry-run wrote {}", out.display());
+}

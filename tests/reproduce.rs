@@ -514,9 +514,9 @@ fn tables_regenerate_from_records() {
     // 11 images and a second seed of house, less fingerprint: 11 runs of 3 iterations.
     assert_eq!(table1_tiny.cells[0].as_ref().unwrap().mean, 11.0);
     assert_eq!(table1_tiny.cells[1].as_ref().unwrap().mean, 33.0);
-    // Table 1, denoising, SR and its four per-image tables, demos, the two of stopping,
-    // tiling, timing, bench.
-    assert_eq!(tables::all(&all).len(), 13);
+    // Table 1, denoising, SR and its four per-image tables, demos, the three of stopping
+    // (the rules, the default, --fast), tiling, timing, bench.
+    assert_eq!(tables::all(&all).len(), 14);
 }
 
 /// The centred `side`×`side` square, as `Cut::CentreCrop(side)` cuts it.

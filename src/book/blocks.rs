@@ -62,6 +62,7 @@ table_blocks! {
     "demos-table" => tables::demos(inputs).scoped();
     "stopping-table" => tables::stopping(inputs).scoped();
     "stopping-default-table" => tables::stopping_default(inputs).scoped();
+    "stopping-fast-table" => tables::stopping_fast(inputs).scoped();
     "tiling-table" => tables::tiling(inputs).scoped();
     "twin-table" => tables::twin(inputs.records, inputs.twins).scoped();
     "timing" => tables::timing(inputs).to_markdown();

@@ -252,7 +252,7 @@ pub fn protocol(preset: &str, experiment: Experiment) -> String {
         Ok(Preset::Quick) => format!(
             "a reduced protocol: {}, nets at most {} channels wide, a few hundred iterations",
             preset_scope(Preset::Quick, experiment).describe(),
-            plan::QUICK_MAX_CHANNELS
+            crate::net::NARROW_WIDTH
         ),
         Ok(Preset::Tiny) => "the test preset (seconds)".into(),
         Err(_) => "an unknown preset".into(),
@@ -273,7 +273,7 @@ pub fn settings(preset: &str, experiment: Experiment) -> String {
         }
         Ok(Preset::Quick) => format!(
             "reduced: nets at most {} channels wide, a few hundred iterations",
-            plan::QUICK_MAX_CHANNELS
+            crate::net::NARROW_WIDTH
         ),
         Ok(Preset::Tiny) => "the test preset".into(),
         Err(_) => "an unknown preset".into(),

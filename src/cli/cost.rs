@@ -10,6 +10,8 @@ pub struct Cost {
     pub iterations: usize,
     /// Measured: the median of a few iterations ([`dip::fit::seconds_per_iteration`]).
     pub seconds_per_iteration: f64,
+    /// The same, measured on `dip denoise --fast`'s narrow net, where it is offered.
+    pub faster_seconds_per_iteration: Option<f64>,
     /// The fit stops on its own (`--stop auto`): `iterations` is its ceiling.
     pub auto: bool,
     pub on_cpu: bool,
@@ -18,7 +20,16 @@ pub struct Cost {
 impl Cost {
     /// The whole restoration's expected seconds.
     pub fn seconds(&self) -> f64 {
-        self.seconds_per_iteration * (self.iterations * self.fits) as f64
+        self.seconds_of(self.seconds_per_iteration)
+    }
+
+    fn seconds_of(&self, per_iteration: f64) -> f64 {
+        per_iteration * (self.iterations * self.fits) as f64
+    }
+
+    /// Whether the restoration is long enough to be told how to shorten it.
+    pub fn is_long(&self) -> bool {
+        self.seconds() > LONG
     }
 
     /// What `dip` prints before fitting: the plan, the expected time and, for a long
@@ -44,7 +55,7 @@ impl Cost {
                 self.fits
             ),
         ];
-        if self.seconds() > LONG {
+        if self.is_long() {
             lines.push(format!("to shorten it: {}", self.shorter().join("; ")));
         }
         lines
@@ -58,6 +69,13 @@ impl Cost {
             "--iterations {third} (about {})",
             dip::reproduce::estimate::human(self.seconds() / 3.0)
         ));
+        if let Some(fast) = self.faster_seconds_per_iteration {
+            ways.push(format!(
+                "--fast, a net half as wide (about {}, timed; its cost in PSNR is measured in \
+                 the book's denoising chapter)",
+                dip::reproduce::estimate::human(self.seconds_of(fast))
+            ));
+        }
         ways.push("a crop of the photo (the time grows with its pixels)".into());
         if self.on_cpu {
             let gpu = if candle_core::utils::cuda_is_available() {
@@ -85,6 +103,7 @@ mod tests {
             side: (512, 512),
             iterations: 3000,
             seconds_per_iteration: 1.0,
+            faster_seconds_per_iteration: None,
             auto: true,
             on_cpu: true,
         };
@@ -96,6 +115,16 @@ mod tests {
             lines[2].contains("--iterations 1000 (about 1 h 06 min)"),
             "{}",
             lines[2]
+        );
+        assert!(!lines[2].contains("--fast"), "not offered: {}", lines[2]);
+        let offered = Cost {
+            faster_seconds_per_iteration: Some(0.25),
+            ..cost
+        };
+        assert!(
+            offered.lines()[2].contains("--fast, a net half as wide (about 50 min, timed;"),
+            "{}",
+            offered.lines()[2]
         );
         let short = Cost {
             fits: 1,

@@ -20,7 +20,8 @@ pub struct ReproduceArgs {
     pub preset: String,
     /// Only these experiments: table1, denoising, sr, demos, stopping, tiling (comma-separated);
     /// stopping-sizes (the cpu preset's stopping rule on 128² and 256² crops at σ = 15, 25
-    /// and 50) runs only when named here.
+    /// and 50) and stopping-fast (the stopping runs at σ = 25 on 64² and 128² crops with
+    /// `dip denoise --fast`'s narrow net) run only when named here.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Only these images (comma-separated): run names such as set5-x4-baby, or short names such as baby.

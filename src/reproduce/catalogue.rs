@@ -6,7 +6,7 @@ use super::paper;
 use super::plan::{CurveTarget, Cut, Experiment, Job, Preset, Task};
 use crate::fit::FitConfig;
 use crate::input::InputKind;
-use crate::net::{SkipConfig, Upsample};
+use crate::net::{SkipConfig, Upsample, NARROW_WIDTH};
 use crate::stopping::{Guard, StopRule};
 use crate::tasks::{denoising, inpainting, plain_fit, super_resolution, Framing, Spec, NOISE32};
 use crate::tiling::Tiles;
@@ -70,6 +70,7 @@ pub(super) fn experiment_jobs(p: Preset, experiment: Experiment) -> Vec<Job> {
         Experiment::Stopping => stopping_jobs(p),
         Experiment::Tiling => tiling_jobs(p),
         Experiment::StoppingSizes => stopping_sizes_jobs(p),
+        Experiment::StoppingFast => stopping_fast_jobs(p),
     }
 }
 
@@ -190,6 +191,26 @@ fn stopping_sizes_jobs(p: Preset) -> Vec<Job> {
         }
     }
     out
+}
+
+/// The stopping runs of `dip denoise --fast` ([`denoising::fast`]): the cpu preset's
+/// 64² runs and the 128² runs at σ = 25 of [`stopping_sizes_jobs`], on the narrow
+/// net, named as the standard net's runs they are set beside. The tiny preset runs
+/// its first image.
+fn stopping_fast_jobs(p: Preset) -> Vec<Job> {
+    let larger = stopping_sizes_jobs(p).into_iter().filter(|job| {
+        job.cut == Cut::CentreCrop(STOPPING_SIZES[0])
+            && matches!(job.task, Task::Denoising { sigma, .. } if sigma == 25.0)
+    });
+    let mut jobs: Vec<Job> = stopping_jobs(p).into_iter().chain(larger).collect();
+    if p == Preset::Tiny {
+        jobs.truncate(1);
+    }
+    for job in &mut jobs {
+        job.experiment = Experiment::StoppingFast;
+        job.net = job.net.clone().narrowed(NARROW_WIDTH);
+    }
+    jobs
 }
 
 /// The images of the tiling experiment (names of [`paper::DENOISING_IMAGES`]).
@@ -418,7 +439,7 @@ mod tests {
     use super::*;
     use crate::fit::{FinalInput, RollbackCheck};
     use crate::net::BnInit;
-    use crate::reproduce::plan::{jobs, narrowed, QUICK_MAX_CHANNELS};
+    use crate::reproduce::plan::jobs;
 
     #[test]
     fn the_quick_preset_narrows_the_paper_nets_to_64_channels_and_keeps_their_shape() {
@@ -432,7 +453,7 @@ mod tests {
         assert_eq!(paper.len(), quick.len());
         for (p, q) in paper.iter().zip(&quick) {
             assert_eq!((&p.experiment, &p.image), (&q.experiment, &q.image));
-            assert_eq!(q.net, narrowed(p.net.clone(), QUICK_MAX_CHANNELS));
+            assert_eq!(q.net, p.net.clone().narrowed(NARROW_WIDTH));
             assert_eq!(q.net.depth(), p.net.depth());
             assert_eq!(
                 (&q.net.filter_down, &q.net.upsample),

@@ -14,29 +14,10 @@ pub use super::prepare::curve_target;
 use crate::error::{DipError, Result};
 use crate::fit::FitConfig;
 use crate::image_io::Image;
-use crate::net::{BnInit, SkipConfig};
+use crate::net::{BnInit, SkipConfig, NARROW_WIDTH};
 use crate::stopping::StopRule;
 use crate::tasks::Framing;
 use crate::tiling::Tiles;
-
-/// The widest layer of the quick preset's nets: 64 channels instead of the
-/// paper's 128 costs a quarter of the convolutions' work per iteration.
-pub const QUICK_MAX_CHANNELS: usize = 64;
-
-/// `net` with every channel count above `max` lowered to `max` (depth, kernels,
-/// skips, upsampling and padding unchanged).
-pub(super) fn narrowed(mut net: SkipConfig, max: usize) -> SkipConfig {
-    for list in [
-        &mut net.channels_down,
-        &mut net.channels_up,
-        &mut net.channels_skip,
-    ] {
-        for c in list.iter_mut() {
-            *c = (*c).min(max);
-        }
-    }
-    net
-}
 
 /// How much of the paper to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -74,7 +55,7 @@ pub enum Preset {
     /// What is reduced, chosen for fidelity per minute (the cost of an iteration
     /// is about proportional to the pixels of the net's output, and to the square
     /// of its width): the width of every layer is capped at 64 channels
-    /// ([`QUICK_MAX_CHANNELS`]; the standard net's 128 become 64, a quarter of
+    /// ([`NARROW_WIDTH`]; the standard net's 128 become 64, a quarter of
     /// the work), and:
     ///
     /// | experiment | paper | quick |
@@ -130,13 +111,13 @@ impl Preset {
     }
 
     /// The paper's net (PyTorch 0.4's initialisation, [`BnInit::Uniform`]); for
-    /// quick, the same net at most [`QUICK_MAX_CHANNELS`] wide; the tiny one (same
+    /// quick, the same net at most [`NARROW_WIDTH`] wide; the tiny one (same
     /// input, output, skips on/off and upsampling).
     pub(super) fn net(self, paper: SkipConfig) -> SkipConfig {
         let paper = paper.with_bn_init(BnInit::Uniform);
         match self {
             Preset::Paper | Preset::Cpu => return paper,
-            Preset::Quick => return narrowed(paper, QUICK_MAX_CHANNELS),
+            Preset::Quick => return paper.narrowed(NARROW_WIDTH),
             Preset::Tiny => {}
         }
         let skip = if paper.channels_skip.iter().any(|&s| s > 0) {
@@ -153,7 +134,15 @@ impl Preset {
     pub fn experiments(self) -> &'static [Experiment] {
         use Experiment::*;
         match self {
-            Preset::Cpu => &[Table1, Denoising, Sr, Stopping, StoppingSizes, Tiling],
+            Preset::Cpu => &[
+                Table1,
+                Denoising,
+                Sr,
+                Stopping,
+                StoppingSizes,
+                StoppingFast,
+                Tiling,
+            ],
             // The stopping rule needs thousands of iterations: not a quick experiment.
             Preset::Quick => &[Table1, Denoising, Sr, Demos],
             // Tiling is this project's question, not the paper's.
@@ -187,10 +176,14 @@ pub enum Experiment {
     /// outputs and the averaged outputs watched: the rule where users run it.
     #[serde(rename = "stopping-sizes")]
     StoppingSizes,
+    /// The stopping runs at σ = 25 on 64² and 128² crops with `dip denoise --fast`'s
+    /// narrow net: what the faster setting costs against the standard net.
+    #[serde(rename = "stopping-fast")]
+    StoppingFast,
 }
 
 impl Experiment {
-    pub const ALL: [Experiment; 7] = [
+    pub const ALL: [Experiment; 8] = [
         Experiment::Table1,
         Experiment::Denoising,
         Experiment::Sr,
@@ -198,6 +191,7 @@ impl Experiment {
         Experiment::Stopping,
         Experiment::Tiling,
         Experiment::StoppingSizes,
+        Experiment::StoppingFast,
     ];
 
     pub fn name(self) -> &'static str {
@@ -209,13 +203,15 @@ impl Experiment {
             Experiment::Stopping => "stopping",
             Experiment::Tiling => "tiling",
             Experiment::StoppingSizes => "stopping-sizes",
+            Experiment::StoppingFast => "stopping-fast",
         }
     }
 
     /// Whether the experiment runs only when named (`--only`): the stopping runs on
-    /// larger crops take about a day on 2 cores, more than the rest of their preset.
+    /// larger crops take about a day on 2 cores, more than the rest of their preset;
+    /// the narrow net's are a question of the command line, not of the paper.
     pub fn on_request_only(self) -> bool {
-        self == Experiment::StoppingSizes
+        matches!(self, Experiment::StoppingSizes | Experiment::StoppingFast)
     }
 
     pub fn parse(name: &str) -> Result<Self> {
@@ -224,7 +220,7 @@ impl Experiment {
             .find(|e| e.name() == name)
             .ok_or_else(|| {
                 DipError::invalid(format!(
-                    "unknown experiment '{name}': use table1, denoising, sr, demos, stopping, tiling or stopping-sizes"
+                    "unknown experiment '{name}': use table1, denoising, sr, demos, stopping, tiling, stopping-sizes or stopping-fast"
                 ))
             })
     }

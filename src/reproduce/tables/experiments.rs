@@ -349,8 +349,8 @@ mod tests {
             paper::sr_value(paper::SR_BICUBIC, "set14", 8).unwrap()
         );
         assert!(bench(&no_runs()).rows.is_empty());
-        // The paper's three, four of SR per image, demos, the two of stopping, tiling,
-        // timing, bench.
-        assert_eq!(all(&no_runs()).len(), 13);
+        // The paper's three, four of SR per image, demos, the three of stopping (the
+        // rules, the default, --fast), tiling, timing, bench.
+        assert_eq!(all(&no_runs()).len(), 14);
     }
 }

@@ -27,7 +27,8 @@
 //! - `ours`: our rows, with the comparison with the authors on the same pixels;
 //! - `experiments`: the paper's tables ([`table1`], [`denoising`], [`sr`],
 //!   [`sr_images`], [`demos`]) and their notes;
-//! - `stopping`, `stopping_default`, `tiling`: the stopping rules' and the tiles' tables;
+//! - `stopping`, `stopping_default`, `stopping_fast`, `tiling`: the stopping rules',
+//!   `--fast`'s and the tiles' tables;
 //! - `timing`: the time of our runs ([`timing()`]) and ours against PyTorch ([`bench()`]);
 //! - `twin`, `welch`: ours against the PyTorch twin of our Table 1 runs ([`twin()`]),
 //!   with Welch's t-test of the difference;
@@ -43,6 +44,7 @@ mod scope;
 mod stats;
 mod stopping;
 mod stopping_default;
+mod stopping_fast;
 mod tiling;
 mod timing;
 mod twin;
@@ -69,6 +71,7 @@ pub use presets::{strongest_preset, strongest_record};
 pub use scope::NO_WHOLE_RUN_NOTE;
 pub use stopping::stopping;
 pub use stopping_default::{default_groups, stopping_default, Group, TARGETS};
+pub use stopping_fast::{fast_groups, stopping_fast, FastGroup};
 pub use tiling::tiling;
 pub use timing::{bench, timing};
 pub use twin::twin;
@@ -380,6 +383,7 @@ pub fn all(inputs: &Inputs) -> Vec<Table> {
         demos(inputs),
         stopping(inputs),
         stopping_default(inputs),
+        stopping_fast(inputs),
         tiling(inputs),
         timing(inputs),
         bench(inputs),

@@ -104,18 +104,19 @@ fn group_key(r: &Record) -> Option<(usize, u32)> {
     Some((side, sigma.round() as u32))
 }
 
-/// The watched runs of the cpu preset (seed 0) that followed the default, grouped by
-/// crop and σ (the smaller crops first).
+/// The standard net's watched runs of the cpu preset (seed 0) that followed the
+/// default, grouped by crop and σ (the smaller crops first).
 pub fn default_groups(records: &[Record]) -> Vec<Group> {
+    groups_of(records, &[Experiment::Stopping, Experiment::StoppingSizes])
+}
+
+/// The watched runs of `experiments` of the cpu preset (seed 0) that followed the
+/// default, grouped by crop and σ (the smaller crops first).
+pub(super) fn groups_of(records: &[Record], experiments: &[Experiment]) -> Vec<Group> {
     let mut keyed: Vec<((usize, u32), DefaultRun)> = records
         .iter()
         .filter(|r| r.is_ours() && r.preset == "cpu" && r.seed == 0)
-        .filter(|r| {
-            matches!(
-                r.experiment,
-                Experiment::Stopping | Experiment::StoppingSizes
-            )
-        })
+        .filter(|r| experiments.contains(&r.experiment))
         .filter_map(|r| {
             let s = r.stopping.as_ref()?;
             let d = s.default.as_ref().filter(|d| follows_the_default(d))?;
@@ -150,7 +151,7 @@ pub fn default_groups(records: &[Record]) -> Vec<Group> {
 }
 
 /// Whether the run followed today's default (a record of an earlier one is left out).
-fn follows_the_default(d: &DefaultStop) -> bool {
+pub(super) fn follows_the_default(d: &DefaultStop) -> bool {
     d.rule == Some(StopRule::DEFAULT)
 }
 
@@ -260,14 +261,19 @@ pub fn stopping_default(inputs: &Inputs) -> Table {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::reproduce::plan::{jobs, Preset};
     use crate::reproduce::record::{test_record, StoppingSummary};
     use crate::reproduce::tables::tests::no_runs;
 
     /// A watched run of `experiment` named `image` whose default kept `kept` dB.
-    fn watched(experiment: Experiment, image: &str, kept: f64, best: f64) -> Record {
+    pub(in crate::reproduce::tables) fn watched(
+        experiment: Experiment,
+        image: &str,
+        kept: f64,
+        best: f64,
+    ) -> Record {
         let job = jobs(Preset::Cpu, &[experiment], &[image.into()], None, 1).remove(0);
         let mut r = test_record("house", 0, None, (0.0, 0.0));
         (r.experiment, r.image, r.task, r.cut) = (experiment, job.image, job.task, job.cut);
