@@ -1,6 +1,6 @@
 //! What a restoration will cost, said before it starts: how many fits of which size,
-//! and the time on this machine (a few iterations timed), with the choices that
-//! shorten it. `--dry-run` says this and stops.
+//! the memory they may take, and the time on this machine (a few iterations timed),
+//! with the choices that shorten it. `--dry-run` says this and stops.
 
 /// A restoration's fits and what one iteration of them costs here.
 pub struct Cost {
@@ -87,6 +87,20 @@ impl Cost {
         }
         ways
     }
+}
+
+/// The memory a fit may use: `--max-memory` GiB, else half of the machine's memory.
+pub fn memory_budget(max_memory: Option<f64>) -> f64 {
+    const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+    if let Some(gib) = max_memory {
+        return gib * GIB;
+    }
+    let total_kib = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        m.lines()
+            .find(|l| l.starts_with("MemTotal:"))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+    });
+    total_kib.map_or(8.0 * GIB, |kib| kib * 1024.0 / 2.0)
 }
 
 /// Restorations expected to take longer than this (10 minutes) are told how to shorten.

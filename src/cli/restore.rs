@@ -438,20 +438,6 @@ fn settle(opts: &FitOptions, mut config: FitConfig) -> FitConfig {
     config
 }
 
-/// The memory a fit may use: `--max-memory` GiB, else half of the machine's memory.
-fn memory_budget(opts: &FitOptions) -> f64 {
-    const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
-    if let Some(gib) = opts.max_memory {
-        return gib * GIB;
-    }
-    let total_kib = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
-        m.lines()
-            .find(|l| l.starts_with("MemTotal:"))
-            .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-    });
-    total_kib.map_or(8.0 * GIB, |kib| kib * 1024.0 / 2.0)
-}
-
 /// Restore the corrupted image: whole if its fit fits in memory, else (or with
 /// `--tile`) tile by tile; write the result (and the history of a whole fit), report.
 fn restore(
@@ -541,7 +527,7 @@ impl Restoration<'_> {
         tiling::check_size(oh, ow, "the result")?;
         let padded = |n: usize| dip::tasks::padded_size(n, MULTIPLE);
         let whole = tiling::fit_bytes(&self.net, padded(oh), padded(ow));
-        let budget = memory_budget(self.opts);
+        let budget = super::cost::memory_budget(self.opts.max_memory);
         let tile = match self.opts.tile {
             Some(t) if t < 64 || t % scale != 0 => {
                 bail!("--tile must be at least 64 and a multiple of the factor, got {t}")
