@@ -237,7 +237,7 @@ pub fn stopping_default(inputs: &Inputs) -> Table {
     });
     Table {
         title: "`dip denoise`'s default stopping rule against the best averaged output and the \
-                fixed 3000 with averaging, denoising centre crops (PSNR, dB)"
+                fixed 3000 with averaging, denoising (PSNR, dB)"
             .into(),
         columns: Column::all(&COLUMNS),
         rows,

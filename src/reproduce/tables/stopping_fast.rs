@@ -159,7 +159,7 @@ pub fn stopping_fast(inputs: &Inputs) -> Table {
     });
     Table {
         title: "`dip denoise --fast` (the narrow net) against the standard net, both stopped \
-                by the default rule, denoising centre crops (PSNR, dB)"
+                by the default rule, denoising (PSNR, dB)"
             .into(),
         columns: Column::all(&COLUMNS),
         rows: groups.iter().flat_map(group_rows).collect(),
