@@ -194,13 +194,14 @@ fn stopping_sizes_jobs(p: Preset) -> Vec<Job> {
 }
 
 /// The stopping runs of `dip denoise --fast` ([`denoising::fast`]): the cpu preset's
-/// 64² runs and the 128² runs at σ = 25 of [`stopping_sizes_jobs`], on the narrow
+/// 64² runs and the 128² runs at the paper's σ of [`stopping_sizes_jobs`], on the narrow
 /// net, named as the standard net's runs they are set beside. The tiny preset runs
 /// its first image.
 fn stopping_fast_jobs(p: Preset) -> Vec<Job> {
+    let paper_sigma = denoising::paper(3).corruption;
     let larger = stopping_sizes_jobs(p).into_iter().filter(|job| {
         job.cut == Cut::CentreCrop(STOPPING_SIZES[0])
-            && matches!(job.task, Task::Denoising { sigma, .. } if sigma == 25.0)
+            && matches!(job.task, Task::Denoising { sigma, .. } if sigma == paper_sigma)
     });
     let mut jobs: Vec<Job> = stopping_jobs(p).into_iter().chain(larger).collect();
     if p == Preset::Tiny {
@@ -563,6 +564,23 @@ mod tests {
             };
             assert_eq!(r.image, format!("{}-{side}-s{sigma}", s.image));
             assert_eq!(reference.is_some(), *sigma == 25.0, "{}", r.image);
+        }
+        // --fast's runs are the cpu stopping runs and the 128² ones at σ = 25, of the same
+        // names, on the narrow net: otherwise the same jobs.
+        let fast = jobs(Preset::Cpu, &[Experiment::StoppingFast], &[], None, 1);
+        let standard: Vec<&Job> = cpu
+            .iter()
+            .filter(|c| c.experiment == Experiment::Stopping)
+            .chain(larger.iter().filter(|r| r.image.ends_with("-128-s25")))
+            .collect();
+        assert_eq!(fast.len(), 18);
+        for (f, s) in fast.iter().zip(standard) {
+            assert_eq!(f.net, s.net.clone().narrowed(NARROW_WIDTH));
+            assert_eq!(f.net.width(), NARROW_WIDTH);
+            assert_eq!(
+                (&f.image, &f.fit, &f.task, f.cut, f.watch),
+                (&s.image, &s.fit, &s.task, s.cut, s.watch)
+            );
         }
         // Tiling is the cpu preset's own: its runs are the cpu denoising runs on a larger crop.
         for t in cpu.iter().filter(|c| c.experiment == Experiment::Tiling) {
