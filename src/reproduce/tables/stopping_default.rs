@@ -104,6 +104,9 @@ fn group_key(r: &Record) -> Option<(usize, u32)> {
     Some((side, sigma.round() as u32))
 }
 
+/// The experiments of the standard net's watched runs.
+pub(super) const STANDARD: [Experiment; 2] = [Experiment::Stopping, Experiment::StoppingSizes];
+
 /// The standard net's watched runs of the cpu preset (seed 0) that followed the
 /// default, grouped by crop and σ (the smaller crops first).
 pub fn default_groups(records: &[Record]) -> Vec<Group> {
@@ -185,51 +188,79 @@ fn cells(run: &DefaultRun) -> Vec<Option<Cell>> {
 
 /// The group's rows, then its mean and worst (of the gaps) over its `k` of 9 images.
 fn group_rows(group: &Group) -> Vec<Row> {
+    let images: Vec<&str> = group.runs.iter().map(|r| r.image.as_str()).collect();
+    let per_run: Vec<Vec<Option<Cell>>> = group.runs.iter().map(cells).collect();
+    let (_, worst, worst_fixed) = group.gaps();
+    rows_with_mean_and_worst(
+        &group.label,
+        &images,
+        per_run,
+        &[(3, worst), (5, worst_fixed)],
+    )
+}
+
+/// One row per image of a crop's group (`cells` per image), then the mean of every
+/// column and the worst of the columns in `worst` (column, value), over its `k` of 9.
+pub(super) fn rows_with_mean_and_worst(
+    label: &str,
+    images: &[&str],
+    per_run: Vec<Vec<Option<Cell>>>,
+    worst: &[(usize, f64)],
+) -> Vec<Row> {
     let source = Source::Ours {
         preset: "cpu".into(),
     };
-    let per_run: Vec<Vec<Option<Cell>>> = group.runs.iter().map(cells).collect();
-    let mut rows: Vec<Row> = group
-        .runs
+    let columns = per_run.first().map_or(0, Vec::len);
+    let of = format!("{} of {}", images.len(), paper::DENOISING_IMAGES.len());
+    let mean = column_means(&per_run, columns);
+    let mut rows: Vec<Row> = images
         .iter()
-        .zip(&per_run)
-        .map(|(run, cells)| Row {
-            label: format!("{} ({})", run.image, group.label),
+        .zip(per_run)
+        .map(|(image, cells)| Row {
+            label: format!("{image} ({label})"),
             source: source.clone(),
-            cells: cells.clone(),
+            cells,
         })
         .collect();
-    let of = format!("{} of {}", group.runs.len(), paper::DENOISING_IMAGES.len());
-    let (_, worst, worst_fixed) = group.gaps();
-    let mut worst_cells = vec![None; COLUMNS.len()];
-    worst_cells[3] = Some(Cell::quoted(worst));
-    worst_cells[5] = Some(Cell::quoted(worst_fixed));
+    let mut worst_cells = vec![None; columns];
+    for &(column, value) in worst {
+        worst_cells[column] = Some(Cell::quoted(value));
+    }
     rows.push(Row {
-        label: format!("mean ({}, {of})", group.label),
+        label: format!("mean ({label}, {of})"),
         source: source.clone(),
-        cells: column_means(&per_run, COLUMNS.len()),
+        cells: mean,
     });
     rows.push(Row {
-        label: format!("worst ({}, {of})", group.label),
+        label: format!("worst ({label}, {of})"),
         source,
         cells: worst_cells,
     });
     rows
 }
 
-/// The table of the default rule over the watched runs.
-pub fn stopping_default(inputs: &Inputs) -> Table {
-    let groups = default_groups(inputs.records);
-    let rows = groups.iter().flat_map(group_rows).collect();
-    let watched: Vec<&Record> = inputs
-        .records
+/// The watched runs of `experiments` of the cpu preset (seed 0) that followed the
+/// default: what a table of the default's runs was made from.
+pub(super) fn watched_runs<'a>(
+    records: &'a [Record],
+    experiments: &[Experiment],
+) -> Vec<&'a Record> {
+    records
         .iter()
         .filter(|r| r.is_ours() && r.preset == "cpu" && r.seed == 0)
+        .filter(|r| experiments.contains(&r.experiment))
         .filter(|r| {
             let default = r.stopping.as_ref().and_then(|s| s.default.as_ref());
             default.is_some_and(follows_the_default)
         })
-        .collect();
+        .collect()
+}
+
+/// The table of the default rule over the watched runs.
+pub fn stopping_default(inputs: &Inputs) -> Table {
+    let groups = default_groups(inputs.records);
+    let rows = groups.iter().flat_map(group_rows).collect();
+    let watched = watched_runs(inputs.records, &STANDARD);
     let missing = groups.is_empty().then(|| {
         "**No watched run has followed the default yet**: `dip reproduce --preset cpu \
          --only stopping` (and `--only stopping-sizes`) record it."

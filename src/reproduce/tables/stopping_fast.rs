@@ -6,11 +6,11 @@
 //!
 //! [`denoising::fast`]: crate::tasks::denoising::fast
 
-use super::stats::column_means;
-use super::stopping_default::{follows_the_default, groups_of, DefaultRun, Group};
-use super::{Cell, Column, Inputs, Row, Runs, Source, Table};
+use super::stopping_default::{
+    groups_of, rows_with_mean_and_worst, watched_runs, DefaultRun, Group, STANDARD,
+};
+use super::{Cell, Column, Inputs, Row, Runs, Table};
 use crate::net::NARROW_WIDTH;
-use crate::reproduce::paper;
 use crate::reproduce::plan::Experiment;
 use crate::reproduce::record::Record;
 
@@ -66,7 +66,7 @@ impl FastGroup {
 /// The narrow net's runs paired with the standard net's of the same image, crop and
 /// noise; a run without its partner is left out.
 pub fn fast_groups(records: &[Record]) -> Vec<FastGroup> {
-    let standard = groups_of(records, &[Experiment::Stopping, Experiment::StoppingSizes]);
+    let standard = groups_of(records, &STANDARD);
     groups_of(records, &[Experiment::StoppingFast])
         .into_iter()
         .filter_map(|fast| {
@@ -106,52 +106,22 @@ fn cells(pair: &FastPair) -> Vec<Option<Cell>> {
 
 /// The group's rows, then its mean and worst over its `k` of 9 images.
 fn group_rows(group: &FastGroup) -> Vec<Row> {
-    let source = Source::Ours {
-        preset: "cpu".into(),
-    };
+    let images: Vec<&str> = group.pairs.iter().map(|p| p.image.as_str()).collect();
     let per_pair: Vec<Vec<Option<Cell>>> = group.pairs.iter().map(cells).collect();
-    let mut rows: Vec<Row> = group
-        .pairs
-        .iter()
-        .zip(&per_pair)
-        .map(|(pair, cells)| Row {
-            label: format!("{} ({})", pair.image, group.label),
-            source: source.clone(),
-            cells: cells.clone(),
-        })
-        .collect();
-    let of = format!("{} of {}", group.pairs.len(), paper::DENOISING_IMAGES.len());
     let (_, worst_cost) = group.costs();
     let (_, worst_gap, _) = group.fast_runs().gaps();
-    let mut worst = vec![None; COLUMNS.len()];
-    worst[2] = Some(Cell::quoted(worst_cost));
-    worst[4] = Some(Cell::quoted(worst_gap));
-    rows.push(Row {
-        label: format!("mean ({}, {of})", group.label),
-        source: source.clone(),
-        cells: column_means(&per_pair, COLUMNS.len()),
-    });
-    rows.push(Row {
-        label: format!("worst ({}, {of})", group.label),
-        source,
-        cells: worst,
-    });
-    rows
+    rows_with_mean_and_worst(
+        &group.label,
+        &images,
+        per_pair,
+        &[(2, worst_cost), (4, worst_gap)],
+    )
 }
 
 /// The table of `--fast` against the standard net.
 pub fn stopping_fast(inputs: &Inputs) -> Table {
     let groups = fast_groups(inputs.records);
-    let watched: Vec<&Record> = inputs
-        .records
-        .iter()
-        .filter(|r| r.is_ours() && r.preset == "cpu" && r.seed == 0)
-        .filter(|r| r.experiment == Experiment::StoppingFast)
-        .filter(|r| {
-            let default = r.stopping.as_ref().and_then(|s| s.default.as_ref());
-            default.is_some_and(follows_the_default)
-        })
-        .collect();
+    let watched = watched_runs(inputs.records, &[Experiment::StoppingFast]);
     let missing = groups.is_empty().then(|| {
         "**No run of `--fast` is recorded yet**: `dip reproduce --preset cpu --only \
          stopping-fast` records them."
