@@ -140,13 +140,26 @@ fn metal(ordinal: usize) -> Result<Device> {
     Device::new_metal(ordinal).map_err(|e| DipError::Device(format!("metal:{ordinal}: {e}")))
 }
 
+/// "1 thread", "2 threads".
+pub fn threads_in_words(n: usize) -> String {
+    match n {
+        1 => "1 thread".to_string(),
+        n => format!("{n} threads"),
+    }
+}
+
+/// A recorded device name as [`describe`] writes it now (some records say "1 threads").
+pub fn recorded_name(name: &str) -> String {
+    name.replace("(1 threads)", "(1 thread)")
+}
+
 /// A short human name for a device, for records and progress lines.
 pub fn describe(device: &Device) -> String {
     match device {
-        Device::Cpu => match candle_core::utils::get_num_threads() {
-            1 => "cpu (1 thread)".to_string(),
-            n => format!("cpu ({n} threads)"),
-        },
+        Device::Cpu => format!(
+            "cpu ({})",
+            threads_in_words(candle_core::utils::get_num_threads())
+        ),
         Device::Cuda(_) => "cuda".to_string(),
         Device::Metal(_) => "metal".to_string(),
     }
@@ -198,6 +211,14 @@ mod tests {
         select("auto").unwrap();
         assert_eq!(kind(&Device::Cpu), "cpu");
         assert!(!model(&Device::Cpu).is_empty());
+    }
+
+    #[test]
+    fn thread_counts_read_as_words() {
+        assert_eq!(threads_in_words(1), "1 thread");
+        assert_eq!(threads_in_words(2), "2 threads");
+        assert_eq!(recorded_name("cpu (1 threads)"), "cpu (1 thread)");
+        assert_eq!(recorded_name("cpu (12 threads)"), "cpu (12 threads)");
     }
 
     #[test]

@@ -284,12 +284,12 @@ fn paper_protocol_cost(bench: &[BenchRecord]) -> String {
     let per_image = b.median_seconds * iterations as f64 / 3600.0;
     format!(
         "**The paper's settings on whole images, here.** {iterations} iterations on each whole image \
-         at our benchmark's {:.2} s per iteration at {size} × {size} ({}, {} threads) are \
+         at our benchmark's {:.2} s per iteration at {size} × {size} ({}, {}) are \
          {per_image:.1} hours an image, {:.0} hours for the table: `dip reproduce --preset paper \
          --only table1` runs it, on a GPU or spread over a Slurm array (see Running it yourself).\n\n",
         b.median_seconds,
         b.device_name,
-        b.threads,
+        crate::device::threads_in_words(b.threads),
         per_image * paper::TABLE1_IMAGES.len() as f64,
         size = b.size,
     )

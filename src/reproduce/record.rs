@@ -371,8 +371,10 @@ pub fn checkpoint_path(results: &Path, job: &Job) -> PathBuf {
 /// Read one record.
 pub fn load_record(path: &Path) -> Result<Record> {
     let bytes = std::fs::read(path)?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| DipError::invalid(format!("{} is not a run record: {e}", path.display())))
+    let mut record: Record = serde_json::from_slice(&bytes)
+        .map_err(|e| DipError::invalid(format!("{} is not a run record: {e}", path.display())))?;
+    record.device_name = crate::device::recorded_name(&record.device_name);
+    Ok(record)
 }
 
 /// Our records under `results` (the `<preset>/<experiment>/*.json` files), sorted by

@@ -42,6 +42,9 @@ impl Table {
     pub fn by_scope(&self) -> Vec<Table> {
         let quoted = |r: &Row| matches!(r.source, Source::Paper | Source::AuthorsOutputs);
         if !self.rows.iter().any(quoted) {
+            if self.runs.len() > 1 {
+                return self.by_preset();
+            }
             // Our runs alone: named with their scope where it is one preset's crops.
             let mut only = self.clone();
             if let [Runs {
@@ -120,6 +123,31 @@ impl Table {
 }
 
 impl Table {
+    /// A table of our runs alone, made by several presets: one part per preset (its
+    /// rows, its runs), each titled with what it fits — whole images or its crops.
+    fn by_preset(&self) -> Vec<Table> {
+        self.runs
+            .iter()
+            .enumerate()
+            .map(|(i, runs)| {
+                let scope = runs.crops.as_deref().unwrap_or("whole images");
+                Table {
+                    title: scoped_title(&self.title, &format!("{scope}, preset `{}`", runs.preset)),
+                    columns: self.columns.clone(),
+                    rows: self
+                        .rows
+                        .iter()
+                        .filter(|r| preset_of(r) == Some(runs.preset.as_str()))
+                        .cloned()
+                        .collect(),
+                    notes: self.notes.clone(),
+                    runs: vec![runs.clone()],
+                    missing: if i == 0 { self.missing.clone() } else { None },
+                }
+            })
+            .collect()
+    }
+
     /// Whether `row` is the authors' output on the same pixels as a run on whole images,
     /// every number of it the authors' outputs' row's: shown once.
     fn repeats_the_authors_outputs(&self, row: &Row) -> bool {
@@ -251,5 +279,39 @@ mod tests {
             "Table 1: inpainting, on 64 × 64 centre crops, preset `cpu` (PSNR, dB)"
         );
         assert_eq!(parts[0].rows, ours_only.rows);
+    }
+
+    #[test]
+    fn our_runs_alone_on_crops_and_whole_images_are_parts_of_their_own() {
+        let ours = |label: &str, p: &str| row(label, Source::Ours { preset: p.into() });
+        let table = Table {
+            title: "The default rule (PSNR, dB)".into(),
+            columns: vec![Column {
+                name: "kept".into(),
+                decimals: 2,
+            }],
+            rows: vec![ours("house (64²)", "cpu"), ours("house (whole)", "paper")],
+            notes: vec!["rule".into()],
+            runs: vec![
+                runs("cpu", Some("64 × 64 centre crops")),
+                runs("paper", None),
+            ],
+            missing: None,
+        };
+        let parts = table.by_scope();
+        let titles: Vec<&str> = parts.iter().map(|t| t.title.as_str()).collect();
+        assert_eq!(
+            titles,
+            [
+                "The default rule, on 64 × 64 centre crops, preset `cpu` (PSNR, dB)",
+                "The default rule, on whole images, preset `paper` (PSNR, dB)"
+            ]
+        );
+        for (part, label) in parts.iter().zip(["house (64²)", "house (whole)"]) {
+            assert_eq!(part.rows.len(), 1);
+            assert_eq!(part.rows[0].label, label);
+            assert_eq!(part.runs.len(), 1);
+            assert_eq!(part.notes, ["rule"]);
+        }
     }
 }

@@ -9,7 +9,7 @@
 use super::stopping_default::{
     groups_of, rows_with_mean_and_worst, watched_runs, DefaultRun, Group, STANDARD,
 };
-use super::{Cell, Column, Inputs, Row, Runs, Table};
+use super::{Cell, Column, Inputs, Row, Table};
 use crate::net::NARROW_WIDTH;
 use crate::reproduce::plan::Experiment;
 use crate::reproduce::record::Record;
@@ -42,6 +42,7 @@ impl FastPair {
 #[derive(Clone, Debug)]
 pub struct FastGroup {
     pub label: String,
+    pub preset: String,
     pub pairs: Vec<FastPair>,
 }
 
@@ -58,6 +59,7 @@ impl FastGroup {
     pub fn fast_runs(&self) -> Group {
         Group {
             label: self.label.clone(),
+            preset: self.preset.clone(),
             runs: self.pairs.iter().map(|p| p.fast.clone()).collect(),
         }
     }
@@ -70,7 +72,9 @@ pub fn fast_groups(records: &[Record]) -> Vec<FastGroup> {
     groups_of(records, &[Experiment::StoppingFast])
         .into_iter()
         .filter_map(|fast| {
-            let partners = standard.iter().find(|g| g.label == fast.label)?;
+            let partners = standard
+                .iter()
+                .find(|g| g.label == fast.label && g.preset == fast.preset)?;
             let pairs: Vec<FastPair> = fast
                 .runs
                 .into_iter()
@@ -85,6 +89,7 @@ pub fn fast_groups(records: &[Record]) -> Vec<FastGroup> {
                 .collect();
             (!pairs.is_empty()).then_some(FastGroup {
                 label: fast.label,
+                preset: fast.preset,
                 pairs,
             })
         })
@@ -111,7 +116,7 @@ fn group_rows(group: &FastGroup) -> Vec<Row> {
     let (_, worst_cost) = group.costs();
     let (_, worst_gap, _) = group.fast_runs().gaps();
     rows_with_mean_and_worst(
-        &group.label,
+        (&group.label, &group.preset),
         &images,
         per_pair,
         &[(2, worst_cost), (4, worst_gap)],
@@ -121,7 +126,7 @@ fn group_rows(group: &FastGroup) -> Vec<Row> {
 /// The table of `--fast` against the standard net.
 pub fn stopping_fast(inputs: &Inputs) -> Table {
     let groups = fast_groups(inputs.records);
-    let watched = watched_runs(inputs.records, &[Experiment::StoppingFast]);
+    let runs = watched_runs(inputs.records, &[Experiment::StoppingFast]);
     let missing = groups.is_empty().then(|| {
         "**No run of `--fast` is recorded yet**: `dip reproduce --preset cpu --only \
          stopping-fast` records them."
@@ -141,11 +146,7 @@ pub fn stopping_fast(inputs: &Inputs) -> Table {
              The last columns check the rule on the narrow net: its gap to the narrow \
              net's own best averaged output."
         )],
-        runs: if watched.is_empty() {
-            Vec::new()
-        } else {
-            vec![Runs::of("cpu", &watched)]
-        },
+        runs,
         missing,
     }
 }
