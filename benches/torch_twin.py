@@ -1,27 +1,30 @@
 #!/usr/bin/env python3
-"""A PyTorch twin of our Table 1 runs: the same crop, mask, framing, input, fit,
-rollback and final image as `dip reproduce --only table1`, with the network of
+"""A PyTorch twin of our Table 1 and denoising runs: the same crop, mask or noise
+level, framing, input, fit, output average, rollback and final image as `dip
+reproduce --only table1` (or `--only denoising`), with the network of
 benches/torch_reference.py, writing records that `dip::reproduce` reads.
 
-What it separates: where our `cpu` runs fall short of the authors' published
-outputs on the same pixels, is it our code, one draw of theirs, or the crop? The
-twin fits exactly our crop with PyTorch; the authors' output was not fitted on it.
+What it separates: where our runs fall short of the authors' published outputs on
+the same pixels, is it our code, one draw of theirs, or the protocol (a crop, or the
+paper's iterations on an image they were not set for)? The twin fits exactly our
+image with PyTorch; the authors' output was not fitted on our crop.
 
 The settings are not written down twice: each run's settings (its "job") come from
 `dip reproduce --list --json`, and this script refuses a job it does not know how to
-run (anything but Table 1's inpainting of a masked image with the standard kind of
-net). Its random draws are PyTorch's, not ours: the weights from
-`torch.manual_seed(seed)`, `z` and the per-iteration noise from generators seeded by
-the seed (and the iteration), so a run resumed from its checkpoint draws the same
-noise as one that never stopped.
+run (anything but Table 1's inpainting of a masked image, or denoising, with the
+standard kind of net). Its random draws are PyTorch's, not ours: the weights from
+`torch.manual_seed(seed)`, the noisy image, `z` and the per-iteration noise from
+generators seeded by the seed (and the iteration), so a run resumed from its
+checkpoint draws the same noise as one that never stopped.
 
     python benches/torch_twin.py --images house,hill,cameraman --seeds 3 --resume
     python benches/torch_twin.py --images house --seed 1
+    python benches/torch_twin.py --experiment denoising --seeds 3 --images F16,house
     python benches/torch_twin.py --images house --iterations 300 --out /tmp/twin
 
-Records go to `results/pytorch/<preset>/table1/<image>[-seed<k>].json` (with the
-restored image beside each) unless `--out DIR` says otherwise; they have the fields
-of our records (`dip::reproduce::Record`) and `"implementation": "pytorch"`.
+Records go to `results/pytorch/<preset>/<experiment>/<image>[-seed<k>].json` (with
+the restored image beside each) unless `--out DIR` says otherwise; they have the
+fields of our records (`dip::reproduce::Record`) and `"implementation": "pytorch"`.
 """
 
 import argparse
@@ -54,6 +57,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HISTORY_POINTS = 500
 # Non-finite losses in a row that end a fit (`fit::MAX_NON_FINITE_IN_A_ROW`).
 MAX_NON_FINITE_IN_A_ROW = 5
+# The experiments the twin runs.
+EXPERIMENTS = ("table1", "denoising")
 
 
 class TwinError(Exception):
@@ -67,7 +72,7 @@ class TwinError(Exception):
 def list_jobs(a):
     """Our jobs for the chosen images and seeds, as `dip reproduce --list --json` prints them."""
     seeds = a.seeds if a.seed is None else a.seed + 1
-    cmd = [a.dip, "reproduce", "--preset", a.preset, "--only", "table1", "--images", ",".join(a.images),
+    cmd = [a.dip, "reproduce", "--preset", a.preset, "--only", a.experiment, "--images", ",".join(a.images),
            "--seeds", str(seeds), "--list", "--json", "--data", a.data]
     if a.iterations is not None:
         cmd += ["--iterations", str(a.iterations)]
@@ -83,24 +88,29 @@ def list_jobs(a):
         jobs = [j for j in jobs if j["seed"] == a.seed]
     missing = sorted(set(a.images) - {j["image"] for j in jobs} - {j["name"] for j in jobs})
     if missing:
-        raise TwinError(f"no table1 run named {', '.join(missing)} in the {a.preset} preset")
+        raise TwinError(f"no {a.experiment} run named {', '.join(missing)} in the {a.preset} preset")
     return jobs
 
 
 def expect(what, value, wanted):
     if value != wanted:
-        raise TwinError(f"the twin runs only Table 1's protocol: {what} is {value!r}, it needs {wanted!r}")
+        raise TwinError(f"the twin runs only Table 1's and denoising's protocols: {what} is {value!r}, "
+                        f"it needs {wanted!r}")
 
 
 def check_job(job):
     """Refuse what this script does not implement, naming the setting."""
     task, net, fit = job["task"], job["net"], job["fit"]
-    expect("the task", (task["task"], task["mask"]), ("inpainting", None))
-    expect("the cut", list(job["cut"]), ["centre_crop"])
-    expect("the framing", list(job["framing"]), ["reflect_border"])
+    if task["task"] == "denoising":
+        expect("the framing", list(job["framing"]), ["pad_to_multiple"])
+    else:
+        expect("the task", (task["task"], task.get("mask")), ("inpainting", None))
+        expect("the cut", list(job["cut"]), ["centre_crop"])
+        expect("the framing", list(job["framing"]), ["reflect_border"])
+        expect("the output averaging", fit["exp_weight"], None)
+    expect("the cut", job["cut"] == "whole" or list(job["cut"]) == ["centre_crop"], True)
     expect("the input", list(fit["input"]), ["Noise"])
-    expect("the output averaging", fit["exp_weight"], None)
-    expect("the rollback check", fit["rollback_check"], "multiples")
+    expect("the rollback check", fit["rollback_check"] in ("multiples", "all_but_multiples"), True)
     expect("the tiles", job.get("tiles"), None)
     depth = len(net["channels_down"])
     uniform = {k: len(set(net[k])) for k in ("channels_down", "channels_up", "channels_skip", "filter_down",
@@ -142,6 +152,11 @@ def to_grey(img):
         return img
     w = [np.float32(v) for v in (0.299, 0.587, 0.114)]
     return (w[0] * img[0] + w[1] * img[1] + w[2] * img[2])[None]
+
+
+def cut_image(img, cut):
+    """`Cut`: the whole image, or its centred square (`centre_crop`)."""
+    return img if cut == "whole" else centre_crop(img, cut["centre_crop"])
 
 
 def centre_crop(img, side):
@@ -202,42 +217,88 @@ def finite(v):
 
 
 # ---------------------------------------------------------------------------
-# A job made ready to fit (`Job::prepare` for Table 1).
+# A job made ready to fit (`Job::prepare` for Table 1 and denoising).
 
 
-class Problem:
-    """The masked image framed for the net, the mask, the clean crop and the authors' output on it."""
+def authors_output(task, data, cut):
+    """The authors' published output cut as the clean image, where the data has it."""
+    ref = task.get("reference")
+    path = ref and os.path.join(data, ref)
+    return cut(ref) if path and os.path.isfile(path) else None
+
+
+class Inpainting:
+    """Table 1: the masked image framed for the net, the mask, the clean crop and the authors' output on it."""
 
     def __init__(self, job, data):
-        side, border = job["cut"]["centre_crop"], job["framing"]["reflect_border"]
+        border = job["framing"]["reflect_border"]
         task = job["task"]
 
         def cut(rel):
-            return to_grey(centre_crop(load_image(os.path.join(data, rel)), side))
+            return to_grey(cut_image(load_image(os.path.join(data, rel)), job["cut"]))
 
         self.clean = cut(task["clean"])
         masked = cut(task["image"])
         # The holes of the paper's masked inputs are its zeros (`mask_of_masked_image`).
-        self.mask = (masked != 0).any(axis=0, keepdims=True).astype(np.float32)
-        if not self.mask.any():
+        mask = (masked != 0).any(axis=0, keepdims=True).astype(np.float32)
+        if not mask.any():
             raise TwinError(f"{task['image']}: the mask has no known pixels")
-        padded, padded_mask = reflect_pad(masked, border), reflect_pad(self.mask, border)
+        padded, padded_mask = reflect_pad(masked, border), reflect_pad(mask, border)
         self.observed = torch.from_numpy(padded * padded_mask)[None]
-        self.padded_mask = torch.from_numpy(padded_mask)[None]
+        self.mask = torch.from_numpy(padded_mask)[None]
         self.border = border
-        self.baseline = psnr(self.clean, self.clean * self.mask)
-        ref = task.get("reference")
-        path = ref and os.path.join(data, ref)
-        self.authors = cut(ref) if path and os.path.isfile(path) else None
+        self.baseline = ("masked input", psnr(self.clean, self.clean * mask))
+        self.authors = authors_output(task, data, cut)
 
     def crop(self, out):
         """The clean image's pixels of a padded output `(1, C, H, W)`, as numpy `(C, h, w)`."""
         b, (h, w) = self.border, self.clean.shape[1:]
         return out[0, :, b:b + h, b:b + w].detach().cpu().numpy()
 
+    def to(self, device):
+        self.observed, self.mask = self.observed.to(device), self.mask.to(device)
+        return self
+
     def energy(self, out):
         """`E = mean((out ⊙ m − x0)²)` over the padded image (`Problem::energy`)."""
-        return ((out * self.padded_mask - self.observed) ** 2).mean()
+        return ((out * self.mask - self.observed) ** 2).mean()
+
+
+class Denoising:
+    """Denoising: the clean image (or crop), the noisy one drawn from the run's seed, the authors' output."""
+
+    def __init__(self, job, data):
+        task, multiple = job["task"], job["framing"]["pad_to_multiple"]
+
+        def cut(rel):
+            return cut_image(load_image(os.path.join(data, rel)), job["cut"])
+
+        self.clean = cut(task["clean"])
+        if any(n % multiple for n in self.clean.shape[1:]):
+            raise TwinError(f"{job['name']}: {self.clean.shape[1:]} is not a multiple of {multiple}; "
+                            "the twin does not pad")
+        # `denoising::add_noise`: x + N(0, σ²) per value, clipped to [0, 1].
+        g = generator(job["seed"] ^ 0x00C0_FFEE)
+        noise = torch.randn(self.clean.shape, generator=g).numpy() * np.float32(task["sigma"] / 255)
+        noisy = np.clip(self.clean + noise, 0, 1).astype(np.float32)
+        self.observed = torch.from_numpy(noisy)[None]
+        self.baseline = ("noisy input", psnr(self.clean, noisy))
+        self.authors = authors_output(task, data, cut)
+
+    def crop(self, out):
+        return out[0].detach().cpu().numpy()
+
+    def to(self, device):
+        self.observed = self.observed.to(device)
+        return self
+
+    def energy(self, out):
+        """`E = mean((out − x0)²)`."""
+        return ((out - self.observed) ** 2).mean()
+
+
+def problem_of(job, data):
+    return (Denoising if job["task"]["task"] == "denoising" else Inpainting)(job, data)
 
 
 # ---------------------------------------------------------------------------
@@ -264,7 +325,7 @@ def generator(seed):
 
 
 class Fitter:
-    """The state of one fit: the net, `z`, Adam, the rollback point, the history."""
+    """The state of one fit: the net, `z`, Adam, the output average, the rollback point, the history."""
 
     def __init__(self, job, problem, depth, device):
         fit = job["fit"]
@@ -276,7 +337,8 @@ class Fitter:
         _, _, h, w = problem.observed.shape
         shape = (1, fit["input"]["Noise"]["channels"], h, w)
         self.z = (torch.rand(shape, generator=generator(seed ^ 0x5EED_0001)) * 0.1).to(device)
-        self.observed, self.mask = problem.observed.to(device), problem.padded_mask.to(device)
+        problem.to(device)
+        self.average = None
         self.opt = torch.optim.Adam(self.net.parameters(), lr=fit["lr"])
         self.history, self.rollbacks, self.elapsed = [], 0, 0.0
         self.last_good, self.last_good_psnr, self.non_finite = None, -math.inf, 0
@@ -290,25 +352,30 @@ class Fitter:
         return self.z + noise.to(self.device) * std
 
     def step(self):
-        """Perturb `z`, forward, energy, backward, the rollback check, the Adam step."""
+        """Perturb `z`, forward, energy, the output average, backward, the rollback check, the Adam step."""
         start = time.perf_counter()
         i = len(self.history)
         out = self.net(self.perturbed(i))
-        energy = ((out * self.mask - self.observed) ** 2).mean()
+        energy = self.problem.energy(out)
         loss = float(energy.detach())
         if not math.isfinite(loss):
             self.roll_back_non_finite(i, loss)
         else:
             self.non_finite = 0
             psnr_corrupted = math.inf if loss == 0 else -10 * math.log10(loss)
+            w = self.fit["exp_weight"]
+            if w is not None:
+                o = out.detach()
+                self.average = o.clone() if self.average is None else self.average * w + o * (1 - w)
             self.opt.zero_grad(set_to_none=True)
             energy.backward()
             rolled_back = self.rollback_check(psnr_corrupted)
             # As in the reference, the step runs after a rollback too, with this iteration's gradients.
             self.opt.step()
             clean = psnr(self.problem.clean, self.problem.crop(out))
+            averaged = None if self.average is None else psnr(self.problem.clean, self.problem.crop(self.average))
             self.history.append(dict(iteration=i, loss=loss, psnr_corrupted=psnr_corrupted, psnr_clean=clean,
-                                     psnr_clean_average=None, rolled_back=rolled_back))
+                                     psnr_clean_average=averaged, rolled_back=rolled_back))
         self.elapsed += time.perf_counter() - start
         return self.history[-1]
 
@@ -317,10 +384,12 @@ class Fitter:
         return sum(1 for s in self.history if not s["rolled_back"])
 
     def rollback_check(self, psnr_corrupted):
-        """`restoration.ipynb`'s backtracking where `i % every == 0`: a drop of more than
+        """The reference's backtracking where `i % every == 0` (`restoration.ipynb`, `multiples`)
+        or `!= 0` (`denoising.ipynb`, `all_but_multiples`): a drop of more than
         `rollback_drop_db` below the saved PSNR puts the saved parameters back; otherwise save."""
         drop, every = self.fit["rollback_drop_db"], max(self.fit["rollback_every"], 1)
-        if drop is None or self.counter() % every != 0:
+        multiple = self.counter() % every == 0
+        if drop is None or multiple != (self.fit["rollback_check"] == "multiples"):
             return False
         if self.last_good is not None and psnr_corrupted - self.last_good_psnr < -drop:
             self.put_back()
@@ -346,7 +415,11 @@ class Fitter:
                                  psnr_clean_average=None, rolled_back=True))
 
     def result(self):
-        """The final image `f(final input)`, cropped: the last perturbed input (`last_perturbed`) or `z`."""
+        """The restored image, cropped (`FitResult::restored`): the output average where the
+        fit averages, else the final output `f(final input)`, from the last perturbed input
+        (`last_perturbed`) or `z`."""
+        if self.average is not None:
+            return self.problem.crop(self.average)
         n = len(self.history)
         z = self.perturbed(n - 1) if self.fit["final_input"] == "last_perturbed" and n > 0 else self.z
         with torch.no_grad():
@@ -357,11 +430,14 @@ class Fitter:
     def state(self):
         return dict(net=self.net.state_dict(), opt=self.opt.state_dict(), history=self.history,
                     rollbacks=self.rollbacks, elapsed=self.elapsed, last_good=self.last_good,
-                    last_good_psnr=self.last_good_psnr, non_finite=self.non_finite)
+                    last_good_psnr=self.last_good_psnr, non_finite=self.non_finite, average=self.average)
 
     def restore(self, s):
         self.net.load_state_dict(s["net"])
         self.opt.load_state_dict(s["opt"])
+        self.average = s.get("average")
+        if self.average is not None:
+            self.average = self.average.to(self.device)
         self.history, self.rollbacks, self.elapsed = s["history"], s["rollbacks"], s["elapsed"]
         self.last_good, self.last_good_psnr, self.non_finite = s["last_good"], s["last_good_psnr"], s["non_finite"]
         if self.last_good is not None:
@@ -448,7 +524,7 @@ def make_record(job, problem, fitter, output, started_at, prepare_seconds):
         authors_psnr=None if problem.authors is None else finite(psnr(problem.clean, problem.authors)),
         best_psnr=best and best[0],
         best_iteration=best and best[1],
-        baseline={"name": "masked input", "psnr": finite(problem.baseline)},
+        baseline={"name": problem.baseline[0], "psnr": finite(problem.baseline[1])},
         output=f"{stem(job)}.png",
     )
 
@@ -494,13 +570,13 @@ def save_checkpoint(path, job, started_at, fitter):
 
 def run_job(job, depth, a, device):
     """One run: prepare, fit (checkpointed; Ctrl-C keeps a checkpoint), record. The record's path, or None if skipped."""
-    name = f"pytorch {job['preset']} table1/{job['image']} seed {job['seed']}"
+    name = f"pytorch {job['preset']} {job['experiment']}/{job['image']} seed {job['seed']}"
     record_path, ckpt = (os.path.join(a.out, f"{stem(job)}{ext}") for ext in (".json", ".ckpt.pt"))
     if not a.force and record_is_of(record_path, job):
         print(f"{name}: already recorded in {record_path}", flush=True)
         return None
     begin = time.perf_counter()
-    problem = Problem(job, a.data)
+    problem = problem_of(job, a.data)
     fitter = Fitter(job, problem, depth, device)
     started_at = resume(fitter, job, ckpt, a.resume and not a.force)
     prepare_seconds = time.perf_counter() - begin
@@ -548,14 +624,16 @@ def data_dir(cli):
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--experiment", default="table1", choices=EXPERIMENTS,
+                   help="whose runs to twin: table1 (default) or denoising")
     p.add_argument("--images", default="house,hill,cameraman",
-                   help="comma-separated Table 1 images (default: house,hill,cameraman)")
+                   help="comma-separated images of the experiment (default: house,hill,cameraman)")
     seeds = p.add_mutually_exclusive_group()
     seeds.add_argument("--seeds", type=int, default=1, help="runs per image, seeds 0..K-1 (default 1)")
     seeds.add_argument("--seed", type=int, help="only this seed")
     p.add_argument("--iterations", type=int, help="override the preset's iterations (short tests)")
-    p.add_argument("--preset", default="cpu", help="our preset whose Table 1 runs to twin (default cpu)")
-    p.add_argument("--out", help="where the records go (default results/pytorch/<preset>/table1)")
+    p.add_argument("--preset", default="cpu", help="our preset whose runs to twin (default cpu)")
+    p.add_argument("--out", help="where the records go (default results/pytorch/<preset>/<experiment>)")
     p.add_argument("--data", help="the data folder (default: $DIP_DATA, else ./data)")
     p.add_argument("--dip", default=os.path.join(REPO, "target", "release", "dip"),
                    help="our `dip` binary, for the runs' settings (default target/release/dip)")
@@ -574,7 +652,7 @@ def parse_args(argv):
         raise TwinError("--images needs a name; --seeds, --iterations, --report-every and --threads "
                         "must be positive, --seed and --checkpoint-every not negative")
     a.data = data_dir(a.data)
-    a.out = a.out or os.path.join("results", "pytorch", a.preset, "table1")
+    a.out = a.out or os.path.join("results", "pytorch", a.preset, a.experiment)
     return a
 
 

@@ -193,3 +193,61 @@ fn the_twin_writes_records_of_our_jobs_that_we_read() {
     assert_clean_failure(&o, "no table1 run named nosuch");
     assert_eq!(text(&o.stderr).lines().count(), 1, "{}", text(&o.stderr));
 }
+
+/// The twin of our denoising runs: the same job, its own noisy image (so the noisy
+/// input's PSNR is close to ours, not equal), the output average as the final image.
+#[test]
+#[ignore = "needs PyTorch: DIP_TORCH_PYTHON=python cargo test --release --test torch_twin -- --ignored"]
+fn the_twin_denoises_as_our_denoising_jobs_say() {
+    if !have_data() {
+        assert!(!common::data_required(), "the standard data is missing");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let o = dip(&[
+        "reproduce",
+        "--preset",
+        "tiny",
+        "--only",
+        "denoising",
+        "--images",
+        "house",
+        "--results",
+        path_str(dir.path()),
+        "--device",
+        "cpu",
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = dir.path().join("pytorch/tiny/denoising");
+    let o = twin_script(&[
+        "--experiment",
+        "denoising",
+        "--preset",
+        "tiny",
+        "--images",
+        "house",
+        "--out",
+        path_str(&out),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let (ours, twins) = (
+        reproduce::load_records(dir.path()).unwrap(),
+        reproduce::load_twin_records(dir.path()).unwrap(),
+    );
+    let (o, t) = (&ours[0], &twins[0]);
+    assert_eq!((t.experiment, t.job()), (Experiment::Denoising, o.job()));
+    assert_eq!(t.authors_psnr, o.authors_psnr);
+    let noisy = |r: &Record| r.baseline.as_ref().unwrap().psnr.unwrap();
+    assert_eq!(t.baseline.as_ref().unwrap().name, "noisy input");
+    assert!(
+        (noisy(t) - noisy(o)).abs() < 0.5,
+        "{} vs {}",
+        noisy(t),
+        noisy(o)
+    );
+    // The final image is the output average: its PSNR is the last averaged one.
+    let last = t.history.last().unwrap();
+    let averaged = last.psnr_clean_average.unwrap();
+    assert!((t.final_psnr.unwrap() - averaged).abs() < 1e-9, "{last:?}");
+}

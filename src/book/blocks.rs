@@ -64,7 +64,8 @@ table_blocks! {
     "stopping-default-table" => tables::stopping_default(inputs).scoped();
     "stopping-fast-table" => tables::stopping_fast(inputs).scoped();
     "tiling-table" => tables::tiling(inputs).scoped();
-    "twin-table" => tables::twin(inputs.records, inputs.twins).scoped();
+    "twin-table" (experiment: String, preset: String) =>
+        tables::twin(inputs.records, inputs.twins, experiment.parse()?, &preset).scoped();
     "timing" => tables::timing(inputs).to_markdown();
     "bench" => tables::bench(inputs).to_markdown();
 }

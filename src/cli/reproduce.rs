@@ -558,8 +558,13 @@ fn print_tables(args: &ResultsArgs, records: &[reproduce::Record]) -> Result<()>
         presets: tables::Presets::All,
     };
     let mut all = tables::all(&inputs);
-    if records.iter().any(|r| !r.is_ours()) {
-        all.push(tables::twin(inputs.records, inputs.twins));
+    for (experiment, preset) in tables::twinned(inputs.twins) {
+        all.push(tables::twin(
+            inputs.records,
+            inputs.twins,
+            experiment,
+            &preset,
+        ));
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&all)?);

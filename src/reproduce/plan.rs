@@ -226,6 +226,14 @@ impl Experiment {
     }
 }
 
+impl std::str::FromStr for Experiment {
+    type Err = DipError;
+
+    fn from_str(name: &str) -> Result<Self> {
+        Experiment::parse(name)
+    }
+}
+
 /// How an image is cut down before the experiment (the same for its mask and ground truth).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]

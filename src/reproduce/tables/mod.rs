@@ -30,7 +30,7 @@
 //! - `stopping`, `stopping_default`, `stopping_fast`, `tiling`: the stopping rules',
 //!   `--fast`'s and the tiles' tables;
 //! - `timing`: the time of our runs ([`timing()`]) and ours against PyTorch ([`bench()`]);
-//! - `twin`, `welch`: ours against the PyTorch twin of our Table 1 runs ([`twin()`]),
+//! - `twin`, `welch`: ours against the PyTorch twin of our runs ([`twin()`]),
 //!   with Welch's t-test of the difference;
 //! - `curves`: the noise-impedance learning curves ([`learning_curves`]).
 
@@ -74,7 +74,7 @@ pub use stopping_default::{default_groups, stopping_default, Group, TARGETS};
 pub use stopping_fast::{fast_groups, stopping_fast, FastGroup};
 pub use tiling::tiling;
 pub use timing::{bench, timing};
-pub use twin::twin;
+pub use twin::{twin, twinned};
 pub use welch::{student_t_two_sided, welch, Welch};
 
 /// A number of a table: a mean, its standard deviation over seeds (if more than one), and how many runs.

@@ -45,15 +45,11 @@ impl Table {
             if self.runs.len() > 1 {
                 return self.by_preset();
             }
-            // Our runs alone: named with their scope where it is one preset's crops.
+            // Our runs alone: named with their scope where one preset made them.
             let mut only = self.clone();
-            if let [Runs {
-                crops: Some(crops),
-                preset,
-                ..
-            }] = self.runs.as_slice()
-            {
-                only.title = scoped_title(&self.title, &format!("{crops}, preset `{preset}`"));
+            if let [Runs { crops, preset, .. }] = self.runs.as_slice() {
+                let scope = crops.as_deref().unwrap_or("whole images");
+                only.title = scoped_title(&self.title, &format!("{scope}, preset `{preset}`"));
             }
             return vec![only];
         }
@@ -279,6 +275,13 @@ mod tests {
             "Table 1: inpainting, on 64 × 64 centre crops, preset `cpu` (PSNR, dB)"
         );
         assert_eq!(parts[0].rows, ours_only.rows);
+        // One preset on whole images is named so too.
+        let mut whole_only = ours_only;
+        whole_only.runs = vec![runs("paper", None)];
+        assert_eq!(
+            whole_only.by_scope()[0].title,
+            "Table 1: inpainting, on whole images, preset `paper` (PSNR, dB)"
+        );
     }
 
     #[test]

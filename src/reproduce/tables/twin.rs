@@ -1,13 +1,14 @@
 //! Ours against the PyTorch twin of our runs (`benches/torch_twin.py`): per image of
-//! Table 1, our final PSNR and the twin's (mean ± sd over seeds), the authors'
-//! published output on the same pixels, and whether ours and the twin differ by more
-//! than their seed-to-seed spread (Welch's t-test, [`super::welch`]).
+//! one experiment (Table 1, denoising) and preset, our final PSNR and the twin's
+//! (mean ± sd over seeds), the authors' published output on the same pixels, and
+//! whether ours and the twin differ by more than their seed-to-seed spread (Welch's
+//! t-test, [`super::welch`]).
 //!
-//! The twin runs exactly our job (crop, mask, framing, input, fit, rollback, final
-//! image) with other random draws; the authors' output was fitted on the whole
-//! image. So: ours and the twin apart means our code differs; both near each other
-//! and below the authors' means their published run was a lucky draw, or the crop
-//! is harder than the whole image.
+//! The twin runs exactly our job (image or crop, mask or noise level, framing, input,
+//! fit, output average, rollback, final image) with other random draws. So: ours and
+//! the twin apart means our code differs; both near each other and away from the
+//! authors' means their published run was another draw, or the protocol (a crop, the
+//! iterations) is not what made their output.
 
 use std::collections::BTreeSet;
 
@@ -41,13 +42,14 @@ is not evidence that they agree. A rank test cannot help: with 3 + 3 values Mann
 smallest two-sided p is 0.1.";
 
 /// What the columns are.
-pub const COLUMNS_NOTE: &str = "Final PSNR (dB) on the crop, mean ± sd over seeds. The twin \
-(`benches/torch_twin.py`) runs our job in PyTorch — the same crop, mask, reflection border, \
-input distribution, learning rate, iterations, input noise, rollback and final image, with \
-PyTorch's random draws; the authors' published output, measured on the same pixels, was fitted \
-on the whole image, not on this crop.";
+pub const COLUMNS_NOTE: &str = "Final PSNR (dB) on the image or crop fitted, mean ± sd over \
+seeds. The twin (`benches/torch_twin.py`) runs our job in PyTorch — the same image or crop, \
+mask or noise level, framing, input distribution, learning rate, iterations, input noise, \
+output average, rollback and final image, with PyTorch's random draws (its noisy image too); \
+the authors' published output is measured on the same pixels, but was fitted on the whole \
+image, not on a crop.";
 
-/// Our records and the twin's of Table 1, per preset and image shown.
+/// Our records and the twin's of one experiment, per preset and image shown.
 struct Pair<'a> {
     preset: String,
     image: String,
@@ -121,12 +123,17 @@ impl Pair<'_> {
     }
 }
 
-/// The (preset, image) pairs with a twin record of Table 1, and their records.
-fn pairs<'a>(ours: &'a [Record], twins: &'a [Record]) -> Vec<Pair<'a>> {
-    let table1 = |r: &&Record| r.experiment == Experiment::Table1;
+/// The images of `experiment` and `preset` with a twin record, and their records.
+fn pairs<'a>(
+    ours: &'a [Record],
+    twins: &'a [Record],
+    experiment: Experiment,
+    preset: &str,
+) -> Vec<Pair<'a>> {
+    let of_kind = |r: &&Record| r.experiment == experiment && r.preset == preset;
     let twins: Vec<&Record> = twins
         .iter()
-        .filter(table1)
+        .filter(of_kind)
         .filter(|r| r.implementation() == Implementation::Pytorch)
         .collect();
     let keys: BTreeSet<(&str, &str)> = twins
@@ -139,7 +146,11 @@ fn pairs<'a>(ours: &'a [Record], twins: &'a [Record]) -> Vec<Pair<'a>> {
             .filter(|r| r.preset == preset && r.image == image)
             .collect()
     };
-    let ours: Vec<&Record> = ours.iter().filter(table1).filter(|r| r.is_ours()).collect();
+    let ours: Vec<&Record> = ours
+        .iter()
+        .filter(of_kind)
+        .filter(|r| r.is_ours())
+        .collect();
     keys.into_iter()
         .map(|key| Pair {
             preset: key.0.to_string(),
@@ -168,11 +179,33 @@ fn twin_runs(pairs: &[Pair]) -> String {
     )
 }
 
-/// The table: one row per image of Table 1 that has a twin, ours beside it.
-/// `ours` and `twins` may be any records: only ours, and only the PyTorch twins'
-/// of Table 1, are read from each.
-pub fn twin(ours: &[Record], twins: &[Record]) -> Table {
-    let pairs = pairs(ours, twins);
+/// The experiments and presets that have twin records, in the order of
+/// [`Experiment::ALL`] and by preset name.
+pub fn twinned(twins: &[Record]) -> Vec<(Experiment, String)> {
+    let kinds: BTreeSet<(usize, &str)> = twins
+        .iter()
+        .filter(|r| r.implementation() == Implementation::Pytorch)
+        .filter_map(|r| {
+            let place = Experiment::ALL.iter().position(|e| *e == r.experiment)?;
+            Some((place, r.preset.as_str()))
+        })
+        .collect();
+    kinds
+        .into_iter()
+        .map(|(place, preset)| (Experiment::ALL[place], preset.to_string()))
+        .collect()
+}
+
+/// The table of `experiment`'s runs of `preset`: one row per image that has a twin,
+/// ours beside it. `ours` and `twins` may be any records: only ours, and only the
+/// PyTorch twins', of that experiment and preset, are read from each.
+pub fn twin(ours: &[Record], twins: &[Record], experiment: Experiment, preset: &str) -> Table {
+    let pairs = pairs(ours, twins, experiment, preset);
+    let name = match experiment {
+        Experiment::Table1 => "Table 1",
+        Experiment::Denoising => "Denoising",
+        other => other.name(),
+    };
     let columns = COLUMNS
         .iter()
         .map(|&(name, decimals)| Column {
@@ -200,15 +233,18 @@ pub fn twin(ours: &[Record], twins: &[Record]) -> Table {
             .collect()
     };
     Table {
-        title: "Table 1, ours against a PyTorch twin of our runs (PSNR, dB)".into(),
+        title: format!("{name}, ours against a PyTorch twin of our runs (PSNR, dB)"),
         columns,
         rows: pairs.iter().map(Pair::row).collect(),
         notes,
         runs,
         missing: pairs.is_empty().then(|| {
-            "**No PyTorch twin run yet**: `python benches/torch_twin.py --images \
-             house,hill,cameraman --seeds 3` writes them under `results/pytorch/cpu/table1/`."
-                .to_string()
+            let e = experiment.name();
+            format!(
+                "**No PyTorch twin run yet**: `python benches/torch_twin.py --experiment {e} \
+                 --preset {preset} --seeds 3 --images …` writes them under \
+                 `results/pytorch/{preset}/{e}/`."
+            )
         }),
     }
 }
@@ -247,7 +283,7 @@ mod tests {
     #[test]
     fn per_image_ours_the_twin_the_authors_and_welchs_test() {
         let all = records();
-        let t = twin(&all, &all);
+        let t = twin(&all, &all, Experiment::Table1, "cpu");
         let labels: Vec<&str> = t.rows.iter().map(|r| r.label.as_str()).collect();
         // Only images with a twin, sorted by name; barbara has ours alone.
         assert_eq!(
@@ -309,8 +345,53 @@ mod tests {
         // Which slice holds which does not matter: each is filtered.
         let (ours, twins): (Vec<Record>, Vec<Record>) =
             all.iter().cloned().partition(|r| r.is_ours());
-        assert_eq!(twin(&ours, &twins), t);
-        assert!(twin(&ours, &ours).rows.is_empty() && twin(&ours, &ours).missing.is_some());
+        assert_eq!(twin(&ours, &twins, Experiment::Table1, "cpu"), t);
+        let none = twin(&ours, &ours, Experiment::Table1, "cpu");
+        assert!(none.rows.is_empty() && none.missing.is_some());
+    }
+
+    #[test]
+    fn a_table_is_of_one_experiment_and_preset() {
+        let mut all = records();
+        // The same images denoised, and whole at the paper preset: tables of their own.
+        let mut denoised = runs("house", false, &[29.0, 29.2]);
+        denoised.extend(runs("house", true, &[29.1, 29.3]));
+        for r in &mut denoised {
+            r.experiment = Experiment::Denoising;
+        }
+        let mut whole = runs("house", true, &[27.0]);
+        whole[0].preset = "paper".into();
+        whole[0].experiment = Experiment::Denoising;
+        all.extend(denoised);
+        all.extend(whole);
+        assert_eq!(
+            twinned(&all),
+            [
+                (Experiment::Table1, "cpu".to_string()),
+                (Experiment::Denoising, "cpu".to_string()),
+                (Experiment::Denoising, "paper".to_string())
+            ]
+        );
+        let t = twin(&all, &all, Experiment::Denoising, "cpu");
+        assert_eq!(
+            t.title,
+            "Denoising, ours against a PyTorch twin of our runs (PSNR, dB)"
+        );
+        let labels: Vec<&str> = t.rows.iter().map(|r| r.label.as_str()).collect();
+        assert_eq!(labels, ["house (cpu; 2 + 2 seeds)"]);
+        close(t.rows[0].cells[3].clone().unwrap().mean, -0.1, 1e-9);
+        let whole = twin(&all, &all, Experiment::Denoising, "paper");
+        let labels: Vec<&str> = whole.rows.iter().map(|r| r.label.as_str()).collect();
+        assert_eq!(labels, ["house (paper; 0 + 1 seeds)"]);
+        let table1 = twin(&all, &all, Experiment::Table1, "cpu");
+        assert_eq!(table1.rows.len(), 3, "Table 1's rows are its own");
+        let missing = twin(&all, &all, Experiment::Denoising, "quick")
+            .missing
+            .unwrap();
+        assert!(
+            missing.contains("--experiment denoising --preset quick"),
+            "{missing}"
+        );
     }
 
     #[test]
