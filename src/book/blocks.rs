@@ -193,7 +193,11 @@ pub const FIGURES: &[Figure] = &[
         name: "discussion",
         usage: "",
         shows_image: false,
-        book: |g, _| Ok(super::discussion::discussion(&g.records, &g.bench)),
+        book: |g, _| {
+            Ok(super::discussion::discussion(
+                &g.records, &g.twins, &g.bench,
+            ))
+        },
         cell: |a| Some(cells::as_the_book(&[&["discussion"], a].concat())),
     },
     Figure {

@@ -12,12 +12,13 @@ use super::verdict::{title, EXPERIMENTS};
 use crate::reproduce::paper;
 use crate::reproduce::plan::{self, Experiment, Preset};
 use crate::reproduce::record::{BenchRecord, Implementation, Record};
+use crate::reproduce::tables;
 
 /// The last iterations over which a run's own fluctuation is measured.
 const LAST_ITERATIONS: usize = 1000;
 
-/// The Discussion's generated body (Markdown).
-pub fn discussion(records: &[Record], bench: &[BenchRecord]) -> String {
+/// The Discussion's generated body (Markdown); `twins` are the PyTorch twins' records.
+pub fn discussion(records: &[Record], twins: &[Record], bench: &[BenchRecord]) -> String {
     let mut out = String::new();
     for experiment in EXPERIMENTS {
         let _ = writeln!(out, "### {}\n", title(experiment));
@@ -28,6 +29,7 @@ pub fn discussion(records: &[Record], bench: &[BenchRecord]) -> String {
         }
         for preset in presets {
             out += &preset_item(records, experiment, &preset);
+            out += &twin_item(records, twins, experiment, &preset);
         }
         out += "\n";
         if experiment == Experiment::Table1 {
@@ -84,6 +86,54 @@ fn preset_item(records: &[Record], experiment: Experiment, preset: &str) -> Stri
     item += &fluctuation(&first_seeds);
     item += &cost(&runs);
     item + "\n"
+}
+
+/// Ours against the PyTorch twin of the same jobs, where there is one: on how many
+/// images the two differ beyond their seed spread (the twin table's Welch test), and
+/// ours − twin (means over the seeds) where a side has a single run.
+fn twin_item(records: &[Record], twins: &[Record], experiment: Experiment, preset: &str) -> String {
+    let all = tables::comparisons(records, twins, experiment, preset);
+    let (tested, untested): (Vec<_>, Vec<_>) = all.iter().partition(|c| c.test.is_some());
+    let mut item = String::new();
+    if !tested.is_empty() {
+        let tests = tested.iter().filter_map(|c| c.test.as_ref());
+        let differ = tests.clone().filter(|w| w.p < tables::TWIN_ALPHA).count();
+        let (low, high) = tests.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), w| {
+            (l.min(w.difference), h.max(w.difference))
+        });
+        item += &format!(
+            " Against the PyTorch twin of the same jobs (`benches/torch_twin.py`), on {} \
+             image(s) with seeds on both sides: {differ} differ beyond the seed spread \
+             (Welch's t-test, p < {}); ours − twin from {} to {} dB.",
+            tested.len(),
+            tables::TWIN_ALPHA,
+            signed(low),
+            signed(high)
+        );
+    }
+    let single: Vec<String> = untested
+        .iter()
+        .filter_map(|c| {
+            let (ours, twin) = (mean(&c.ours)?, mean(&c.twin)?);
+            Some(format!(
+                "{} {} dB ({} + {} runs)",
+                c.image,
+                signed(ours - twin),
+                c.ours.len(),
+                c.twin.len()
+            ))
+        })
+        .collect();
+    if !single.is_empty() {
+        item += &format!(
+            " Ours − the PyTorch twin, not tested (a side with a single run): {}.",
+            single.join(", ")
+        );
+    }
+    if item.is_empty() {
+        return item;
+    }
+    format!("  {}\n", item.trim_start())
 }
 
 /// Images that `runs` fit whole and another preset fit on a crop: the gap to the authors'
@@ -329,13 +379,42 @@ mod tests {
     }
 
     #[test]
+    fn the_twin_is_summed_up_per_preset() {
+        use crate::reproduce::record::{test_record, Implementation::Pytorch};
+        let ours = vec![
+            record("house", 0, 37.0, 37.9),
+            record("house", 1, 37.2, 37.9),
+            record("hill", 0, 30.0, 29.9),
+        ];
+        let twins = vec![
+            test_record("house", 0, Some(Pytorch), (37.1, 37.9)),
+            test_record("house", 1, Some(Pytorch), (37.3, 37.9)),
+            test_record("hill", 0, Some(Pytorch), (30.5, 29.9)),
+            test_record("hill", 1, Some(Pytorch), (30.3, 29.9)),
+        ];
+        let text = discussion(&ours, &twins, &[]);
+        assert!(
+            text.contains(
+                "on 1 image(s) with seeds on both sides: 0 differ beyond the seed spread \
+                 (Welch's t-test, p < 0.05); ours − twin from −0.10 to −0.10 dB."
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("not tested (a side with a single run): hill −0.40 dB (1 + 2 runs)."),
+            "{text}"
+        );
+        assert!(!discussion(&ours, &[], &[]).contains("twin"));
+    }
+
+    #[test]
     fn the_numbers_are_the_records() {
         let records = vec![
             record("barbara", 0, 39.0, 39.1),
             record("barbara", 1, 39.4, 39.1),
             record("boat", 0, 30.0, 31.0),
         ];
-        let text = discussion(&records, &[]);
+        let text = discussion(&records, &[], &[]);
         // Each image's mean over its seeds, then over the images: ours (39.2 + 30.0) / 2,
         // the authors' (39.1 + 31.0) / 2, as the tables aggregate them.
         assert!(
@@ -484,7 +563,7 @@ mod tests {
 
     #[test]
     fn without_records_every_experiment_says_so() {
-        let text = discussion(&[], &[]);
+        let text = discussion(&[], &[], &[]);
         assert_eq!(text.matches("No recorded run yet.").count(), 3, "{text}");
         // The paper's numbers come from `paper`, not from the text.
         assert!(text.contains(&format!("{:.2} dB", paper::TABLE1_DIP_MEAN)));

@@ -196,6 +196,34 @@ pub fn twinned(twins: &[Record]) -> Vec<(Experiment, String)> {
         .collect()
 }
 
+/// One image's comparison: the final PSNRs of our seeds and of the twin's, and
+/// Welch's test where both sides have seeds with some spread.
+pub struct Comparison {
+    pub image: String,
+    pub ours: Vec<f64>,
+    pub twin: Vec<f64>,
+    pub test: Option<Welch>,
+}
+
+/// Per image of `experiment` and `preset` with a twin record: ours against the twin
+/// (the numbers of [`twin`]'s rows).
+pub fn comparisons(
+    ours: &[Record],
+    twins: &[Record],
+    experiment: Experiment,
+    preset: &str,
+) -> Vec<Comparison> {
+    pairs(ours, twins, experiment, preset)
+        .iter()
+        .map(|p| Comparison {
+            image: p.image.clone(),
+            ours: Pair::finals(&p.ours),
+            twin: Pair::finals(&p.twin),
+            test: p.test(),
+        })
+        .collect()
+}
+
 /// The table of `experiment`'s runs of `preset`: one row per image that has a twin,
 /// ours beside it. `ours` and `twins` may be any records: only ours, and only the
 /// PyTorch twins', of that experiment and preset, are read from each.
