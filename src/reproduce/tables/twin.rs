@@ -100,6 +100,27 @@ impl Pair<'_> {
         }
     }
 
+    /// Where the fits peaked: the best PSNR over the recorded iterations and its
+    /// iteration, each side's mean over its seeds ("ours 32.27 dB at iteration 991").
+    fn peaks(&self) -> Option<String> {
+        let side = |records: &[&Record]| -> Option<String> {
+            let peaks: Vec<(f64, usize)> = records.iter().filter_map(|r| peak(r)).collect();
+            let n = peaks.len() as f64;
+            (!peaks.is_empty()).then(|| {
+                let db = peaks.iter().map(|p| p.0).sum::<f64>() / n;
+                let at = peaks.iter().map(|p| p.1 as f64).sum::<f64>() / n;
+                format!("{db:.2} dB at iteration {at:.0}")
+            })
+        };
+        Some(format!(
+            "{} ({}): ours {}, the twin {}",
+            self.image,
+            self.preset,
+            side(&self.ours)?,
+            side(&self.twin)?
+        ))
+    }
+
     /// The verdict on this image, in words.
     fn verdict(&self) -> String {
         let name = format!("{} ({})", self.image, self.preset);
@@ -121,6 +142,29 @@ impl Pair<'_> {
             ),
         }
     }
+}
+
+/// The best PSNR over a run's recorded iterations, and its iteration: of the
+/// averaged output where the run averages, else of the output.
+fn peak(r: &Record) -> Option<(f64, usize)> {
+    r.history
+        .iter()
+        .filter_map(|h| Some((h.psnr_clean_average.or(h.psnr_clean)?, h.iteration)))
+        .filter(|(db, _)| db.is_finite())
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+}
+
+/// The note on where the fits peaked, where both sides' histories say.
+fn peaks_note(pairs: &[Pair]) -> Option<String> {
+    let peaks: Vec<String> = pairs.iter().filter_map(Pair::peaks).collect();
+    (!peaks.is_empty()).then(|| {
+        format!(
+            "Where the fits peaked: the best PSNR over the recorded iterations (of the \
+             averaged output where the fit averages; found by peeking at the clean image), \
+             mean over the seeds — {}.",
+            peaks.join("; ")
+        )
+    })
 }
 
 /// The images of `experiment` and `preset` with a twin record, and their records.
@@ -243,6 +287,7 @@ pub fn twin(ours: &[Record], twins: &[Record], experiment: Experiment, preset: &
         .collect();
     let mut notes = vec![COLUMNS_NOTE.to_string(), TEST_NOTE.to_string()];
     notes.extend(pairs.iter().map(Pair::verdict));
+    notes.extend(peaks_note(&pairs));
     if !pairs.is_empty() {
         notes.push(twin_runs(&pairs));
     }
@@ -420,6 +465,36 @@ mod tests {
             missing.contains("--experiment denoising --preset quick"),
             "{missing}"
         );
+    }
+
+    #[test]
+    fn the_peaks_are_each_sides_best_averaged_output_over_its_seeds() {
+        use crate::reproduce::record::HistoryPoint;
+        let point = |iteration: usize, average: f64| HistoryPoint {
+            iteration,
+            psnr_clean: Some(average - 1.0),
+            psnr_clean_average: Some(average),
+            ..HistoryPoint::default()
+        };
+        let mut all = [
+            runs("house", false, &[27.0, 27.2]),
+            runs("house", true, &[27.1]),
+        ]
+        .concat();
+        all[0].history = vec![point(0, 20.0), point(990, 32.2), point(3000, 27.0)];
+        all[1].history = vec![point(1010, 32.4), point(3000, 27.2)];
+        all[2].history = vec![point(900, 32.0), point(1000, 31.0)];
+        let notes = twin(&all, &all, Experiment::Table1, "cpu").notes.join("\n");
+        assert!(
+            notes.contains(
+                "house (cpu): ours 32.30 dB at iteration 1000, the twin 32.00 dB at iteration 900."
+            ),
+            "{notes}"
+        );
+        // Without a history on one side, no peaks are said.
+        all[2].history.clear();
+        let notes = twin(&all, &all, Experiment::Table1, "cpu").notes.join("\n");
+        assert!(!notes.contains("Where the fits peaked"), "{notes}");
     }
 
     #[test]
