@@ -130,6 +130,21 @@ fn twin_item(records: &[Record], twins: &[Record], experiment: Experiment, prese
             single.join(", ")
         );
     }
+    if let Some(p) = tables::pooled(records, twins, experiment, preset) {
+        let w = &p.test;
+        item += &format!(
+            " All {} images together (the t-test of the per-image differences): ours − twin \
+             {} dB on average, p = {:.4}{}.",
+            p.images,
+            signed(w.difference),
+            w.p,
+            if w.p < tables::TWIN_ALPHA {
+                ": a difference common to the images"
+            } else {
+                ", no difference detected"
+            }
+        );
+    }
     if item.is_empty() {
         return item;
     }

@@ -74,7 +74,7 @@ pub use stopping_default::{default_groups, stopping_default, Group, TARGETS};
 pub use stopping_fast::{fast_groups, stopping_fast, FastGroup};
 pub use tiling::tiling;
 pub use timing::{bench, timing};
-pub use twin::{comparisons, twin, twinned, Comparison, ALPHA as TWIN_ALPHA};
+pub use twin::{comparisons, pooled, twin, twinned, Comparison, Pooled, ALPHA as TWIN_ALPHA};
 pub use welch::{student_t_two_sided, welch, Welch};
 
 /// A number of a table: a mean, its standard deviation over seeds (if more than one), and how many runs.

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeSet;
 
-use super::welch::{welch, Welch};
+use super::welch::{one_sample, welch, Welch};
 use super::{Cell, Column, Record, Row, Source, Table};
 use crate::reproduce::plan::Experiment;
 use crate::reproduce::record::Implementation;
@@ -141,6 +141,99 @@ impl Pair<'_> {
                 w.difference, w.t, w.df, w.p
             ),
         }
+    }
+}
+
+/// The fewest images a pooled test is made of.
+const MIN_POOLED: usize = 3;
+
+/// The images with runs on both sides, taken together: each image's mean over its
+/// seeds, ours and the twin's (and the authors' output), and the one-sample t-test of
+/// the per-image differences (ours − twin). With more images than seeds a side, a
+/// difference common to the images shows here where no single image's test can.
+pub struct Pooled {
+    pub images: usize,
+    pub ours: f64,
+    pub twin: f64,
+    pub authors: Option<f64>,
+    pub test: Welch,
+}
+
+fn pooled_of(pairs: &[Pair]) -> Option<Pooled> {
+    let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+    let both: Vec<(f64, f64, Option<f64>)> = pairs
+        .iter()
+        .filter_map(|p| {
+            let ours = mean(&Pair::finals(&p.ours))?;
+            Some((ours, mean(&Pair::finals(&p.twin))?, p.authors()))
+        })
+        .collect();
+    if both.len() < MIN_POOLED {
+        return None;
+    }
+    let differences: Vec<f64> = both.iter().map(|(o, t, _)| o - t).collect();
+    let authors: Option<Vec<f64>> = both.iter().map(|b| b.2).collect();
+    Some(Pooled {
+        images: both.len(),
+        ours: mean(&both.iter().map(|b| b.0).collect::<Vec<_>>())?,
+        twin: mean(&both.iter().map(|b| b.1).collect::<Vec<_>>())?,
+        authors: authors.and_then(|a| mean(&a)),
+        test: one_sample(&differences)?,
+    })
+}
+
+/// [`Pooled`] for `experiment` and `preset`, where at least three images have runs on both sides.
+pub fn pooled(
+    ours: &[Record],
+    twins: &[Record],
+    experiment: Experiment,
+    preset: &str,
+) -> Option<Pooled> {
+    pooled_of(&pairs(ours, twins, experiment, preset))
+}
+
+impl Pooled {
+    fn row(&self, preset: &str) -> Row {
+        let w = &self.test;
+        Row {
+            label: format!(
+                "all {} images ({preset}; means over the seeds)",
+                self.images
+            ),
+            source: Source::Twin {
+                preset: preset.to_string(),
+            },
+            cells: vec![
+                Some(Cell::quoted(self.ours)),
+                Some(Cell::quoted(self.twin)),
+                self.authors.map(Cell::quoted),
+                Some(Cell::quoted(w.difference)),
+                Some(Cell::quoted(w.t)),
+                Some(Cell::quoted(w.df)),
+                Some(Cell::quoted(w.p)),
+            ],
+        }
+    }
+
+    fn verdict(&self) -> String {
+        let w = &self.test;
+        let finding = if w.p < ALPHA {
+            "ours and the twin differ"
+        } else {
+            "no difference detected"
+        };
+        format!(
+            "All {} images together (the one-sample t-test of the {} per-image differences \
+             of the means over the seeds, ours − twin): {finding} (mean difference {:.2} dB, \
+             t = {:.2}, df = {:.0}, p = {:.4} {} {ALPHA}).",
+            self.images,
+            self.images,
+            w.difference,
+            w.t,
+            w.df,
+            w.p,
+            if w.p < ALPHA { "<" } else { "≥" }
+        )
     }
 }
 
@@ -287,6 +380,8 @@ pub fn twin(ours: &[Record], twins: &[Record], experiment: Experiment, preset: &
         .collect();
     let mut notes = vec![COLUMNS_NOTE.to_string(), TEST_NOTE.to_string()];
     notes.extend(pairs.iter().map(Pair::verdict));
+    let pooled = pooled_of(&pairs);
+    notes.extend(pooled.as_ref().map(Pooled::verdict));
     notes.extend(peaks_note(&pairs));
     if !pairs.is_empty() {
         notes.push(twin_runs(&pairs));
@@ -308,7 +403,11 @@ pub fn twin(ours: &[Record], twins: &[Record], experiment: Experiment, preset: &
     Table {
         title: format!("{name}, ours against a PyTorch twin of our runs (PSNR, dB)"),
         columns,
-        rows: pairs.iter().map(Pair::row).collect(),
+        rows: pairs
+            .iter()
+            .map(Pair::row)
+            .chain(pooled.map(|p| p.row(preset)))
+            .collect(),
         notes,
         runs,
         missing: pairs.is_empty().then(|| {
@@ -465,6 +564,36 @@ mod tests {
             missing.contains("--experiment denoising --preset quick"),
             "{missing}"
         );
+    }
+
+    #[test]
+    fn three_images_or_more_are_also_tested_together() {
+        // One run a side each, ours 1, 2 and 3 dB above the twin: no per-image test,
+        // the pooled one of the differences [1, 2, 3] (t = 2√3, df 2).
+        let all = [
+            runs("barbara", false, &[31.0]),
+            runs("barbara", true, &[30.0]),
+            runs("boat", false, &[32.0]),
+            runs("boat", true, &[30.0]),
+            runs("lena", false, &[33.0]),
+            runs("lena", true, &[30.0]),
+        ]
+        .concat();
+        let t = twin(&all, &all, Experiment::Table1, "cpu");
+        let last = t.rows.last().unwrap();
+        assert_eq!(last.label, "all 3 images (cpu; means over the seeds)");
+        let cell = |c: usize| last.cells[c].clone().unwrap().mean;
+        close(cell(0), 32.0, 1e-12);
+        close(cell(1), 30.0, 1e-12);
+        close(cell(3), 2.0, 1e-12);
+        close(cell(4), 2.0 * 3f64.sqrt(), 1e-12);
+        close(cell(5), 2.0, 0.0);
+        let notes = t.notes.join("\n");
+        assert!(notes.contains("All 3 images together"), "{notes}");
+        let p = pooled(&all, &all, Experiment::Table1, "cpu").unwrap();
+        close(p.test.p, cell(6), 0.0);
+        // Two images are too few.
+        assert!(pooled(&all[..4], &all[..4], Experiment::Table1, "cpu").is_none());
     }
 
     #[test]

@@ -49,6 +49,26 @@ pub fn welch(a: &[f64], b: &[f64]) -> Option<Welch> {
     })
 }
 
+/// The one-sample t-test of `d` against 0, two-sided (of per-image differences, say):
+/// `difference` is their mean, `df` = n − 1; none below two values or without spread.
+pub fn one_sample(d: &[f64]) -> Option<Welch> {
+    if d.len() < 2 {
+        return None;
+    }
+    let (m, v) = mean_var(d);
+    let se = (v / d.len() as f64).sqrt();
+    if se <= 0.0 || !se.is_finite() {
+        return None;
+    }
+    let (t, df) = (m / se, (d.len() - 1) as f64);
+    Some(Welch {
+        difference: m,
+        t,
+        df,
+        p: student_t_two_sided(t, df),
+    })
+}
+
 /// `P(|T| ≥ |t|)` for Student's t with `df` degrees of freedom (any positive real).
 pub fn student_t_two_sided(t: f64, df: f64) -> f64 {
     if t.is_infinite() {
@@ -164,6 +184,18 @@ mod tests {
             (PI / (0.3 * PI).sin()).ln(),
             1e-13,
         );
+    }
+
+    #[test]
+    fn the_one_sample_test_by_hand() {
+        // Mean 2, sd 1, n 3: t = 2√3, df 2, and with 2 degrees of freedom p = 1 − t/√(2 + t²).
+        let w = one_sample(&[1.0, 2.0, 3.0]).unwrap();
+        let t = 2.0 * 3f64.sqrt();
+        close(w.difference, 2.0, 1e-12);
+        close(w.t, t, 1e-12);
+        close(w.df, 2.0, 0.0);
+        close(w.p, 1.0 - t / (2.0 + t * t).sqrt(), 1e-12);
+        assert!(one_sample(&[1.0]).is_none() && one_sample(&[1.0, 1.0]).is_none());
     }
 
     #[test]
