@@ -1,5 +1,6 @@
 //! `dip denoise`'s default stopping rule against its targets, on the committed watched
-//! runs (`results/cpu/stopping/`, `results/cpu/stopping-sizes/`): every group of runs
+//! runs (`results/cpu/stopping/`, `results/cpu/stopping-sizes/`, and the whole images
+//! of `results/paper/stopping/`): every group of runs
 //! the book's table shows meets them, and the 64² group holds all nine images. The
 //! same for the runs of `dip denoise --fast` (`results/cpu/stopping-fast/`).
 

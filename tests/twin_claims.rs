@@ -25,7 +25,10 @@ fn denoising_crops_agree_with_the_twin_and_share_the_gap_to_the_authors() {
     assert_eq!(images.len(), dip::reproduce::paper::DENOISING_IMAGES.len());
     for c in &images {
         let w = c.test.as_ref().expect("three seeds a side");
-        eprintln!("{}: ours − twin {:+.2} dB, p = {:.3}", c.image, w.difference, w.p);
+        eprintln!(
+            "{}: ours − twin {:+.2} dB, p = {:.3}",
+            c.image, w.difference, w.p
+        );
         assert!(w.p >= TWIN_ALPHA, "{}: p = {}", c.image, w.p);
     }
     let all = pooled(&ours, &twins, Experiment::Denoising, "cpu").expect("nine images");
