@@ -1,6 +1,6 @@
-//! The PyTorch twin of our Table 1 runs (`benches/torch_twin.py`) and what reads it:
+//! The PyTorch twin of our Table 1 and denoising runs (`benches/torch_twin.py`) and what reads it:
 //! `dip reproduce --list --json` hands the twin our jobs; its records live in
-//! `results/pytorch/<preset>/table1/`, apart from ours; `dip results --tables` prints
+//! `results/pytorch/<preset>/<experiment>/`, apart from ours; `dip results --tables` prints
 //! our tables unchanged and, after them, ours against the twin.
 //!
 //! The last test runs the script itself, behind a flag, since the default tests must
@@ -26,18 +26,18 @@ fn have_data() -> bool {
     common::load_all(&HOUSE).is_some()
 }
 
-/// Our tiny Table 1 runs of house, two seeds, into `results`.
-fn our_tiny_runs(results: &Path) {
+/// Our tiny runs of `experiment` on house, `seeds` seeds, into `results`.
+fn our_tiny_runs(results: &Path, experiment: &str, seeds: &str) {
     let o = dip(&[
         "reproduce",
         "--preset",
         "tiny",
         "--only",
-        "table1",
+        experiment,
         "--images",
         "house",
         "--seeds",
-        "2",
+        seeds,
         "--results",
         path_str(results),
         "--device",
@@ -82,7 +82,7 @@ fn twin_records_leave_our_tables_as_they_were_and_add_their_own() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    our_tiny_runs(dir.path());
+    our_tiny_runs(dir.path(), "table1", "2");
     let tables = |dir: &Path| {
         let o = dip(&["results", "--tables", "--results", path_str(dir)]);
         assert!(o.status.success(), "{}", text(&o.stderr));
@@ -138,7 +138,7 @@ fn the_twin_writes_records_of_our_jobs_that_we_read() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    our_tiny_runs(dir.path());
+    our_tiny_runs(dir.path(), "table1", "2");
     let out = dir.path().join("pytorch/tiny/table1");
     let o = twin_script(&[
         "--preset",
@@ -204,21 +204,7 @@ fn the_twin_denoises_as_our_denoising_jobs_say() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let o = dip(&[
-        "reproduce",
-        "--preset",
-        "tiny",
-        "--only",
-        "denoising",
-        "--images",
-        "house",
-        "--results",
-        path_str(dir.path()),
-        "--device",
-        "cpu",
-        "-q",
-    ]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    our_tiny_runs(dir.path(), "denoising", "1");
     let out = dir.path().join("pytorch/tiny/denoising");
     let o = twin_script(&[
         "--experiment",
