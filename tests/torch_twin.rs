@@ -9,7 +9,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{assert_clean_failure, dip, path_str, text};
@@ -130,27 +130,39 @@ fn twin_script(args: &[&str]) -> std::process::Output {
         .unwrap_or_else(|e| panic!("cannot run {python}: {e}"))
 }
 
-#[test]
-#[ignore = "needs PyTorch: DIP_TORCH_PYTHON=python cargo test --release --test torch_twin -- --ignored"]
-fn the_twin_writes_records_of_our_jobs_that_we_read() {
+/// Our tiny runs of `experiment` on house (`seeds` seeds) in a new folder, then the
+/// twin's of the same jobs under its `pytorch/tiny/<experiment>/`: the folder and that
+/// one (none without the standard data).
+fn ours_and_the_twins(experiment: &str, seeds: &str) -> Option<(tempfile::TempDir, PathBuf)> {
     if !have_data() {
         assert!(!common::data_required(), "the standard data is missing");
-        return;
+        return None;
     }
     let dir = tempfile::tempdir().unwrap();
-    our_tiny_runs(dir.path(), "table1", "2");
-    let out = dir.path().join("pytorch/tiny/table1");
+    our_tiny_runs(dir.path(), experiment, seeds);
+    let out = dir.path().join("pytorch/tiny").join(experiment);
     let o = twin_script(&[
+        "--experiment",
+        experiment,
         "--preset",
         "tiny",
         "--images",
         "house",
         "--seeds",
-        "2",
+        seeds,
         "--out",
         path_str(&out),
     ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
+    Some((dir, out))
+}
+
+#[test]
+#[ignore = "needs PyTorch: DIP_TORCH_PYTHON=python cargo test --release --test torch_twin -- --ignored"]
+fn the_twin_writes_records_of_our_jobs_that_we_read() {
+    let Some((dir, out)) = ours_and_the_twins("table1", "2") else {
+        return;
+    };
     let ours = reproduce::load_records(dir.path()).unwrap();
     let twins = reproduce::load_twin_records(dir.path()).unwrap();
     assert_eq!(twins.len(), 2);
@@ -199,24 +211,9 @@ fn the_twin_writes_records_of_our_jobs_that_we_read() {
 #[test]
 #[ignore = "needs PyTorch: DIP_TORCH_PYTHON=python cargo test --release --test torch_twin -- --ignored"]
 fn the_twin_denoises_as_our_denoising_jobs_say() {
-    if !have_data() {
-        assert!(!common::data_required(), "the standard data is missing");
+    let Some((dir, _)) = ours_and_the_twins("denoising", "1") else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    our_tiny_runs(dir.path(), "denoising", "1");
-    let out = dir.path().join("pytorch/tiny/denoising");
-    let o = twin_script(&[
-        "--experiment",
-        "denoising",
-        "--preset",
-        "tiny",
-        "--images",
-        "house",
-        "--out",
-        path_str(&out),
-    ]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    };
     let (ours, twins) = (
         reproduce::load_records(dir.path()).unwrap(),
         reproduce::load_twin_records(dir.path()).unwrap(),
