@@ -4,20 +4,24 @@
 use std::path::Path;
 
 use dip::reproduce::plan::Experiment;
+use dip::reproduce::record::Record;
+
+/// The committed record of the paper preset's run of `experiment` on the whole `image`.
+fn paper_record(experiment: Experiment, image: &str) -> Record {
+    let results = Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
+    dip::reproduce::load_records(&results)
+        .unwrap()
+        .into_iter()
+        .find(|r| r.preset == "paper" && r.experiment == experiment && r.image == image)
+        .unwrap_or_else(|| panic!("the paper preset's {} record of {image}", experiment.name()))
+}
 
 /// The denoising chapter: on the whole House image the paper's 3000 iterations are too
 /// many — the averaged output peaked well before the end and above the authors'
 /// output on the same pixels, and the final output has fitted much of the noise back.
 #[test]
 fn whole_house_denoising_peaks_early_and_fits_the_noise_back() {
-    let results = Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
-    let records = dip::reproduce::load_records(&results).unwrap();
-    let house = records
-        .iter()
-        .find(|r| {
-            r.preset == "paper" && r.experiment == Experiment::Denoising && r.image == "house"
-        })
-        .expect("the paper preset's denoising record of house");
+    let house = paper_record(Experiment::Denoising, "house");
     let (best, at) = (house.best_psnr.unwrap(), house.best_iteration.unwrap());
     let (last, authors) = (house.final_psnr.unwrap(), house.authors_psnr.unwrap());
     eprintln!(
@@ -35,12 +39,7 @@ fn whole_house_denoising_peaks_early_and_fits_the_noise_back() {
 /// 0.5 dB), having stopped before iteration 1500.
 #[test]
 fn whole_house_default_stops_near_the_peak_and_keeps_the_authors_level() {
-    let results = Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
-    let records = dip::reproduce::load_records(&results).unwrap();
-    let house = records
-        .iter()
-        .find(|r| r.preset == "paper" && r.experiment == Experiment::Stopping && r.image == "house")
-        .expect("the paper preset's watched run of the whole House");
+    let house = paper_record(Experiment::Stopping, "house");
     let s = house.stopping.as_ref().expect("a watched run");
     let d = s.default.as_ref().expect("the default rule followed");
     let (kept, stopped) = (d.psnr.unwrap(), d.stopped_at.unwrap());
